@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# ci/system-test.sh LOG_DIR QEMU_COMMAND...: boots the image once per spec
+# in ci/system-tests/ under the qemu-test runner, which kills the QEMU it
+# started whatever happens. The Makefile passes the same QEMU command that
+# `make run` uses.
+set -euo pipefail
+log_dir="$1"
+shift
+cd "$(dirname "$0")/.."
+command -v "$1" >/dev/null || {
+    echo "$1 is missing (Debian: apt-get install qemu-system-arm)" >&2
+    exit 1
+}
+cargo build --quiet --release -p edgeos-qemu-test
+runner=target/release/qemu-test
+status=0
+for spec in ci/system-tests/*.toml; do
+    echo "-- $(basename "$spec")"
+    log="$log_dir/$(basename "$spec" .toml).log"
+    "$runner" --spec "$spec" --log "$log" -- "$@" || status=1
+done
+exit "$status"

@@ -1,0 +1,21 @@
+//! Featherweight Processes (FWPs): child protection domains of the
+//! multiplexer, spawned from templates into a fixed pool of slots.
+//!
+//! ```text
+//!  boot: slot runs template init ──▶ writes TemplateReady block ──▶ notifies mux ──▶ parks
+//!  mux:  SlotPool::template_ready ──▶ SlotPool::spawn ──▶ SpawnPlan (pc, sp, args)
+//!  PD glue: TCB_WriteRegisters(pc, sp, x0 = slot, x1 = generation, resume)
+//!  slot: serving entry point runs; it never re-runs initialisation
+//! ```
+//!
+//! This crate holds the decisions; the mux PD turns a [`SpawnPlan`] into the
+//! seL4 invocation and a fault into [`SlotPool::fault`].
+#![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod ready_block;
+mod slot;
+
+pub use ready_block::{ReadyBlockError, TemplateReady, READY_BLOCK_LEN};
+pub use slot::{SlotError, SlotPool, SlotState, SpawnPlan};

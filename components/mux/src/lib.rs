@@ -1,0 +1,17 @@
+//! The multiplexer's logic, free of seL4 so it runs on the host.
+//!
+//! ```text
+//!   driver ⇄ rx/tx rings ⇄ DriverLink (buffer pool over net_dma) ⇄ flows ⇄ FWP slots
+//! ```
+//!
+//! The multiplexer owns the `net_dma` buffers shared with the driver and lends
+//! them through the rings ([`DriverLink`]). Everything the driver hands back
+//! is checked against what was lent, so a confused or hostile driver cannot
+//! make the multiplexer read outside a buffer or lose track of one.
+#![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod driver_link;
+
+pub use driver_link::{ConnectError, DriverLink, LinkStats};

@@ -1,0 +1,71 @@
+//! An in-memory ring for host tests of the components that move descriptors.
+
+use heapless::Deque;
+
+use crate::{Buf, Consumer, PeerMisbehavior, Producer};
+
+/// A bounded FIFO with both ends, standing in for one shared ring.
+///
+/// Enqueued descriptors become visible to `dequeue` only after `commit`, as
+/// with the real ring, and `misbehave` makes every later call report
+/// [`PeerMisbehavior`] so tests can play a broken peer.
+#[derive(Debug, Default)]
+pub struct MemQueue<const N: usize> {
+    published: Deque<Buf, N>,
+    pending: Deque<Buf, N>,
+    broken: bool,
+    /// How many times `commit` was called.
+    pub commits: usize,
+}
+
+impl<const N: usize> MemQueue<N> {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self { published: Deque::new(), pending: Deque::new(), broken: false, commits: 0 }
+    }
+
+    /// From now on, every operation fails as if the peer corrupted the indices.
+    pub fn misbehave(&mut self) {
+        self.broken = true;
+    }
+
+    /// Number of published descriptors waiting to be dequeued.
+    pub fn len(&self) -> usize {
+        self.published.len()
+    }
+
+    /// Whether no published descriptor is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.published.is_empty()
+    }
+}
+
+impl<const N: usize> Consumer for MemQueue<N> {
+    fn dequeue(&mut self) -> Result<Option<Buf>, PeerMisbehavior> {
+        if self.broken {
+            return Err(PeerMisbehavior);
+        }
+        Ok(self.published.pop_front())
+    }
+}
+
+impl<const N: usize> Producer for MemQueue<N> {
+    fn enqueue(&mut self, buf: Buf) -> Result<Result<(), Buf>, PeerMisbehavior> {
+        if self.broken {
+            return Err(PeerMisbehavior);
+        }
+        if self.published.len() + self.pending.len() >= N {
+            return Ok(Err(buf));
+        }
+        // Room was checked above.
+        let _ = self.pending.push_back(buf);
+        Ok(Ok(()))
+    }
+
+    fn commit(&mut self) {
+        self.commits += 1;
+        while let Some(buf) = self.pending.pop_front() {
+            let _ = self.published.push_back(buf);
+        }
+    }
+}

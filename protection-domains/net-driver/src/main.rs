@@ -1,0 +1,147 @@
+//! `net_driver`: wiring only. The frame-moving logic is `edgeos_net_driver::DriverCore`.
+#![no_std]
+#![no_main]
+
+use core::ptr::NonNull;
+
+use edgeos_net_driver::protocol::{ConnectReply, MacDisplay, Request, LABEL_OK};
+use edgeos_net_driver::DriverCore;
+use edgeos_pd_ring::{ReadEnd, SharedRegion, WriteEnd};
+use edgeos_ring::Region;
+use sel4_microkit::{
+    debug_println, memory_region_symbol, protection_domain, var, Channel, ChannelSet, Handler,
+    Infallible, MessageInfo,
+};
+use sel4_driver_interfaces::HandleInterrupt;
+use sel4_shared_memory::SharedMemoryRef;
+use sel4_shared_ring_buffer::{InitializationStrategy, RawRingBuffer, RingBuffer};
+use sel4_virtio_hal_impl::HalImpl;
+use sel4_virtio_net::{DeviceImpl, DeviceWrapper};
+use smoltcp::time::Instant;
+use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
+use virtio_drivers::transport::{DeviceType, Transport};
+
+/// QEMU `virt` lays out 32 virtio-mmio transports of 0x200 bytes each, with
+/// IRQ 48 + n for transport n; they are probed rather than assumed.
+const VIRTIO_MMIO_TRANSPORTS: usize = 32;
+const VIRTIO_MMIO_STRIDE: usize = 0x200;
+const VIRTIO_MMIO_FIRST_IRQ: usize = 48;
+/// Matches `edgeos_ring`'s slot size on the multiplexer's side of `net_dma`.
+const BUFFER_SIZE: usize = 2048;
+
+type Device = DeviceWrapper<HalImpl, MmioTransport<'static>>;
+
+struct NetDriver {
+    core: DriverCore,
+    dev: Device,
+    mac: [u8; 6],
+    mem: SharedRegion,
+    rx_free: ReadEnd<'static>,
+    rx_used: WriteEnd<'static>,
+    tx_free: ReadEnd<'static>,
+    tx_used: WriteEnd<'static>,
+    irq: Channel,
+    mux: Channel,
+}
+
+fn probe(mmio_vaddr: usize) -> Option<(usize, MmioTransport<'static>)> {
+    (0..VIRTIO_MMIO_TRANSPORTS).rev().find_map(|n| {
+        let header = NonNull::new((mmio_vaddr + n * VIRTIO_MMIO_STRIDE) as *mut VirtIOHeader)?;
+        // SAFETY: `virtio_mmio` covers all 32 transports, mapped uncached by system.xml.
+        let transport = unsafe { MmioTransport::new(header, VIRTIO_MMIO_STRIDE) }.ok()?;
+        (transport.device_type() == DeviceType::Network).then_some((n, transport))
+    })
+}
+
+/// One ring of the multiplexer's, whose state the multiplexer initialised.
+fn ring<R: sel4_shared_ring_buffer::roles::RingBufferRole>(
+    raw: NonNull<RawRingBuffer>,
+) -> RingBuffer<'static, R> {
+    // SAFETY: each ring region is mapped rw into this PD and the multiplexer only.
+    RingBuffer::new(unsafe { SharedMemoryRef::new(raw) }, InitializationStrategy::ReadState)
+}
+
+#[protection_domain(heap_size = 512 * 1024)]
+fn init() -> NetDriver {
+    HalImpl::init(
+        *var!(net_virtio_dma_size: usize = 0),
+        *var!(net_virtio_dma_vaddr: usize = 0),
+        *var!(net_virtio_dma_paddr: usize = 0),
+    );
+    let Some((n, transport)) = probe(*var!(virtio_mmio_vaddr: usize = 0)) else {
+        panic!("net_driver: no virtio-net device on any virtio-mmio transport");
+    };
+    let dev = DeviceImpl::new(transport, BUFFER_SIZE).expect("net_driver: virtio-net setup failed");
+    let mac = dev.mac_address();
+    debug_println!(
+        "net_driver: virtio-net on transport {n} (irq {}), MAC {}",
+        VIRTIO_MMIO_FIRST_IRQ + n,
+        MacDisplay(mac)
+    );
+    let mut dev = DeviceWrapper::new(dev);
+    dev.handle_interrupt();
+
+    let net_dma_size = *var!(net_dma_size: usize = 0);
+    // SAFETY: `net_dma` is mapped rw into this PD and the multiplexer only.
+    let mem = SharedRegion(unsafe {
+        SharedMemoryRef::new(memory_region_symbol!(net_dma_vaddr: *mut [u8], n = net_dma_size))
+    });
+    let mux = Channel::new(*var!(mux_channel: usize = 0));
+    NetDriver {
+        core: DriverCore::new(Region::new(net_dma_size, BUFFER_SIZE)),
+        dev,
+        mac,
+        mem,
+        rx_free: ReadEnd(ring(memory_region_symbol!(net_rx_free_vaddr: *mut _))),
+        rx_used: WriteEnd(ring(memory_region_symbol!(net_rx_used_vaddr: *mut _))),
+        tx_free: ReadEnd(ring(memory_region_symbol!(net_tx_free_vaddr: *mut _))),
+        tx_used: WriteEnd(ring(memory_region_symbol!(net_tx_used_vaddr: *mut _))),
+        irq: Channel::new(*var!(virtio_irq_channel: usize = 0)),
+        mux,
+    }
+}
+
+impl NetDriver {
+    fn service(&mut self) {
+        let moved = self.core.service(
+            Instant::ZERO,
+            &mut self.dev,
+            &mut self.mem,
+            &mut self.rx_free,
+            &mut self.rx_used,
+            &mut self.tx_free,
+            &mut self.tx_used,
+        );
+        if moved.rx > 0 || moved.tx > 0 {
+            self.mux.notify();
+        }
+    }
+}
+
+impl Handler for NetDriver {
+    type Error = Infallible;
+
+    fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
+        if channels.contains(self.irq) {
+            self.dev.handle_interrupt();
+        }
+        self.service();
+        if channels.contains(self.irq) {
+            // Re-arm only after the device's pending work was taken.
+            let _ = self.irq.irq_ack();
+        }
+        Ok(())
+    }
+
+    fn protected(&mut self, channel: Channel, msg: MessageInfo) -> Result<MessageInfo, Self::Error> {
+        if channel != self.mux || Request::from_label(msg.label()) != Some(Request::Connect) {
+            return Ok(MessageInfo::new(u64::MAX, 0));
+        }
+        // Buffers still on the free ring plus the one the core may hold for the next frame.
+        let on_ring = self.rx_free.0.num_filled_slots().unwrap_or(0);
+        let rx_offered = (on_ring + self.core.rx_buffers_held()) as u32;
+        let words = ConnectReply { mac: self.mac, rx_offered }.to_words();
+        sel4_microkit::with_msg_regs_mut(|mrs| mrs[..2].copy_from_slice(&words));
+        Ok(MessageInfo::new(LABEL_OK, 2))
+    }
+}
