@@ -41,7 +41,7 @@ pds: $(SPEC_DIR)/$(PD_TARGET).json
 	SEL4_INCLUDE_DIRS="$$sdk/board/$(BOARD)/$(CONFIG)/include" \
 	CARGO_NET_GIT_FETCH_WITH_CLI=true \
 	RUSTFLAGS="-Z unstable-options" \
-	cargo build --release \
+	cargo build --release --locked \
 		-Z json-target-spec \
 		-Z build-std=core,alloc,compiler_builtins \
 		-Z build-std-features=compiler-builtins-mem \
