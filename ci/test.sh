@@ -1,18 +1,44 @@
 #!/usr/bin/env bash
 # `make test`: the host tests always; the QEMU system tests whenever a
 # Microkit SDK is found, otherwise a clear line saying they were skipped.
-set -euo pipefail
+# Ends with one total line, "total: N passed, N failed[, N skipped]".
+set -uo pipefail
 cd "$(dirname "$0")/.."
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+# Sums the "test result: ... N passed; M failed" lines of cargo test and the
+# "N passed, M failed" lines of qemu-test in the log so far.
+count() {
+    sed -n -E 's/^(test result: [a-zA-Z]+\. )?([0-9]+) passed[;,] ([0-9]+) failed.*/\2 \3/p' "$log" |
+        awk '{p += $1; f += $2} END {print p + 0, f + 0}'
+}
 
 echo "== host tests (cargo test --workspace)"
-cargo test --workspace
+cargo test --workspace 2>&1 | tee -a "$log"
+host_status=${PIPESTATUS[0]}
 
-if ! sdk="$(ci/find-sdk.sh 2>/tmp/edgeos-find-sdk.$$)"; then
+skipped=0
+system_status=0
+if sdk="$(ci/find-sdk.sh 2>"$log.sdk")"; then
+    echo "== QEMU system tests (SDK: $sdk)"
+    make --no-print-directory system-test 2>&1 | tee -a "$log"
+    system_status=${PIPESTATUS[0]}
+else
+    skipped=1
     echo "== QEMU system tests: SKIPPED: no Microkit SDK 2.3.0"
-    sed 's/^/   /' /tmp/edgeos-find-sdk.$$
-    rm -f /tmp/edgeos-find-sdk.$$
-    exit 0
+    sed 's/^/   /' "$log.sdk"
 fi
-rm -f /tmp/edgeos-find-sdk.$$
-echo "== QEMU system tests (SDK: $sdk)"
-make --no-print-directory system-test
+rm -f "$log.sdk"
+
+read -r passed failed < <(count)
+if [ "$host_status" -ne 0 ] || [ "$system_status" -ne 0 ]; then
+    # A build failure runs no test but must still count as a failure.
+    [ "$failed" -gt 0 ] || failed=1
+fi
+if [ "$skipped" -gt 0 ]; then
+    echo "total: $passed passed, $failed failed, $skipped skipped"
+else
+    echo "total: $passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
