@@ -15,9 +15,13 @@ IMAGE      := $(BUILD_DIR)/loader.img
 REPORT     := $(BUILD_DIR)/report.txt
 
 # The QEMU machine the image is built for, with one virtio-net device on
-# user-mode networking (guest 10.0.2.15, gateway 10.0.2.2).
+# user-mode networking (guest 10.0.2.15, gateway 10.0.2.2). -icount makes
+# guest time follow executed instructions (1 instruction = 1 virtual ns), so
+# MCS budgets run out at the same points on every run however loaded the
+# host is: boots are byte-for-byte reproducible, and cycle counts read in
+# the guest are deterministic.
 QEMU_ARGS  = -machine virt,virtualization=on -cpu cortex-a53 -m size=2G -nographic \
-             -serial mon:stdio \
+             -serial mon:stdio -icount shift=0,align=off,sleep=off \
              -device loader,file=$(IMAGE),addr=0x70000000,cpu-num=0 \
              -netdev user,id=net0 -device virtio-net-device,netdev=net0,mac=52:54:00:12:34:56
 

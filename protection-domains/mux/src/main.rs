@@ -146,15 +146,17 @@ impl Mux {
         *regs.sp_mut() = plan.sp;
         *regs.gpr_mut(0) = plan.slot as u64;
         *regs.gpr_mut(1) = u64::from(plan.generation);
+        // Said before the write: once resumed, the slot may print at any time.
+        debug_println!(
+            "mux: spawning fwp slot {} (generation {}) at {:#x}",
+            plan.slot,
+            plan.generation,
+            plan.pc
+        );
         let tcb = self.slots[plan.slot].child.tcb();
-        match tcb.tcb_write_registers(true, 5, &mut regs) {
-            Ok(()) => debug_println!(
-                "mux: spawned fwp slot {} (generation {}) at {:#x}",
-                plan.slot,
-                plan.generation,
-                plan.pc
-            ),
-            Err(e) => debug_println!("mux: spawning fwp slot {} failed: {e:?}", plan.slot),
+        if let Err(e) = tcb.tcb_write_registers(true, 5, &mut regs) {
+            debug_println!("mux: ERROR: spawning fwp slot {} failed: {e:?}", plan.slot);
+            let _ = self.pool.fault(plan.slot);
         }
     }
 }
