@@ -81,6 +81,18 @@ pub trait BufferMemory {
     fn read_at(&self, offset: usize, dst: &mut [u8]);
 }
 
+impl<T: BufferMemory + ?Sized> BufferMemory for &mut T {
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+    fn write_at(&mut self, offset: usize, src: &[u8]) {
+        (**self).write_at(offset, src)
+    }
+    fn read_at(&self, offset: usize, dst: &mut [u8]) {
+        (**self).read_at(offset, dst)
+    }
+}
+
 impl BufferMemory for [u8] {
     fn len(&self) -> usize {
         <[u8]>::len(self)

@@ -69,3 +69,35 @@ impl<const N: usize> Producer for MemQueue<N> {
         }
     }
 }
+
+/// Lets a test hand a queue or a region to the component under test while
+/// keeping its own handle to play the peer.
+#[derive(Debug, Clone, Copy)]
+pub struct Shared<'a, T: ?Sized>(pub &'a core::cell::RefCell<T>);
+
+impl<T: Consumer + ?Sized> Consumer for Shared<'_, T> {
+    fn dequeue(&mut self) -> Result<Option<Buf>, PeerMisbehavior> {
+        self.0.borrow_mut().dequeue()
+    }
+}
+
+impl<T: Producer + ?Sized> Producer for Shared<'_, T> {
+    fn enqueue(&mut self, buf: Buf) -> Result<Result<(), Buf>, PeerMisbehavior> {
+        self.0.borrow_mut().enqueue(buf)
+    }
+    fn commit(&mut self) {
+        self.0.borrow_mut().commit()
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized> crate::BufferMemory for Shared<'_, T> {
+    fn len(&self) -> usize {
+        self.0.borrow().as_ref().len()
+    }
+    fn write_at(&mut self, offset: usize, src: &[u8]) {
+        self.0.borrow_mut().as_mut().write_at(offset, src)
+    }
+    fn read_at(&self, offset: usize, dst: &mut [u8]) {
+        self.0.borrow().as_ref().read_at(offset, dst)
+    }
+}
