@@ -1,0 +1,87 @@
+use crate::bytes::{Reader, Writer};
+use crate::{ConfigError, Protocol};
+
+const MAGIC: u32 = u32::from_le_bytes(*b"EDTN");
+
+/// What one FWP slot's template needs: its network identity and the
+/// service it answers. The same addresses as the multiplexer's: tenants
+/// share the system's address and are told apart by port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TenantConfig {
+    /// The system's IPv4 address.
+    pub ip: [u8; 4],
+    /// Prefix length of the local network.
+    pub prefix_len: u8,
+    /// The default gateway.
+    pub gateway: [u8; 4],
+    /// The NIC's MAC address, which the tenant's frames must carry.
+    pub mac: [u8; 6],
+    /// The slot's service protocol.
+    pub protocol: Protocol,
+    /// The slot's service port.
+    pub port: u16,
+}
+
+impl TenantConfig {
+    /// Bytes `emit` writes.
+    pub const BUFFER_LEN: usize = 8 + 4 + 1 + 4 + 6 + 1 + 2;
+
+    /// Parses a blob written by [`emit`](Self::emit).
+    pub fn parse(bytes: &[u8]) -> Result<Self, ConfigError> {
+        let mut r = Reader::new(bytes);
+        r.header(MAGIC)?;
+        let ip = r.take()?;
+        let prefix_len = r.u8()?;
+        if prefix_len > 32 {
+            return Err(ConfigError::BadValue("prefix_len"));
+        }
+        let gateway = r.take()?;
+        let mac = r.take()?;
+        let protocol = Protocol::from_byte(r.u8()?)?;
+        let port = r.u16()?;
+        Ok(Self { ip, prefix_len, gateway, mac, protocol, port })
+    }
+
+    /// Writes the blob into `out`, returning its length.
+    pub fn emit(&self, out: &mut [u8]) -> Result<usize, ConfigError> {
+        let mut w = Writer::new(out);
+        w.header(MAGIC)?;
+        w.put(&self.ip)?;
+        w.put(&[self.prefix_len])?;
+        w.put(&self.gateway)?;
+        w.put(&self.mac)?;
+        w.put(&[self.protocol.to_byte()])?;
+        w.put(&self.port.to_le_bytes())?;
+        Ok(w.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: TenantConfig = TenantConfig {
+        ip: [10, 0, 2, 15],
+        prefix_len: 24,
+        gateway: [10, 0, 2, 2],
+        mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
+        protocol: Protocol::Tcp,
+        port: 7,
+    };
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let mut buf = [0u8; TenantConfig::BUFFER_LEN];
+        assert_eq!(SAMPLE.emit(&mut buf), Ok(TenantConfig::BUFFER_LEN));
+        assert_eq!(TenantConfig::parse(&buf), Ok(SAMPLE));
+        for cut in 0..buf.len() {
+            assert!(TenantConfig::parse(&buf[..cut]).is_err());
+        }
+        let mut bad = buf;
+        bad[12] = 33;
+        assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("prefix_len")));
+        let mut bad = buf;
+        bad[0..4].copy_from_slice(b"EDMX");
+        assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadMagic));
+    }
+}

@@ -1,0 +1,159 @@
+//! Echo templates: the simplest tenant services, used to prove the data
+//! path. A template is built once from its [`TenantConfig`] (the template's
+//! initialisation) and then driven by [`Echo::serve`] from the serving loop.
+//!
+//! All storage is lent by the caller ([`EchoStorage`]), fixed in size, so
+//! the template's whole writable state is a known, small block.
+#![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+use edgeos_config::{Protocol, TenantConfig};
+use heapless::Vec;
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::phy::Device;
+use smoltcp::socket::{tcp, udp};
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address};
+
+/// TCP connections served at once (one listening socket each).
+pub const TCP_CONNECTIONS: usize = 4;
+/// Bytes of buffer per socket direction.
+pub const SOCKET_BUFFER: usize = 4096;
+/// Datagrams queued per UDP direction.
+pub const UDP_PACKETS: usize = 16;
+
+/// The memory an echo template's sockets live in.
+pub struct EchoStorage<'a> {
+    sockets: [SocketStorage<'a>; TCP_CONNECTIONS],
+    udp_meta: [[udp::PacketMetadata; UDP_PACKETS]; 2],
+    buffers: [[[u8; SOCKET_BUFFER]; 2]; TCP_CONNECTIONS],
+}
+
+impl EchoStorage<'_> {
+    /// Empty storage, usable as a `static` initialiser.
+    pub const fn new() -> Self {
+        Self {
+            sockets: [SocketStorage::EMPTY; TCP_CONNECTIONS],
+            udp_meta: [[udp::PacketMetadata::EMPTY; UDP_PACKETS]; 2],
+            buffers: [[[0; SOCKET_BUFFER]; 2]; TCP_CONNECTIONS],
+        }
+    }
+}
+
+impl Default for EchoStorage<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A UDP or TCP echo service on one port of the system's address.
+pub struct Echo<'a> {
+    iface: Interface,
+    sockets: SocketSet<'a>,
+    handles: Vec<SocketHandle, TCP_CONNECTIONS>,
+    protocol: Protocol,
+    port: u16,
+    echoed: u64,
+}
+
+impl<'a> Echo<'a> {
+    /// Builds the template's state: interface, addresses, and bound or
+    /// listening sockets.
+    pub fn new<D: Device>(config: &TenantConfig, dev: &mut D, storage: &'a mut EchoStorage<'a>, now: Instant) -> Self {
+        let mac = HardwareAddress::Ethernet(EthernetAddress(config.mac));
+        let mut iface = Interface::new(Config::new(mac), dev, now);
+        let ip = Ipv4Address::from_octets(config.ip);
+        iface.update_ip_addrs(|addrs| {
+            let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(ip), config.prefix_len));
+        });
+        let _ = iface.routes_mut().add_default_ipv4_route(Ipv4Address::from_octets(config.gateway));
+        let EchoStorage { sockets, udp_meta, buffers } = storage;
+        let mut set = SocketSet::new(&mut sockets[..]);
+        let mut handles = Vec::new();
+        match config.protocol {
+            Protocol::Udp => {
+                let [rx_meta, tx_meta] = udp_meta;
+                let [[rx, tx], ..] = buffers;
+                let mut socket = udp::Socket::new(
+                    udp::PacketBuffer::new(&mut rx_meta[..], &mut rx[..]),
+                    udp::PacketBuffer::new(&mut tx_meta[..], &mut tx[..]),
+                );
+                let _ = socket.bind(config.port);
+                let _ = handles.push(set.add(socket));
+            }
+            Protocol::Tcp => {
+                for [rx, tx] in buffers.iter_mut() {
+                    let socket = tcp::Socket::new(
+                        tcp::SocketBuffer::new(&mut rx[..]),
+                        tcp::SocketBuffer::new(&mut tx[..]),
+                    );
+                    let _ = handles.push(set.add(socket));
+                }
+            }
+        }
+        Self { iface, sockets: set, handles, protocol: config.protocol, port: config.port, echoed: 0 }
+    }
+
+    /// Bytes (TCP) or datagrams (UDP) echoed so far.
+    pub fn echoed(&self) -> u64 {
+        self.echoed
+    }
+
+    /// Processes everything the device has: echoes what arrived and sends
+    /// it. Returns when no more progress is possible without new input.
+    pub fn serve<D: Device>(&mut self, dev: &mut D, now: Instant) {
+        loop {
+            self.iface.poll(now, dev, &mut self.sockets);
+            let progressed = match self.protocol {
+                Protocol::Udp => self.echo_udp(),
+                Protocol::Tcp => self.echo_tcp(),
+            };
+            if !progressed {
+                self.iface.poll(now, dev, &mut self.sockets);
+                return;
+            }
+        }
+    }
+
+    fn echo_udp(&mut self) -> bool {
+        let socket = self.sockets.get_mut::<udp::Socket>(self.handles[0]);
+        let mut progressed = false;
+        while socket.can_send() {
+            let Ok((payload, meta)) = socket.recv() else { break };
+            let mut copy = [0u8; SOCKET_BUFFER];
+            let len = payload.len().min(copy.len());
+            copy[..len].copy_from_slice(&payload[..len]);
+            if socket.send_slice(&copy[..len], meta.endpoint).is_ok() {
+                self.echoed += 1;
+            }
+            progressed = true;
+        }
+        progressed
+    }
+
+    fn echo_tcp(&mut self) -> bool {
+        let mut progressed = false;
+        for handle in &self.handles {
+            let socket = self.sockets.get_mut::<tcp::Socket>(*handle);
+            if !socket.is_open() {
+                let _ = socket.listen(self.port);
+            }
+            if socket.may_recv() && socket.can_send() {
+                let mut copy = [0u8; SOCKET_BUFFER];
+                let room = socket.send_capacity() - socket.send_queue();
+                if let Ok(n) = socket.recv_slice(&mut copy[..room]) {
+                    if n > 0 {
+                        let _ = socket.send_slice(&copy[..n]);
+                        self.echoed += n as u64;
+                        progressed = true;
+                    }
+                }
+            } else if !socket.may_recv() && socket.may_send() {
+                // The peer finished sending and everything was echoed: close our side.
+                socket.close();
+            }
+        }
+        progressed
+    }
+}

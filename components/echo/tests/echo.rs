@@ -1,0 +1,160 @@
+//! The echo templates against a smoltcp client on the other end of a wire.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use edgeos_config::{Protocol, TenantConfig};
+use edgeos_echo::{Echo, EchoStorage};
+use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
+use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::socket::{tcp, udp};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address};
+
+type Queue = Rc<RefCell<VecDeque<Vec<u8>>>>;
+
+/// One end of a point-to-point Ethernet wire.
+struct Port {
+    inbox: Queue,
+    outbox: Queue,
+}
+
+fn wire() -> (Port, Port) {
+    let (a, b): (Queue, Queue) = Default::default();
+    (Port { inbox: a.clone(), outbox: b.clone() }, Port { inbox: b, outbox: a })
+}
+
+struct Rx(Vec<u8>);
+struct Tx(Queue);
+
+impl phy::RxToken for Rx {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for Tx {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = vec![0; len];
+        let r = f(&mut frame);
+        self.0.borrow_mut().push_back(frame);
+        r
+    }
+}
+
+impl phy::Device for Port {
+    type RxToken<'a> = Rx;
+    type TxToken<'a> = Tx;
+    fn receive(&mut self, _: Instant) -> Option<(Rx, Tx)> {
+        let frame = self.inbox.borrow_mut().pop_front()?;
+        Some((Rx(frame), Tx(self.outbox.clone())))
+    }
+    fn transmit(&mut self, _: Instant) -> Option<Tx> {
+        Some(Tx(self.outbox.clone()))
+    }
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = 1514;
+        caps
+    }
+}
+
+const SERVER_IP: [u8; 4] = [10, 0, 2, 15];
+const CLIENT_IP: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
+
+fn config(protocol: Protocol) -> TenantConfig {
+    TenantConfig {
+        ip: SERVER_IP,
+        prefix_len: 24,
+        gateway: [10, 0, 2, 2],
+        mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
+        protocol,
+        port: 7,
+    }
+}
+
+fn client(port: &mut Port) -> Interface {
+    let mac = HardwareAddress::Ethernet(EthernetAddress([0x52, 0x55, 10, 0, 2, 2]));
+    let mut iface = Interface::new(Config::new(mac), port, Instant::ZERO);
+    iface.update_ip_addrs(|a| a.push(IpCidr::new(IpAddress::Ipv4(CLIENT_IP), 24)).unwrap());
+    iface
+}
+
+#[test]
+fn udp_echo_returns_each_datagram() {
+    let (mut server_port, mut client_port) = wire();
+    let storage = Box::leak(Box::new(EchoStorage::new()));
+    let mut echo = Echo::new(&config(Protocol::Udp), &mut server_port, storage, Instant::ZERO);
+    let mut iface = client(&mut client_port);
+    let mut storage = [SocketStorage::EMPTY; 1];
+    let mut sockets = SocketSet::new(&mut storage[..]);
+    let buffer = || udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 8], vec![0u8; 4096]);
+    let mut socket = udp::Socket::new(buffer(), buffer());
+    socket.bind(40000).unwrap();
+    let handle = sockets.add(socket);
+    let server = (IpAddress::Ipv4(Ipv4Address::from_octets(SERVER_IP)), 7);
+
+    let mut now = Instant::ZERO;
+    let mut received = Vec::new();
+    for i in 0..5 {
+        sockets.get_mut::<udp::Socket>(handle).send_slice(format!("ping {i}").as_bytes(), server).unwrap();
+        for _ in 0..4 {
+            now += Duration::from_millis(10);
+            iface.poll(now, &mut client_port, &mut sockets);
+            echo.serve(&mut server_port, now);
+        }
+        iface.poll(now, &mut client_port, &mut sockets);
+        while let Ok((data, _)) = sockets.get_mut::<udp::Socket>(handle).recv() {
+            received.push(String::from_utf8(data.to_vec()).unwrap());
+        }
+    }
+    assert_eq!(received, (0..5).map(|i| format!("ping {i}")).collect::<Vec<_>>());
+    assert_eq!(echo.echoed(), 5);
+}
+
+#[test]
+fn tcp_echo_serves_two_connections_and_closes_after_the_peer() {
+    let (mut server_port, mut client_port) = wire();
+    let storage = Box::leak(Box::new(EchoStorage::new()));
+    let mut echo = Echo::new(&config(Protocol::Tcp), &mut server_port, storage, Instant::ZERO);
+    let mut iface = client(&mut client_port);
+    let mut storage = [SocketStorage::EMPTY, SocketStorage::EMPTY];
+    let mut sockets = SocketSet::new(&mut storage[..]);
+    let handles: Vec<_> = (0..2)
+        .map(|_| sockets.add(tcp::Socket::new(tcp::SocketBuffer::new(vec![0; 8192]), tcp::SocketBuffer::new(vec![0; 8192]))))
+        .collect();
+    let server = (IpAddress::Ipv4(Ipv4Address::from_octets(SERVER_IP)), 7);
+    for (i, h) in handles.iter().enumerate() {
+        sockets.get_mut::<tcp::Socket>(*h).connect(iface.context(), server, 50000 + i as u16).unwrap();
+    }
+    // A message larger than one segment, different per connection.
+    let messages: Vec<Vec<u8>> = (0..2).map(|i| (0..3000).map(|b| (b * 7 + i) as u8).collect()).collect();
+    let mut sent = [0usize; 2];
+    let mut got: Vec<Vec<u8>> = vec![Vec::new(); 2];
+    let mut now = Instant::ZERO;
+    for _ in 0..400 {
+        now += Duration::from_millis(5);
+        for (i, h) in handles.iter().enumerate() {
+            let socket = sockets.get_mut::<tcp::Socket>(*h);
+            if socket.can_send() && sent[i] < messages[i].len() {
+                sent[i] += socket.send_slice(&messages[i][sent[i]..]).unwrap();
+                if sent[i] == messages[i].len() {
+                    socket.close();
+                }
+            }
+            if socket.can_recv() {
+                socket.recv(|data| { got[i].extend_from_slice(data); (data.len(), ()) }).unwrap();
+            }
+        }
+        iface.poll(now, &mut client_port, &mut sockets);
+        echo.serve(&mut server_port, now);
+    }
+    assert_eq!(got, messages, "every byte came back, per connection");
+    assert_eq!(echo.echoed(), 6000);
+    for h in &handles {
+        let state = sockets.get::<tcp::Socket>(*h).state();
+        assert!(matches!(state, tcp::State::Closed | tcp::State::TimeWait), "{state}");
+    }
+}
