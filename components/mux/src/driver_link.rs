@@ -1,5 +1,5 @@
 use edgeos_net_driver::protocol::ConnectReply;
-use edgeos_ring::{BufferMemory, BufferPool, Consumer, Producer, Region};
+use edgeos_ring::{Buf, BufferMemory, BufferPool, Consumer, Producer, Region};
 
 /// Counters the multiplexer keeps about its link to the driver.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +12,15 @@ pub struct LinkStats {
     pub bad_returns: u64,
     /// Times the driver moved ring indices inconsistently.
     pub ring_errors: u64,
+}
+
+/// Why a frame could not be handed to the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// Every buffer is in flight, or the tx ring is full: the frame is dropped.
+    NoBuffer,
+    /// Longer than a buffer.
+    TooLong,
 }
 
 /// Why the driver's answer to `Connect` does not match the rings' state.
@@ -100,24 +109,23 @@ impl<const N: usize> DriverLink<N> {
         Ok(())
     }
 
-    /// Takes every frame the driver returned on the rx used ring, passes each
-    /// one to `deliver` (a view valid only during the call), and takes the
-    /// buffer back into the pool. Returns the number of frames delivered.
-    pub fn receive<M: BufferMemory + ?Sized>(
+    /// Takes the next frame the driver returned on the rx used ring, copies
+    /// it into `scratch`, and takes its buffer back into the pool. Returns the
+    /// frame's length, `None` when the ring is empty. Returns that are not
+    /// buffers we lent are counted and skipped.
+    pub fn receive_one<M: BufferMemory + ?Sized>(
         &mut self,
         rx_used: &mut impl Consumer,
         mem: &M,
         scratch: &mut [u8],
-        mut deliver: impl FnMut(&[u8]),
-    ) -> usize {
-        let mut frames = 0;
+    ) -> Option<usize> {
         loop {
             let buf = match rx_used.dequeue() {
                 Ok(Some(buf)) => buf,
-                Ok(None) => return frames,
+                Ok(None) => return None,
                 Err(_) => {
                     self.stats.ring_errors += 1;
-                    return frames;
+                    return None;
                 }
             };
             if self.pool.give_back(&buf).is_err() {
@@ -129,9 +137,50 @@ impl<const N: usize> DriverLink<N> {
             let len = buf.len.min(scratch.len());
             if len > 0 {
                 mem.read_at(buf.offset, &mut scratch[..len]);
-                deliver(&scratch[..len]);
                 self.stats.rx_frames += 1;
-                frames += 1;
+                return Some(len);
+            }
+        }
+    }
+
+    /// Takes every frame the driver returned, passing each to `deliver`.
+    /// Returns the number of frames delivered.
+    pub fn receive<M: BufferMemory + ?Sized>(
+        &mut self,
+        rx_used: &mut impl Consumer,
+        mem: &M,
+        scratch: &mut [u8],
+        mut deliver: impl FnMut(&[u8]),
+    ) -> usize {
+        let mut frames = 0;
+        while let Some(len) = self.receive_one(rx_used, mem, scratch) {
+            deliver(&scratch[..len]);
+            frames += 1;
+        }
+        frames
+    }
+
+    /// Copies `frame` into a free buffer and queues it on the tx free ring
+    /// (unpublished: the caller commits and notifies once per batch).
+    pub fn send<M: BufferMemory + ?Sized>(
+        &mut self,
+        frame: &[u8],
+        tx_free: &mut impl Producer,
+        mem: &mut M,
+    ) -> Result<(), SendError> {
+        if frame.len() > self.pool.region().buf_size() {
+            return Err(SendError::TooLong);
+        }
+        let buf = self.pool.take().ok_or(SendError::NoBuffer)?;
+        mem.write_at(buf.offset, frame);
+        match tx_free.enqueue(Buf { len: frame.len(), ..buf }) {
+            Ok(Ok(())) => Ok(()),
+            outcome => {
+                let _ = self.pool.give_back(&buf);
+                if outcome.is_err() {
+                    self.stats.ring_errors += 1;
+                }
+                Err(SendError::NoBuffer)
             }
         }
     }
@@ -238,6 +287,33 @@ mod tests {
         used.misbehave();
         assert_eq!(link.reclaim_tx(&mut used), 0);
         assert!(link.stats().ring_errors >= 1);
+    }
+
+    #[test]
+    fn sent_frames_carry_their_bytes_and_buffers_come_back() {
+        let mut link = link();
+        let mut tx_free = MemQueue::<16>::new();
+        let mut mem = vec![0u8; 8 * BUF];
+        link.send(b"frame!", &mut tx_free, &mut mem[..]).unwrap();
+        tx_free.commit();
+        let queued = tx_free.dequeue().unwrap().unwrap();
+        assert_eq!(&mem[queued.offset..queued.offset + queued.len], b"frame!");
+        assert_eq!(link.send(&[0; BUF + 1], &mut tx_free, &mut mem[..]), Err(SendError::TooLong));
+        let mut tx_used = MemQueue::<16>::new();
+        tx_used.enqueue(queued).unwrap().unwrap();
+        tx_used.commit();
+        assert_eq!(link.reclaim_tx(&mut tx_used), 1);
+        assert_eq!(link.available(), 8);
+    }
+
+    #[test]
+    fn sending_with_every_buffer_in_flight_drops_the_frame() {
+        let mut link = DriverLink::<2>::new(Region::new(2 * BUF, BUF), 0);
+        let mut tx_free = MemQueue::<16>::new();
+        let mut mem = vec![0u8; 2 * BUF];
+        link.send(b"a", &mut tx_free, &mut mem[..]).unwrap();
+        link.send(b"b", &mut tx_free, &mut mem[..]).unwrap();
+        assert_eq!(link.send(b"c", &mut tx_free, &mut mem[..]), Err(SendError::NoBuffer));
     }
 
     #[test]

@@ -13,5 +13,11 @@
 #![warn(missing_docs)]
 
 mod driver_link;
+mod multiplexer;
+mod neighbours;
+mod tenant_link;
 
-pub use driver_link::{ConnectError, DriverLink, LinkStats};
+pub use driver_link::{ConnectError, DriverLink, LinkStats, SendError};
+pub use multiplexer::{DriverPorts, Multiplexer, MuxStats, TenantPorts, Wake, FRAME_BUF};
+pub use neighbours::{Neighbours, TenantArp};
+pub use tenant_link::{DeliverError, TenantLink, TenantStats};

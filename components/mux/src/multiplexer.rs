@@ -1,0 +1,251 @@
+use edgeos_flow::{
+    answer_arp, answer_echo, classify, validate_tx, Classified, DropCounters, FlowTable,
+    NetIdentity, TenantId,
+};
+use edgeos_ring::{BufferMemory, Consumer, Producer};
+use heapless::Vec;
+use smoltcp::wire::EthernetFrame;
+
+use crate::neighbours::{Neighbours, TenantArp};
+use crate::tenant_link::TenantLink;
+use crate::DriverLink;
+
+/// Largest frame the multiplexer handles (a 2 KiB buffer slot).
+pub const FRAME_BUF: usize = 2048;
+/// Remote hosts remembered for answering tenants' ARP requests.
+const NEIGHBOURS: usize = 32;
+
+/// The multiplexer's four rings and buffer region towards the driver.
+pub struct DriverPorts<C, P, M> {
+    /// Empty buffers we lend the driver for reception.
+    pub rx_free: P,
+    /// Received frames coming back.
+    pub rx_used: C,
+    /// Frames for the driver to transmit.
+    pub tx_free: P,
+    /// Transmitted buffers coming back.
+    pub tx_used: C,
+    /// The shared `net_dma` region.
+    pub mem: M,
+}
+
+/// The multiplexer's four rings and two regions towards one tenant.
+pub struct TenantPorts<C, P, M> {
+    /// Empty buffers the tenant offers.
+    pub rx_empty: C,
+    /// Frames copied in for the tenant.
+    pub rx_filled: P,
+    /// Frames the tenant wants sent.
+    pub tx_outgoing: C,
+    /// The tenant's tx buffers going back.
+    pub tx_done: P,
+    /// The tenant's rx region.
+    pub rx_mem: M,
+    /// The tenant's tx region.
+    pub tx_mem: M,
+}
+
+/// Which peers to notify after handling an event: each at most once per batch.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Wake {
+    /// The driver has new rx buffers or frames to send.
+    pub driver: bool,
+    /// Bit `i`: tenant slot `i` has frames or returned buffers.
+    pub tenants: u64,
+}
+
+/// Counters for frames that went nowhere.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MuxStats {
+    /// Valid UDP/TCP packets to us that no flow routes (no tenant, no spawn yet).
+    pub no_flow: u64,
+    /// Frames dropped because no driver buffer was free.
+    pub tx_no_buffer: u64,
+    /// Tenant ARP requests for hosts we have not heard from.
+    pub arp_unknown: u64,
+}
+
+/// The multiplexer: routes frames from the driver to tenants by the flow
+/// table, answers ARP and ICMP echo itself, and validates and forwards what
+/// tenants send. Copying happens at every boundary, so a tenant never sees
+/// a buffer of the driver's or of another tenant's.
+pub struct Multiplexer<C, P, M, const SLOTS: usize, const BUFS: usize, const FLOWS: usize> {
+    me: NetIdentity,
+    driver: DriverPorts<C, P, M>,
+    link: DriverLink<BUFS>,
+    tenants: Vec<(TenantPorts<C, P, M>, TenantLink), SLOTS>,
+    table: FlowTable<FLOWS>,
+    neighbours: Neighbours<NEIGHBOURS>,
+    drops: DropCounters,
+    stats: MuxStats,
+    frame: [u8; FRAME_BUF],
+    reply: [u8; FRAME_BUF],
+}
+
+impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: usize, const FLOWS: usize>
+    Multiplexer<C, P, M, SLOTS, BUFS, FLOWS>
+{
+    /// A multiplexer over its driver link and tenant links, routing by `table`.
+    pub fn new(
+        me: NetIdentity,
+        driver: DriverPorts<C, P, M>,
+        link: DriverLink<BUFS>,
+        tenants: Vec<(TenantPorts<C, P, M>, TenantLink), SLOTS>,
+        table: FlowTable<FLOWS>,
+    ) -> Self {
+        assert!(SLOTS <= 64, "Wake::tenants is a 64-bit mask");
+        Self {
+            me,
+            driver,
+            link,
+            tenants,
+            table,
+            neighbours: Neighbours::new(),
+            drops: DropCounters::default(),
+            stats: MuxStats::default(),
+            frame: [0; FRAME_BUF],
+            reply: [0; FRAME_BUF],
+        }
+    }
+
+    /// The flow table, for the spawn path to add and remove entries.
+    pub fn table_mut(&mut self) -> &mut FlowTable<FLOWS> {
+        &mut self.table
+    }
+
+    /// The driver link (its counters and buffer accounting).
+    pub fn link(&self) -> &DriverLink<BUFS> {
+        &self.link
+    }
+
+    /// One tenant's link (its counters).
+    pub fn tenant(&self, slot: usize) -> Option<&TenantLink> {
+        self.tenants.get(slot).map(|(_, link)| link)
+    }
+
+    /// Frames dropped on receive, by reason.
+    pub fn drops(&self) -> &DropCounters {
+        &self.drops
+    }
+
+    /// Other counters.
+    pub fn stats(&self) -> MuxStats {
+        self.stats
+    }
+
+    /// Lends the driver its rx buffers; call once at start.
+    pub fn start(&mut self) -> Wake {
+        let added = self.link.provide_rx(&mut self.driver.rx_free);
+        Wake { driver: added > 0, tenants: 0 }
+    }
+
+    /// Handles a notification from the driver: received frames and
+    /// transmitted buffers.
+    pub fn on_driver(&mut self) -> Wake {
+        let mut wake = Wake::default();
+        self.link.reclaim_tx(&mut self.driver.tx_used);
+        while let Some(len) = self.link.receive_one(&mut self.driver.rx_used, &self.driver.mem, &mut self.frame) {
+            self.route(len, &mut wake);
+        }
+        if self.link.provide_rx(&mut self.driver.rx_free) > 0 {
+            wake.driver = true;
+        }
+        self.publish(wake)
+    }
+
+    fn route(&mut self, len: usize, wake: &mut Wake) {
+        let frame = &self.frame[..len];
+        match classify(frame, &self.me, &self.table) {
+            Classified::ArpRequest(request) => {
+                if let Ok(n) = answer_arp(&request, &self.me, &mut self.reply) {
+                    wake.driver |= self.send_reply(n);
+                }
+            }
+            Classified::EchoRequest => {
+                if let Ok(n) = answer_echo(frame, &self.me, &mut self.reply) {
+                    wake.driver |= self.send_reply(n);
+                }
+            }
+            Classified::Deliver { tenant, tuple } => {
+                let src_mac = EthernetFrame::new_unchecked(frame).src_addr();
+                self.neighbours.learn(tuple.src.0, src_mac);
+                if self.deliver(tenant, len) {
+                    wake.tenants |= 1 << tenant.0;
+                }
+            }
+            Classified::Miss { .. } => self.stats.no_flow += 1,
+            Classified::Drop(reason) => self.drops.count(reason),
+        }
+    }
+
+    fn deliver(&mut self, tenant: TenantId, len: usize) -> bool {
+        let Some((ports, link)) = self.tenants.get_mut(usize::from(tenant.0)) else {
+            return false;
+        };
+        link.deliver(&self.frame[..len], &mut ports.rx_empty, &mut ports.rx_filled, &mut ports.rx_mem)
+            .is_ok()
+    }
+
+    fn send_reply(&mut self, len: usize) -> bool {
+        match self.link.send(&self.reply[..len], &mut self.driver.tx_free, &mut self.driver.mem) {
+            Ok(()) => true,
+            Err(_) => {
+                self.stats.tx_no_buffer += 1;
+                false
+            }
+        }
+    }
+
+    /// Handles a notification from tenant `slot`: frames it wants sent.
+    pub fn on_tenant(&mut self, slot: usize) -> Wake {
+        let mut wake = Wake::default();
+        if slot >= self.tenants.len() {
+            return wake;
+        }
+        let tenant = TenantId(slot as u16);
+        loop {
+            let (ports, link) = &mut self.tenants[slot];
+            let len = match link.next_outgoing(&mut ports.tx_outgoing, &mut ports.tx_done, &ports.tx_mem, &mut self.frame) {
+                Ok(Some(frame)) => frame.len(),
+                Ok(None) | Err(_) => break,
+            };
+            // Buffers went back to the tenant; it hears of it once, at the end.
+            wake.tenants |= 1 << slot;
+            let frame = &self.frame[..len];
+            match self.neighbours.answer_tenant(frame, &self.me, &mut self.reply) {
+                TenantArp::Answered(n) => {
+                    let (ports, link) = &mut self.tenants[slot];
+                    let _ = link.deliver(&self.reply[..n], &mut ports.rx_empty, &mut ports.rx_filled, &mut ports.rx_mem);
+                }
+                TenantArp::Unknown(_) => self.stats.arp_unknown += 1,
+                TenantArp::Refused => self.tenants[slot].1.record_sent(false),
+                TenantArp::NotArp => {
+                    let accepted = validate_tx(frame, tenant, &self.me, &self.table).is_ok();
+                    self.tenants[slot].1.record_sent(accepted);
+                    if accepted {
+                        match self.link.send(frame, &mut self.driver.tx_free, &mut self.driver.mem) {
+                            Ok(()) => wake.driver = true,
+                            Err(_) => self.stats.tx_no_buffer += 1,
+                        }
+                    }
+                }
+            }
+        }
+        self.publish(wake)
+    }
+
+    /// Publishes every ring written in this batch.
+    fn publish(&mut self, wake: Wake) -> Wake {
+        if wake.driver {
+            self.driver.tx_free.commit();
+        }
+        for (slot, (ports, _)) in self.tenants.iter_mut().enumerate() {
+            if wake.tenants & (1 << slot) != 0 {
+                ports.rx_filled.commit();
+                ports.tx_done.commit();
+            }
+        }
+        wake
+    }
+}
+
