@@ -50,6 +50,8 @@ pub struct MuxConfig {
     pub ip: [u8; 4],
     /// The NIC's expected MAC address (the driver reports the real one).
     pub mac: [u8; 6],
+    /// UDP port on which the multiplexer answers with its counters (0: off).
+    pub stats_port: u16,
     /// The slots, in slot order.
     pub slots: Vec<SlotLayout, MAX_SLOTS>,
 }
@@ -100,7 +102,7 @@ fn emit_slot(w: &mut Writer<'_>, slot: &SlotLayout) -> Result<(), ConfigError> {
 impl MuxConfig {
     /// Bytes `emit` writes for this configuration.
     pub fn buffer_len(&self) -> usize {
-        8 + 4 + 6 + 2 + self.slots.len() * SLOT_LEN
+        8 + 4 + 6 + 2 + 2 + self.slots.len() * SLOT_LEN
     }
 
     /// Parses a blob written by [`emit`](Self::emit).
@@ -109,6 +111,7 @@ impl MuxConfig {
         r.header(MAGIC)?;
         let ip = r.take()?;
         let mac = r.take()?;
+        let stats_port = r.u16()?;
         let count = usize::from(r.u16()?);
         if count > MAX_SLOTS {
             return Err(ConfigError::BadValue("slot count"));
@@ -118,7 +121,7 @@ impl MuxConfig {
             // count <= MAX_SLOTS was checked above.
             let _ = slots.push(parse_slot(&mut r)?);
         }
-        Ok(Self { ip, mac, slots })
+        Ok(Self { ip, mac, stats_port, slots })
     }
 
     /// Writes the blob into `out`, returning its length.
@@ -127,6 +130,7 @@ impl MuxConfig {
         w.header(MAGIC)?;
         w.put(&self.ip)?;
         w.put(&self.mac)?;
+        w.put(&self.stats_port.to_le_bytes())?;
         w.put(&(self.slots.len() as u16).to_le_bytes())?;
         for slot in &self.slots {
             emit_slot(&mut w, slot)?;
@@ -157,7 +161,7 @@ mod tests {
         slots.push(slot(0, Some(SlotService { protocol: Protocol::Udp, port: 7 }))).unwrap();
         slots.push(slot(1, None)).unwrap();
         slots.push(slot(2, Some(SlotService { protocol: Protocol::Tcp, port: 8007 }))).unwrap();
-        MuxConfig { ip: [10, 0, 2, 15], mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56], slots }
+        MuxConfig { ip: [10, 0, 2, 15], mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56], stats_port: 7777, slots }
     }
 
     #[test]
@@ -182,16 +186,16 @@ mod tests {
         bad[4] = 2;
         assert_eq!(MuxConfig::parse(&bad), Err(ConfigError::Version(2)));
         let mut bad = buf;
-        bad[20] = 99; // first slot's protocol
+        bad[22] = 99; // first slot's protocol
         assert_eq!(MuxConfig::parse(&bad), Err(ConfigError::BadValue("protocol")));
         let mut bad = buf;
-        bad[18..20].copy_from_slice(&500u16.to_le_bytes());
+        bad[20..22].copy_from_slice(&500u16.to_le_bytes());
         assert_eq!(MuxConfig::parse(&bad), Err(ConfigError::BadValue("slot count")));
         let mut bad = buf;
-        bad[24] = 62; // first slot's child id
+        bad[26] = 62; // first slot's child id
         assert_eq!(MuxConfig::parse(&bad), Err(ConfigError::BadValue("child or channel id")));
         let mut bad = buf;
-        bad[28] = 1; // first slot's ctrl address, no longer page-aligned
+        bad[30] = 1; // first slot's ctrl address, no longer page-aligned
         assert_eq!(MuxConfig::parse(&bad), Err(ConfigError::BadValue("region address")));
         assert_eq!(sample().emit(&mut [0u8; 10]), Err(ConfigError::NoRoom));
     }

@@ -15,9 +15,11 @@
 mod driver_link;
 mod multiplexer;
 mod neighbours;
+mod stats;
 mod tenant_link;
 
 pub use driver_link::{ConnectError, DriverLink, LinkStats, SendError};
 pub use multiplexer::{DriverPorts, Multiplexer, MuxStats, TenantPorts, Wake, FRAME_BUF};
 pub use neighbours::{Neighbours, TenantArp};
+pub use stats::{udp_reply, StatsLine, STATS_LINE};
 pub use tenant_link::{DeliverError, TenantLink, TenantStats};

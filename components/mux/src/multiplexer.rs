@@ -1,12 +1,13 @@
 use edgeos_flow::{
-    answer_arp, answer_echo, classify, validate_tx, Classified, DropCounters, FlowTable,
-    NetIdentity, TenantId,
+    answer_arp, answer_echo, classify, validate_tx, Classified, DropCounters, FiveTuple, FlowTable,
+    NetIdentity, Protocol, TenantId,
 };
 use edgeos_ring::{BufferMemory, Consumer, Producer};
 use heapless::Vec;
 use smoltcp::wire::EthernetFrame;
 
 use crate::neighbours::{Neighbours, TenantArp};
+use crate::stats::{udp_reply, StatsLine};
 use crate::tenant_link::TenantLink;
 use crate::DriverLink;
 
@@ -78,6 +79,7 @@ pub struct Multiplexer<C, P, M, const SLOTS: usize, const BUFS: usize, const FLO
     neighbours: Neighbours<NEIGHBOURS>,
     drops: DropCounters,
     stats: MuxStats,
+    stats_port: Option<u16>,
     frame: [u8; FRAME_BUF],
     reply: [u8; FRAME_BUF],
 }
@@ -103,9 +105,46 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             neighbours: Neighbours::new(),
             drops: DropCounters::default(),
             stats: MuxStats::default(),
+            stats_port: None,
             frame: [0; FRAME_BUF],
             reply: [0; FRAME_BUF],
         }
+    }
+
+    /// Answers UDP datagrams to `port` with a line of counters.
+    pub fn serve_stats_on(&mut self, port: u16) {
+        self.stats_port = Some(port);
+    }
+
+    /// The counters as one `key=value` line (what the stats port answers).
+    pub fn stats_line(&self) -> StatsLine {
+        let mut line = StatsLine::default();
+        let link = self.link.stats();
+        let none = format_args!("");
+        line.put(none, "rx", link.rx_frames);
+        line.put(none, "tx", link.tx_completed);
+        line.put(none, "drops", self.drops.total());
+        line.put(none, "no_flow", self.stats.no_flow);
+        line.put(none, "tx_no_buffer", self.stats.tx_no_buffer);
+        line.put(none, "arp_unknown", self.stats.arp_unknown);
+        line.put(none, "driver_bad_returns", link.bad_returns);
+        line.put(none, "driver_ring_errors", link.ring_errors);
+        for (reason, count) in self.drops.iter() {
+            line.put(format_args!("drop."), reason.name(), count);
+        }
+        for (slot, (_, tenant)) in self.tenants.iter().enumerate() {
+            let t = tenant.stats();
+            for (key, value) in [
+                ("delivered", t.delivered),
+                ("dropped_full", t.dropped_full),
+                ("sent", t.sent),
+                ("rejected", t.rejected),
+                ("misbehaviour", t.misbehaviour),
+            ] {
+                line.put(format_args!("t{slot}."), key, value);
+            }
+        }
+        line
     }
 
     /// The flow table, for the spawn path to add and remove entries.
@@ -173,9 +212,19 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                     wake.tenants |= 1 << tenant.0;
                 }
             }
+            Classified::Miss { tuple } if self.is_stats_request(&tuple) => {
+                let line = self.stats_line();
+                if let Some(n) = udp_reply(&self.frame[..len], &tuple, &self.me, line.as_str().as_bytes(), &mut self.reply) {
+                    wake.driver |= self.send_reply(n);
+                }
+            }
             Classified::Miss { .. } => self.stats.no_flow += 1,
             Classified::Drop(reason) => self.drops.count(reason),
         }
+    }
+
+    fn is_stats_request(&self, tuple: &FiveTuple) -> bool {
+        tuple.protocol == Protocol::Udp && Some(tuple.dst.1) == self.stats_port
     }
 
     fn deliver(&mut self, tenant: TenantId, len: usize) -> bool {

@@ -282,6 +282,29 @@ fn arp_and_ping_are_answered_by_the_mux_and_junk_is_counted() {
 }
 
 #[test]
+fn the_stats_port_answers_with_the_counters() {
+    let (driver, wa, wb) = (Wires::new(DMA_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF));
+    let mut mux = mux(&driver, [&wa, &wb], table());
+    mux.serve_stats_on(7777);
+    mux.start();
+    let mut junk = udp_to_us(b"x", 1, 7);
+    junk[12] = 0x86;
+    arrive(&driver, &junk);
+    arrive(&driver, &udp_to_us(b"stats", 40001, 7777));
+    mux.on_driver();
+    let sent = departed(&driver);
+    assert_eq!(sent.len(), 1);
+    let (src, dst, line) = udp_payload(&sent[0]);
+    assert_eq!((src, dst), (7777, 40001));
+    let line = String::from_utf8(line).unwrap();
+    assert!(line.starts_with("rx=2 "), "{line}");
+    assert!(line.contains(" drops=1 "), "{line}");
+    assert!(line.contains(" drop.unknown_ethertype=1"), "{line}");
+    assert!(line.contains(" t1.delivered=0"), "{line}");
+    assert_eq!(mux.stats().no_flow, 0, "a stats request is not an unrouted packet");
+}
+
+#[test]
 fn a_tenant_with_full_rings_loses_only_its_own_packets() {
     let (driver, wa, wb) = (Wires::new(DMA_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF));
     let _a = Tenant::new(&wa, 7); // never serves: its rx buffers run out
