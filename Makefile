@@ -10,20 +10,41 @@ BUILD_DIR  := $(ROOT)/build/$(BOARD)/$(CONFIG)
 SPEC_DIR   := $(ROOT)/build/target-spec
 PD_TARGET  := aarch64-sel4
 PD_OUT     := $(BUILD_DIR)/cargo/$(PD_TARGET)/release
-PDS        := net_driver mux fwp_template
+PDS        := net_driver mux tenant_echo
 IMAGE      := $(BUILD_DIR)/loader.img
 REPORT     := $(BUILD_DIR)/report.txt
 
-# The QEMU machine the image is built for, with one virtio-net device on
-# user-mode networking (guest 10.0.2.15, gateway 10.0.2.2). -icount makes
-# guest time follow executed instructions (1 instruction = 1 virtual ns), so
-# MCS budgets run out at the same points on every run however loaded the
-# host is: boots are byte-for-byte reproducible, and cycle counts read in
-# the guest are deterministic.
+# Host ports QEMU forwards to the guest (10.0.2.15): tenant A's UDP echo
+# (guest port 7), tenant B's TCP echo (guest port 8), the multiplexer's
+# stats service (guest UDP 7777), and two forwards no tenant serves. A raw
+# Ethernet frame sent as a UDP datagram to INJECT_PORT enters the guest's NIC
+# (QEMU's socket backend on the same hub).
+UDP_ECHO_PORT ?= 15007
+TCP_ECHO_PORT ?= 15008
+STATS_PORT    ?= 17777
+# The same guest ports with the other protocol: routed to nobody.
+UNROUTED_UDP_PORT ?= 15018
+UNROUTED_TCP_PORT ?= 15017
+INJECT_PORT   ?= 19000
+INJECT_PEER   ?= 19001
+
+# The QEMU machine the image is built for, with one virtio-net device on a
+# hub joining user-mode networking (guest 10.0.2.15, gateway 10.0.2.2) and
+# the frame-injection socket. -icount makes guest time follow executed
+# instructions (1 instruction = 1 virtual ns), so MCS budgets run out at the
+# same points on every run however loaded the host is: boots are
+# byte-for-byte reproducible, and cycle counts read in the guest are
+# deterministic.
+QEMU_NET   = -netdev user,id=user0,hostfwd=udp:127.0.0.1:$(UDP_ECHO_PORT)-10.0.2.15:7,hostfwd=tcp:127.0.0.1:$(TCP_ECHO_PORT)-10.0.2.15:8,hostfwd=udp:127.0.0.1:$(STATS_PORT)-10.0.2.15:7777,hostfwd=udp:127.0.0.1:$(UNROUTED_UDP_PORT)-10.0.2.15:8,hostfwd=tcp:127.0.0.1:$(UNROUTED_TCP_PORT)-10.0.2.15:7 \
+             -netdev socket,id=inject0,udp=127.0.0.1:$(INJECT_PEER),localaddr=127.0.0.1:$(INJECT_PORT) \
+             -netdev hubport,id=hub_user,hubid=0,netdev=user0 \
+             -netdev hubport,id=hub_inject,hubid=0,netdev=inject0 \
+             -netdev hubport,id=hub_nic,hubid=0 \
+             -device virtio-net-device,netdev=hub_nic,mac=52:54:00:12:34:56
 QEMU_ARGS  = -machine virt,virtualization=on -cpu cortex-a53 -m size=2G -nographic \
              -serial mon:stdio -icount shift=0,align=off,sleep=off \
              -device loader,file=$(IMAGE),addr=0x70000000,cpu-num=0 \
-             -netdev user,id=net0 -device virtio-net-device,netdev=net0,mac=52:54:00:12:34:56
+             $(QEMU_NET)
 
 SDK = $(shell ci/find-sdk.sh)
 
@@ -55,6 +76,7 @@ pds: $(SPEC_DIR)/$(PD_TARGET).json
 
 $(IMAGE): pds system.xml
 	@sdk="$$(ci/find-sdk.sh)" || exit 1; \
+	cargo run --quiet --release -p edgeos-sysdesc -- blobs --config system.toml -o $(PD_OUT) && \
 	"$$sdk/bin/microkit" system.xml --search-path $(PD_OUT) \
 		--board $(BOARD) --config $(CONFIG) -o $@ -r $(REPORT)
 

@@ -1,191 +1,185 @@
-//! `mux`: wiring only. The decisions live in `edgeos_mux` (driver link) and
-//! `edgeos_fwp` (slots); this file binds them to channels, regions and the
-//! child TCBs.
+//! `mux`: wiring only. The decisions live in `edgeos_mux` (routing, copies,
+//! validation), `edgeos_flow` (classification) and `edgeos_fwp` (slots);
+//! this file binds them to channels, regions and the child TCBs. Every
+//! slot's addresses and ids come from the generated `mux_config` blob.
 #![no_std]
 #![no_main]
 
+mod slots;
+
 use core::ptr::NonNull;
 
-use edgeos_fwp::{SlotPool, SpawnPlan, TemplateReady, READY_BLOCK_LEN};
-use edgeos_mux::DriverLink;
+use edgeos_config::MuxConfig;
+use edgeos_flow::{FlowTable, NetIdentity, Protocol as FlowProtocol, ServiceKey, TenantId};
+use edgeos_mux::{DriverLink, DriverPorts, Multiplexer, TenantLink, TenantPorts, Wake};
 use edgeos_net_driver::protocol::{ConnectReply, MacDisplay, Request, LABEL_OK};
-use edgeos_pd_ring::{ReadEnd, SharedRegion, WriteEnd};
+use edgeos_pd_ring::{reader, region, writer, ReadEnd, SharedRegion, WriteEnd};
 use edgeos_ring::Region;
+use heapless::Vec;
 use sel4_microkit::{
     debug_println, memory_region_symbol, protection_domain, var, Channel, ChannelSet, Child,
     Handler, Infallible, MessageInfo,
 };
-use sel4_shared_memory::{access::ReadOnly, SharedMemoryRef};
-use sel4_shared_ring_buffer::{InitializationStrategy, RawRingBuffer, RingBuffer};
+use sel4_shared_memory::SharedMemoryRef;
+use smoltcp::wire::{EthernetAddress, Ipv4Address};
 
-/// Buffer slot size in `net_dma`; the driver uses the same.
+use slots::Slots;
+
+/// Buffer slot size in every shared region; the driver and tenants use the same.
 const BUFFER_SIZE: usize = 2048;
 /// Upper bound on `net_dma` slots the pool tracks (2 MiB of 2 KiB buffers).
 const MAX_BUFFERS: usize = 1024;
-/// Rx buffers kept offered to the driver: half the pool, the rest for tx.
+/// Rx buffers kept offered to the driver: a quarter of the pool, the rest for tx.
 const RX_BUFFERS: usize = 256;
-/// FWP slots in this image.
-const SLOTS: usize = 1;
+/// FWP slots this binary can drive; the configuration may use fewer.
+const MAX_SLOTS: usize = 8;
+/// Flow-table capacity (a power of two).
+const FLOWS: usize = 64;
 
-struct Slot {
-    child: Child,
-    channel: Channel,
-    ctrl: SharedMemoryRef<'static, [u8], ReadOnly>,
-}
+type Mux = Multiplexer<ReadEnd<'static>, WriteEnd<'static>, SharedRegion, MAX_SLOTS, MAX_BUFFERS, FLOWS>;
 
-struct Mux {
-    link: DriverLink<MAX_BUFFERS>,
-    mem: SharedRegion,
-    scratch: [u8; BUFFER_SIZE],
-    rx_free: WriteEnd<'static>,
-    rx_used: ReadEnd<'static>,
-    tx_used: ReadEnd<'static>,
+struct MuxPd {
+    mux: Mux,
     driver: Channel,
-    pool: SlotPool<SLOTS>,
-    slots: [Slot; SLOTS],
+    slots: Slots<MAX_SLOTS>,
 }
 
-/// One ring this PD provides: it owns the buffers, so it writes the initial indices.
-fn ring<R: sel4_shared_ring_buffer::roles::RingBufferRole>(
-    raw: NonNull<RawRingBuffer>,
-) -> RingBuffer<'static, R> {
-    // SAFETY: each ring region is mapped rw into this PD and the driver only.
-    let shared = unsafe { SharedMemoryRef::new(raw) };
-    RingBuffer::new(shared, InitializationStrategy::UseAndWriteState(Default::default()))
+fn ring(vaddr: usize) -> NonNull<sel4_shared_ring_buffer::RawRingBuffer> {
+    NonNull::new(vaddr as *mut _).expect("ring address set by system.xml")
+}
+
+fn load_config() -> Option<MuxConfig> {
+    let size = *var!(mux_config_size: usize = 0);
+    // SAFETY: `mux_config` is the prefilled, read-only configuration region.
+    let region = unsafe {
+        SharedMemoryRef::<'static, [u8]>::new_read_only(memory_region_symbol!(
+            mux_config_vaddr: *mut [u8],
+            n = size
+        ))
+    };
+    let mut blob = [0u8; 8192];
+    let len = size.min(blob.len());
+    region.as_ptr().index(..len).copy_into_slice(&mut blob[..len]);
+    match MuxConfig::parse(&blob[..len]) {
+        Ok(config) if config.slots.len() <= MAX_SLOTS => Some(config),
+        Ok(config) => {
+            debug_println!("mux: ERROR: {} slots configured, this mux drives {MAX_SLOTS}", config.slots.len());
+            None
+        }
+        Err(e) => {
+            debug_println!("mux: ERROR: bad mux configuration: {e}");
+            None
+        }
+    }
 }
 
 #[protection_domain(heap_size = 64 * 1024)]
-fn init() -> Mux {
+fn init() -> MuxPd {
+    let config = load_config();
     let net_dma_size = *var!(net_dma_size: usize = 0);
-    // SAFETY: `net_dma` is mapped rw into this PD and the driver only.
-    let mem = SharedRegion(unsafe {
-        SharedMemoryRef::new(memory_region_symbol!(net_dma_vaddr: *mut [u8], n = net_dma_size))
-    });
-    let mut rx_free = WriteEnd(ring(memory_region_symbol!(net_rx_free_vaddr: *mut _)));
-    let rx_used = ReadEnd(ring(memory_region_symbol!(net_rx_used_vaddr: *mut _)));
-    // The tx free ring carries frames to transmit; the data path fills it.
-    let _tx_free: WriteEnd<'static> = WriteEnd(ring(memory_region_symbol!(net_tx_free_vaddr: *mut _)));
-    let tx_used = ReadEnd(ring(memory_region_symbol!(net_tx_used_vaddr: *mut _)));
+    let driver_ports = DriverPorts {
+        rx_free: writer(ring(*var!(net_rx_free_vaddr: usize = 0))),
+        rx_used: reader(ring(*var!(net_rx_used_vaddr: usize = 0))),
+        tx_free: writer(ring(*var!(net_tx_free_vaddr: usize = 0))),
+        tx_used: reader(ring(*var!(net_tx_used_vaddr: usize = 0))),
+        // SAFETY: `net_dma` is mapped rw into this PD and the driver only.
+        mem: unsafe { region(*var!(net_dma_vaddr: usize = 0), net_dma_size) },
+    };
+    let link = DriverLink::new(Region::new(net_dma_size, BUFFER_SIZE), RX_BUFFERS);
+
+    let mut tenants = Vec::new();
+    let mut table = FlowTable::new();
+    let mut me = NetIdentity::QEMU_USER_NET;
+    if let Some(config) = &config {
+        me = NetIdentity { mac: EthernetAddress(config.mac), ip: Ipv4Address::from_octets(config.ip) };
+        for (i, slot) in config.slots.iter().enumerate() {
+            let ports = TenantPorts {
+                rx_empty: reader(ring(slot.rings[0] as usize)),
+                rx_filled: writer(ring(slot.rings[1] as usize)),
+                tx_outgoing: reader(ring(slot.rings[2] as usize)),
+                tx_done: writer(ring(slot.rings[3] as usize)),
+                // SAFETY: the generator maps these regions into this PD and slot i only.
+                rx_mem: unsafe { region(slot.rx_buf.0 as usize, slot.rx_buf.1 as usize) },
+                tx_mem: unsafe { region(slot.tx_buf.0 as usize, slot.tx_buf.1 as usize) },
+            };
+            let link = TenantLink::new(slot.rx_buf.1 as usize, slot.tx_buf.1 as usize, BUFFER_SIZE);
+            let _ = tenants.push((ports, link));
+            if let Some(service) = slot.service {
+                let protocol = match service.protocol {
+                    edgeos_config::Protocol::Udp => FlowProtocol::Udp,
+                    edgeos_config::Protocol::Tcp => FlowProtocol::Tcp,
+                };
+                let key = ServiceKey { protocol, port: service.port };
+                if let Err(e) = table.insert_service(key, TenantId(i as u16)) {
+                    debug_println!("mux: ERROR: slot {i}'s service not routed: {e:?}");
+                }
+            }
+        }
+    }
+    let mut mux = Multiplexer::new(me, driver_ports, link, tenants, table);
+    if let Some(port) = config.as_ref().map(|c| c.stats_port).filter(|p| *p != 0) {
+        mux.serve_stats_on(port);
+    }
     let driver = Channel::new(*var!(driver_channel: usize = 0));
+    if mux.start().driver {
+        driver.notify();
+    }
+    connect(&mux, driver, &me);
+    MuxPd { mux, driver, slots: Slots::new(config.as_ref()) }
+}
 
-    let mut link = DriverLink::new(Region::new(net_dma_size, BUFFER_SIZE), RX_BUFFERS);
-    link.provide_rx(&mut rx_free);
-    driver.notify();
-
+/// Asks the driver what it sees of the rings and reports whether the two
+/// views agree.
+fn connect(mux: &Mux, driver: Channel, me: &NetIdentity) {
     let reply = driver.pp_call(MessageInfo::new(Request::Connect.label(), 0));
     let words = sel4_microkit::with_msg_regs(|mrs| [mrs[0], mrs[1]]);
-    match (reply.label() == LABEL_OK).then(|| ConnectReply::from_words(words)).flatten() {
-        Some(r) => match link.check_connect(&r) {
-            Ok(()) => debug_println!(
-                "mux: rings connected: rx {} buffers offered, tx ready; driver MAC {}",
-                link.rx_lent(),
-                MacDisplay(r.mac)
-            ),
-            Err(e) => debug_println!("mux: ERROR: rings not connected: {e}"),
-        },
-        None => debug_println!("mux: ERROR: driver refused Connect (label {})", reply.label()),
-    }
-
-    // SAFETY: `fwp_00_ctrl` is slot 0's control region, mapped read-only here.
-    let ctrl = unsafe {
-        SharedMemoryRef::new_read_only(memory_region_symbol!(
-            fwp_00_ctrl_vaddr: *mut [u8],
-            n = READY_BLOCK_LEN
-        ))
+    let Some(r) = (reply.label() == LABEL_OK).then(|| ConnectReply::from_words(words)).flatten() else {
+        return debug_println!("mux: ERROR: driver refused Connect (label {})", reply.label());
     };
-    Mux {
-        link,
-        mem,
-        scratch: [0; BUFFER_SIZE],
-        rx_free,
-        rx_used,
-        tx_used,
-        driver,
-        pool: SlotPool::new(),
-        slots: [Slot {
-            child: Child::new(*var!(fwp_00_child_id: usize = 0)),
-            channel: Channel::new(*var!(fwp_00_channel: usize = 0)),
-            ctrl,
-        }],
+    if let Err(e) = mux.link().check_connect(&r) {
+        return debug_println!("mux: ERROR: rings not connected: {e}");
+    }
+    debug_println!(
+        "mux: rings connected: rx {} buffers offered, tx ready; driver MAC {}",
+        mux.link().rx_lent(),
+        MacDisplay(r.mac)
+    );
+    if r.mac != me.mac.0 {
+        debug_println!("mux: ERROR: the NIC's MAC is not the configured {}", MacDisplay(me.mac.0));
     }
 }
 
-impl Mux {
-    fn service_driver(&mut self) {
-        let Self { link, mem, scratch, rx_used, .. } = self;
-        // Classification and delivery to tenants come with the data path;
-        // until then received frames are counted and their buffers recycled.
-        link.receive(rx_used, mem, scratch, |_| {});
-        link.reclaim_tx(&mut self.tx_used);
-        if self.link.provide_rx(&mut self.rx_free) > 0 {
+impl MuxPd {
+    fn wake(&self, wake: Wake) {
+        if wake.driver {
             self.driver.notify();
         }
-    }
-
-    fn template_ready(&mut self, slot: usize) {
-        let mut block = [0u8; READY_BLOCK_LEN];
-        self.slots[slot].ctrl.as_ptr().copy_into_slice(&mut block);
-        let ready = match TemplateReady::parse(&block) {
-            Ok(ready) => ready,
-            Err(e) => return debug_println!("mux: fwp slot {slot} not spawnable: {e}"),
-        };
-        if let Err(e) = self.pool.template_ready(slot, ready) {
-            return debug_println!("mux: ignoring ready signal: {e}");
-        }
-        match self.pool.spawn(slot) {
-            Ok(plan) => self.start(plan),
-            Err(e) => debug_println!("mux: cannot spawn: {e}"),
-        }
-    }
-
-    /// The spawn path's one seL4 invocation: write PC, SP, SPSR (sanitised by
-    /// the kernel), x0 and x1 into the child's TCB and resume it.
-    fn start(&mut self, plan: SpawnPlan) {
-        let mut regs = sel4::UserContext::default();
-        *regs.pc_mut() = plan.pc;
-        *regs.sp_mut() = plan.sp;
-        *regs.gpr_mut(0) = plan.slot as u64;
-        *regs.gpr_mut(1) = u64::from(plan.generation);
-        // Said before the write: once resumed, the slot may print at any time.
-        debug_println!(
-            "mux: spawning fwp slot {} (generation {}) at {:#x}",
-            plan.slot,
-            plan.generation,
-            plan.pc
-        );
-        let tcb = self.slots[plan.slot].child.tcb();
-        if let Err(e) = tcb.tcb_write_registers(true, 5, &mut regs) {
-            debug_println!("mux: ERROR: spawning fwp slot {} failed: {e:?}", plan.slot);
-            let _ = self.pool.fault(plan.slot);
-        }
+        self.slots.notify(wake.tenants);
     }
 }
 
-impl Handler for Mux {
+impl Handler for MuxPd {
     type Error = Infallible;
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
         if channels.contains(self.driver) {
-            self.service_driver();
+            let wake = self.mux.on_driver();
+            self.wake(wake);
         }
-        for slot in 0..SLOTS {
-            if channels.contains(self.slots[slot].channel) {
-                self.template_ready(slot);
+        let signalled: Vec<usize, MAX_SLOTS> = self.slots.signalled(channels).collect();
+        for slot in signalled {
+            if self.slots.is_serving(slot) {
+                let wake = self.mux.on_tenant(slot);
+                self.wake(wake);
+            } else {
+                self.slots.template_ready(slot);
             }
         }
         Ok(())
     }
 
     fn fault(&mut self, child: Child, msg: MessageInfo) -> Result<Option<MessageInfo>, Self::Error> {
-        // Decode only the label: rust-sel4 5.0.0's full fault decoder panics on
-        // some labels (REFERENCE.md), and a tenant must never crash the mux.
-        let Some(slot) = self.slots.iter().position(|s| s.child == child) else {
-            debug_println!("mux: fault from unknown child {}", child.index());
-            return Ok(None);
-        };
-        let _ = self.pool.fault(slot);
-        let _ = child.tcb().tcb_suspend();
-        debug_println!("mux: fwp slot {slot} faulted (fault label {}), stopped", msg.label());
+        self.slots.fault(child, msg.label());
         Ok(None)
     }
 }

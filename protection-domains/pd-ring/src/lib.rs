@@ -5,7 +5,8 @@
 
 use edgeos_ring::{Buf, BufferMemory, Consumer, PeerMisbehavior, Producer};
 use sel4_shared_memory::SharedMemoryRef;
-use sel4_shared_ring_buffer::{roles::Read, roles::Write, Descriptor, RingBuffer};
+use sel4_shared_ring_buffer::{roles::Read, roles::Write, Descriptor, InitializationStrategy, RingBuffer};
+use smoltcp::time as smoltcp_instant;
 
 /// The read end of a rust-sel4 ring.
 pub struct ReadEnd<'a>(pub RingBuffer<'a, Read>);
@@ -57,4 +58,47 @@ impl BufferMemory for SharedRegion {
     fn read_at(&self, offset: usize, dst: &mut [u8]) {
         self.0.as_ptr().index(offset..offset + dst.len()).copy_into_slice(dst);
     }
+}
+
+/// A ring this PD writes to, starting from the zeroed indices the region
+/// holds at boot (the writer publishes the initial state).
+pub fn writer(raw: core::ptr::NonNull<sel4_shared_ring_buffer::RawRingBuffer>) -> WriteEnd<'static> {
+    // SAFETY (caller's system.xml): the ring region is mapped rw into
+    // exactly this PD and its one peer.
+    let shared = unsafe { SharedMemoryRef::new(raw) };
+    WriteEnd(RingBuffer::new(shared, InitializationStrategy::UseAndWriteState(Default::default())))
+}
+
+/// A ring this PD reads from; the indices are read from the region.
+pub fn reader(raw: core::ptr::NonNull<sel4_shared_ring_buffer::RawRingBuffer>) -> ReadEnd<'static> {
+    // SAFETY: as for `writer`.
+    let shared = unsafe { SharedMemoryRef::new(raw) };
+    ReadEnd(RingBuffer::new(shared, InitializationStrategy::ReadState))
+}
+
+/// A shared buffer region of `len` bytes at `vaddr`.
+///
+/// # Safety
+/// `vaddr..vaddr + len` must be a region mapped rw into this PD (by
+/// system.xml, through a setvar or generated configuration).
+pub unsafe fn region(vaddr: usize, len: usize) -> SharedRegion {
+    let ptr = core::ptr::NonNull::slice_from_raw_parts(
+        core::ptr::NonNull::new(vaddr as *mut u8).expect("region address is not null"),
+        len,
+    );
+    // SAFETY: the caller's contract.
+    SharedRegion(unsafe { SharedMemoryRef::new(ptr) })
+}
+
+/// The physical counter (`CNTPCT_EL0`, exported to user mode by the SDK's
+/// kernel configs) as a smoltcp instant.
+pub fn now() -> smoltcp_instant::Instant {
+    let (ticks, freq): (u64, u64);
+    // SAFETY: reading the generic timer's counter and frequency has no side effects.
+    unsafe {
+        core::arch::asm!("mrs {}, cntpct_el0", out(reg) ticks);
+        core::arch::asm!("mrs {}, cntfrq_el0", out(reg) freq);
+    }
+    let micros = (u128::from(ticks) * 1_000_000 / u128::from(freq.max(1))) as i64;
+    smoltcp_instant::Instant::from_micros(micros)
 }

@@ -1,0 +1,463 @@
+//! Configuration blobs against the maps: a region with a `prefill_path`
+//! starts with a file found through the search paths (as the Microkit tool
+//! finds it), and the EdgeOS blobs in such files say where things are.
+//!
+//! - every prefill file must be found (when there is a search path, or the
+//!   blobs come with the configuration) and fit its region;
+//! - a mux blob (`edgeos_config::MuxConfig`) must parse, and for every slot
+//!   it lists, the mapping PD must have that child id, a channel with that id
+//!   to the child, and at each address the blob gives a map of a region the
+//!   child maps for the same purpose (the child's setvar says which: its
+//!   control region, each ring, each buffer region, with the blob's length);
+//! - a tenant blob (`edgeos_config::TenantConfig`) must parse, and its
+//!   service, address and MAC must be the ones the mux's blob has for the
+//!   slot that maps it.
+//!
+//! The addresses a mux blob describes are how the mux learns its slots'
+//! maps, which have no setvars; [`Described`] tells the symbols pass so.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+
+use edgeos_config::{MuxConfig, SlotLayout, SlotService, TenantConfig};
+
+use super::CheckOptions;
+use crate::diagnostic::{Diagnostics, Severity, Span};
+use crate::elf;
+use crate::model::{PdName, ProtectionDomain, System};
+
+/// A problem with a configuration blob.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BlobIssue {
+    /// The configuration's blobs could not be made.
+    Unbuildable {
+        /// Why.
+        reason: String,
+    },
+    /// A prefill file is not in any search path.
+    NotFound {
+        /// The region.
+        mr: String,
+        /// The file.
+        file: String,
+    },
+    /// A prefill file could not be read, or an EdgeOS blob in it not parsed.
+    Unreadable {
+        /// The region.
+        mr: String,
+        /// The file.
+        file: String,
+        /// Why.
+        reason: String,
+    },
+    /// A prefill file is larger than its region.
+    TooBig {
+        /// The region.
+        mr: String,
+        /// The file.
+        file: String,
+        /// The file's length.
+        len: u64,
+        /// The region's size.
+        size: u64,
+    },
+    /// A blob says something the system description does not.
+    Mismatch {
+        /// The file.
+        file: String,
+        /// The PD whose view it describes.
+        pd: String,
+        /// What differs.
+        detail: String,
+    },
+    /// No blob was checked: no search path, and none came with a configuration.
+    NotChecked,
+}
+
+impl BlobIssue {
+    /// [`BlobIssue::NotChecked`] is a note; the rest are errors.
+    pub fn severity(&self) -> Severity {
+        match self {
+            BlobIssue::NotChecked => Severity::Note,
+            _ => Severity::Error,
+        }
+    }
+}
+
+impl fmt::Display for BlobIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BlobIssue::Unbuildable { reason } => {
+                write!(f, "the configuration blobs cannot be written: {reason}")
+            }
+            BlobIssue::NotFound { mr, file } => write!(
+                f,
+                "a prefill file must be in a search path: '{file}' of region '{mr}' is in none"
+            ),
+            BlobIssue::Unreadable { mr, file, reason } => write!(
+                f,
+                "a configuration blob must be readable: '{file}' of region '{mr}': {reason}"
+            ),
+            BlobIssue::TooBig { mr, file, len, size } => write!(
+                f,
+                "a prefill file must fit its region: '{file}' has {len:#x} bytes, region '{mr}' {size:#x}"
+            ),
+            BlobIssue::Mismatch { file, pd, detail } => write!(
+                f,
+                "a configuration blob must match the system description: '{file}' for '{pd}': {detail}"
+            ),
+            BlobIssue::NotChecked => f.write_str(
+                "configuration blobs not checked against maps: no --search-path given",
+            ),
+        }
+    }
+}
+
+/// What the blobs tell each PD: the map addresses it learns from them, and
+/// the PDs with a blob that could not be read (whose maps are not judged).
+#[derive(Clone, Debug, Default)]
+pub struct Described {
+    /// Per PD, the addresses a blob it maps gives it.
+    pub addresses: BTreeMap<PdName, BTreeSet<u64>>,
+    /// PDs that map a prefilled region whose contents are unknown.
+    pub unknown: BTreeSet<PdName>,
+}
+
+impl Described {
+    /// Whether `pd` learns the map at `vaddr` from a blob, or might (its
+    /// blob could not be read).
+    pub fn covers(&self, pd: &PdName, vaddr: u64) -> bool {
+        self.unknown.contains(pd)
+            || self
+                .addresses
+                .get(pd)
+                .is_some_and(|set| set.contains(&vaddr))
+    }
+}
+
+/// The prefill file `file`: from the configuration's own blobs, else the
+/// first search path that has it.
+fn find(file: &str, options: &CheckOptions) -> Option<Result<Vec<u8>, String>> {
+    if let Some(bytes) = options.blobs.get(file) {
+        return Some(Ok(bytes.clone()));
+    }
+    let path: PathBuf = elf::find(file, &options.search_paths)?;
+    Some(std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display())))
+}
+
+/// A region in a slot, as the mux blob describes it.
+struct Part {
+    what: String,
+    vaddr: u64,
+    len: Option<u32>,
+    write: bool,
+    /// The setvar the slot's map of the same region has.
+    setvar: &'static str,
+}
+
+fn parts(slot: &SlotLayout) -> Vec<Part> {
+    let part = |what: &str, vaddr, len, write, setvar| Part {
+        what: what.to_string(),
+        vaddr,
+        len,
+        write,
+        setvar,
+    };
+    let mut out = vec![part(
+        "control region",
+        slot.ctrl,
+        None,
+        false,
+        "fwp_ctrl_vaddr",
+    )];
+    let rings = [
+        "rx_free_vaddr",
+        "rx_used_vaddr",
+        "tx_free_vaddr",
+        "tx_used_vaddr",
+    ];
+    for (vaddr, setvar) in slot.rings.iter().zip(rings) {
+        let name = setvar.trim_end_matches("_vaddr");
+        out.push(part(&format!("{name} ring"), *vaddr, None, true, setvar));
+    }
+    out.push(part(
+        "rx buffer region",
+        slot.rx_buf.0,
+        Some(slot.rx_buf.1),
+        true,
+        "rx_buf_vaddr",
+    ));
+    out.push(part(
+        "tx buffer region",
+        slot.tx_buf.0,
+        Some(slot.tx_buf.1),
+        true,
+        "tx_buf_vaddr",
+    ));
+    out
+}
+
+struct Ctx<'a> {
+    system: &'a System,
+    file: &'a str,
+    pd: &'a ProtectionDomain,
+}
+
+impl Ctx<'_> {
+    fn mismatch(&self, diags: &mut Diagnostics, span: Span, detail: String) {
+        let issue = BlobIssue::Mismatch {
+            file: self.file.to_string(),
+            pd: self.pd.name.to_string(),
+            detail,
+        };
+        diags.push(issue, span);
+    }
+
+    /// Checks one slot of a mux blob; the addresses that matched a map.
+    fn slot(&self, i: usize, slot: &SlotLayout, diags: &mut Diagnostics) -> Vec<u64> {
+        let pd = self.pd;
+        let Some(child) = pd
+            .children
+            .iter()
+            .find(|c| c.id == u64::from(slot.child_id))
+        else {
+            let detail = format!(
+                "slot {i} is child id {}, which '{}' has not",
+                slot.child_id, pd.name
+            );
+            self.mismatch(diags, pd.span, detail);
+            return Vec::new();
+        };
+        let child = &child.pd;
+        let channel = self.system.channels.iter().any(|ch| {
+            let [a, b] = &ch.ends;
+            [(a, b), (b, a)].iter().any(|(me, it)| {
+                me.pd == pd.name && me.id.0 == u64::from(slot.channel) && it.pd == child.name
+            })
+        });
+        if !channel {
+            let detail = format!(
+                "slot {i}'s channel is id {}, but no channel joins '{}' (id {}) and '{}'",
+                slot.channel, pd.name, slot.channel, child.name
+            );
+            self.mismatch(diags, child.span, detail);
+        }
+        let mut matched = Vec::new();
+        for part in parts(slot) {
+            let at = format!("slot {i}'s {} at {:#x}", part.what, part.vaddr);
+            let Some(m) = pd.maps.iter().find(|m| m.vaddr == part.vaddr) else {
+                self.mismatch(
+                    diags,
+                    pd.span,
+                    format!("{at}: '{}' maps nothing there", pd.name),
+                );
+                continue;
+            };
+            matched.push(part.vaddr);
+            if !m.perms.read || (part.write && !m.perms.write) {
+                let need = if part.write { "rw" } else { "r" };
+                let detail = format!(
+                    "{at}: '{}' is mapped '{}', the mux needs '{need}'",
+                    m.mr, m.perms
+                );
+                self.mismatch(diags, m.span, detail);
+            }
+            if let (Some(len), Some(mr)) = (part.len, self.system.memory_region(&m.mr)) {
+                if u64::from(len) != mr.size {
+                    let detail = format!(
+                        "{at}: the blob says {len:#x} bytes, region '{}' has {:#x}",
+                        m.mr, mr.size
+                    );
+                    self.mismatch(diags, m.span, detail);
+                }
+            }
+            match child.maps.iter().find(|c| c.mr == m.mr) {
+                None => {
+                    let detail =
+                        format!("{at}: region '{}' is not mapped by '{}'", m.mr, child.name);
+                    self.mismatch(diags, m.span, detail);
+                }
+                Some(c) if c.setvar_vaddr.as_deref() != Some(part.setvar) => {
+                    let detail = format!(
+                        "{at}: '{}' maps region '{}' as {}, not as its {} ('{}')",
+                        child.name,
+                        m.mr,
+                        c.setvar_vaddr.as_deref().map_or_else(
+                            || "nothing it knows of".to_string(),
+                            |s| format!("'{s}'")
+                        ),
+                        part.what,
+                        part.setvar
+                    );
+                    self.mismatch(diags, c.span, detail);
+                }
+                Some(_) => {}
+            }
+        }
+        matched
+    }
+}
+
+/// A tenant blob and where it is.
+struct TenantBlob<'a> {
+    file: &'a str,
+    mr: &'a str,
+    config: TenantConfig,
+}
+
+/// Checks every prefilled region; returns what the blobs tell each PD.
+pub fn check(system: &System, options: &CheckOptions, diags: &mut Diagnostics) -> Described {
+    let mut described = Described::default();
+    let mut muxes: Vec<(&ProtectionDomain, MuxConfig, &str)> = Vec::new();
+    let mut tenants: Vec<TenantBlob<'_>> = Vec::new();
+    let mut noted = false;
+    let pds = system.all_pds();
+    for mr in &system.memory_regions {
+        let Some(file) = mr.prefill_path.as_deref() else {
+            continue;
+        };
+        let mappers: Vec<&ProtectionDomain> = pds
+            .iter()
+            .map(|r| r.pd)
+            .filter(|pd| pd.maps.iter().any(|m| m.mr == mr.name))
+            .collect();
+        let bytes = match find(file, options) {
+            Some(Ok(bytes)) => bytes,
+            found => {
+                match found {
+                    Some(Err(reason)) => {
+                        let issue = BlobIssue::Unreadable {
+                            mr: mr.name.clone(),
+                            file: file.to_string(),
+                            reason,
+                        };
+                        diags.push(issue, mr.span);
+                    }
+                    _ if options.search_paths.is_empty() => {
+                        if !noted {
+                            diags.push(BlobIssue::NotChecked, Span::UNKNOWN);
+                            noted = true;
+                        }
+                    }
+                    _ => {
+                        let issue = BlobIssue::NotFound {
+                            mr: mr.name.clone(),
+                            file: file.to_string(),
+                        };
+                        diags.push(issue, mr.span);
+                    }
+                }
+                described
+                    .unknown
+                    .extend(mappers.iter().map(|pd| pd.name.clone()));
+                continue;
+            }
+        };
+        if bytes.len() as u64 > mr.size {
+            let issue = BlobIssue::TooBig {
+                mr: mr.name.clone(),
+                file: file.to_string(),
+                len: bytes.len() as u64,
+                size: mr.size,
+            };
+            diags.push(issue, mr.span);
+        }
+        let unreadable = |reason: String, diags: &mut Diagnostics| {
+            let issue = BlobIssue::Unreadable {
+                mr: mr.name.clone(),
+                file: file.to_string(),
+                reason,
+            };
+            diags.push(issue, mr.span);
+        };
+        match bytes.get(..4) {
+            Some(b"EDMX") => match MuxConfig::parse(&bytes) {
+                Ok(config) => muxes.extend(mappers.iter().map(|pd| (*pd, config.clone(), file))),
+                Err(e) => {
+                    unreadable(e.to_string(), diags);
+                    described
+                        .unknown
+                        .extend(mappers.iter().map(|pd| pd.name.clone()));
+                }
+            },
+            Some(b"EDTN") => match TenantConfig::parse(&bytes) {
+                Ok(config) => tenants.push(TenantBlob {
+                    file,
+                    mr: &mr.name,
+                    config,
+                }),
+                Err(e) => unreadable(e.to_string(), diags),
+            },
+            // Not an EdgeOS blob: nothing to say about its contents.
+            _ => {}
+        }
+    }
+    for (pd, config, file) in &muxes {
+        let ctx = Ctx { system, file, pd };
+        let set = described.addresses.entry(pd.name.clone()).or_default();
+        for (i, slot) in config.slots.iter().enumerate() {
+            set.extend(ctx.slot(i, slot, diags));
+        }
+    }
+    for t in &tenants {
+        tenant(system, t, &muxes, diags);
+    }
+    described
+}
+
+/// A tenant blob against the mux blob's view of the slot that maps it.
+fn tenant(
+    system: &System,
+    t: &TenantBlob<'_>,
+    muxes: &[(&ProtectionDomain, MuxConfig, &str)],
+    diags: &mut Diagnostics,
+) {
+    for r in system.all_pds() {
+        let (Some(parent), Some(child)) = (r.parent, r.child) else {
+            continue;
+        };
+        let Some(m) = r.pd.maps.iter().find(|m| m.mr == t.mr) else {
+            continue;
+        };
+        let Some((_, mux, _)) = muxes.iter().find(|(pd, _, _)| pd.name == parent.name) else {
+            continue;
+        };
+        let Some(slot) = mux.slots.iter().find(|s| u64::from(s.child_id) == child.id) else {
+            continue; // The mux blob's own check reports slots it lacks.
+        };
+        let mismatch = |detail: String, diags: &mut Diagnostics| {
+            let issue = BlobIssue::Mismatch {
+                file: t.file.to_string(),
+                pd: r.pd.name.to_string(),
+                detail,
+            };
+            diags.push(issue, m.span);
+        };
+        let c = &t.config;
+        let service = Some(SlotService {
+            protocol: c.protocol,
+            port: c.port,
+        });
+        if slot.service != service {
+            mismatch(
+                format!(
+                    "the slot serves {:?} port {}, the mux's blob routes {} to it",
+                    c.protocol,
+                    c.port,
+                    slot.service.map_or_else(
+                        || "nothing".to_string(),
+                        |s| format!("{:?} port {}", s.protocol, s.port)
+                    )
+                ),
+                diags,
+            );
+        }
+        if c.ip != mux.ip || c.mac != mux.mac {
+            mismatch(
+                "the slot's address or MAC is not the one in the mux's blob".to_string(),
+                diags,
+            );
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! The configuration's serde types, field by field. Defaults are the values
+//! of the system as it boots today; `tools/sysdesc/README.md` documents each.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use crate::model::DEFAULT_STACK_SIZE;
+
+/// The whole `system.toml`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Microkit board name; must be in [`crate::boards::BOARDS`].
+    #[serde(default = "default_board")]
+    pub board: String,
+    /// The guest's network settings.
+    #[serde(default)]
+    pub network: Network,
+    /// The network driver PD.
+    pub driver: DriverConfig,
+    /// The multiplexer PD.
+    pub mux: MuxConfig,
+    /// The driver-mux rings and their buffers.
+    #[serde(default)]
+    pub rings: Rings,
+    /// FWP templates, each instantiated as `slots` child PDs of the mux.
+    #[serde(default)]
+    pub templates: Vec<Template>,
+}
+
+fn default_board() -> String {
+    "qemu_virt_aarch64".to_string()
+}
+
+/// `[network]`
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// The guest's address and prefix, `10.0.2.15/24` by default (QEMU user networking).
+    #[serde(default = "default_address")]
+    pub address: Ipv4Cidr,
+    /// The gateway, `10.0.2.2` by default; must be inside `address`'s subnet.
+    #[serde(default = "default_gateway")]
+    pub gateway: Ipv4Addr,
+    /// The MAC address QEMU gives the virtio-net device, `52:54:00:12:34:56`
+    /// (QEMU's default for the first NIC) by default. The configuration blobs
+    /// carry it: tenants' frames must have it, and the mux compares it with
+    /// the one the driver reads from the device.
+    #[serde(default = "default_mac")]
+    pub mac: MacAddr,
+}
+
+fn default_address() -> Ipv4Cidr {
+    Ipv4Cidr {
+        address: Ipv4Addr::new(10, 0, 2, 15),
+        prefix: 24,
+    }
+}
+
+fn default_gateway() -> Ipv4Addr {
+    Ipv4Addr::new(10, 0, 2, 2)
+}
+
+fn default_mac() -> MacAddr {
+    MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56])
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            address: default_address(),
+            gateway: default_gateway(),
+            mac: default_mac(),
+        }
+    }
+}
+
+/// `[driver]`
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DriverConfig {
+    /// ELF file name in the search path.
+    #[serde(default = "default_driver_program")]
+    pub program: String,
+    /// Priority, 0 to 254.
+    pub priority: u64,
+    /// Budget in µs.
+    pub budget: u64,
+    /// Period in µs.
+    pub period: u64,
+    /// Stack size in bytes.
+    #[serde(default = "default_stack_size")]
+    pub stack_size: u64,
+    /// Size of `net_virtio_dma`, virtio-drivers' queues and buffers.
+    #[serde(default = "default_dma_size")]
+    pub virtio_dma_size: u64,
+}
+
+fn default_driver_program() -> String {
+    "net_driver.elf".to_string()
+}
+
+fn default_stack_size() -> u64 {
+    DEFAULT_STACK_SIZE
+}
+
+fn default_dma_size() -> u64 {
+    0x20_0000
+}
+
+/// `[mux]`
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MuxConfig {
+    /// ELF file name in the search path.
+    #[serde(default = "default_mux_program")]
+    pub program: String,
+    /// Priority, 0 to 254.
+    pub priority: u64,
+    /// Budget in µs.
+    pub budget: u64,
+    /// Period in µs.
+    pub period: u64,
+    /// Stack size in bytes.
+    #[serde(default = "default_stack_size")]
+    pub stack_size: u64,
+    /// UDP port on which the mux answers with its counters; 0 for none.
+    #[serde(default = "default_stats_port")]
+    pub stats_port: u16,
+}
+
+fn default_mux_program() -> String {
+    "mux.elf".to_string()
+}
+
+fn default_stats_port() -> u16 {
+    7777
+}
+
+/// `[rings]`
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Rings {
+    /// Bytes per frame buffer in `net_dma`.
+    #[serde(default = "default_buffer_size")]
+    pub buffer_size: u64,
+    /// Size of `net_dma`, the frame buffers the mux lends the driver.
+    #[serde(default = "default_dma_size")]
+    pub net_dma_size: u64,
+    /// Size of each ring region (`net_{rx,tx}_{free,used}`).
+    #[serde(default = "default_queue_size")]
+    pub queue_size: u64,
+}
+
+fn default_buffer_size() -> u64 {
+    2048
+}
+
+fn default_queue_size() -> u64 {
+    0x4000
+}
+
+impl Default for Rings {
+    fn default() -> Self {
+        Rings {
+            buffer_size: default_buffer_size(),
+            net_dma_size: default_dma_size(),
+            queue_size: default_queue_size(),
+        }
+    }
+}
+
+/// `[[templates]]`: one FWP template and its slots.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    /// The template's name (lower-case letters, digits, `_`).
+    pub name: String,
+    /// ELF file name in the search path.
+    pub program: String,
+    /// Priority of each slot, 0 to 254.
+    pub priority: u64,
+    /// Budget of each slot in µs.
+    pub budget: u64,
+    /// Period of each slot in µs.
+    pub period: u64,
+    /// Stack size of each slot.
+    #[serde(default = "default_stack_size")]
+    pub stack_size: u64,
+    /// Size of each slot's control region (slot rw, mux r).
+    #[serde(default = "default_ctrl_size")]
+    pub ctrl_size: u64,
+    /// Size of each slot's private memory region; 0 for none.
+    #[serde(default)]
+    pub memory_size: u64,
+    /// Size of each slot's rx buffer region (`fwp_NN_rx_buf`): frames the
+    /// mux copies in, in `rings.buffer_size` buffers.
+    #[serde(default = "default_slot_buffers_size")]
+    pub rx_buffers_size: u64,
+    /// Size of each slot's tx buffer region (`fwp_NN_tx_buf`): frames the
+    /// slot sends, in `rings.buffer_size` buffers.
+    #[serde(default = "default_slot_buffers_size")]
+    pub tx_buffers_size: u64,
+    /// When the mux starts slots.
+    #[serde(default)]
+    pub spawn: Spawn,
+    /// The services the template answers; for now exactly one.
+    #[serde(default)]
+    pub services: Vec<Service>,
+    /// One FWP per flow instead of listed services.
+    #[serde(default)]
+    pub per_flow: bool,
+    /// Number of slots (child PDs) instantiated from this template.
+    #[serde(default = "default_slots")]
+    pub slots: u64,
+}
+
+fn default_ctrl_size() -> u64 {
+    0x1000
+}
+
+fn default_slot_buffers_size() -> u64 {
+    0x1_0000
+}
+
+fn default_slots() -> u64 {
+    1
+}
+
+/// A template's spawn policy: `{ policy = "on_demand" }` or
+/// `{ policy = "warm_pool", pool_size = N }`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(tag = "policy", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Spawn {
+    /// A slot is started when work for it arrives.
+    #[default]
+    OnDemand,
+    /// `pool_size` slots are kept started ahead of demand.
+    WarmPool {
+        /// Slots kept started.
+        pool_size: u64,
+    },
+}
+
+/// A service a template answers: `{ protocol = "udp", port = 7 }`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// `udp` or `tcp`.
+    pub protocol: Protocol,
+    /// Destination port, 1 to 65535.
+    pub port: u16,
+}
+
+/// A transport protocol.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// UDP
+    Udp,
+    /// TCP
+    Tcp,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Udp => "udp",
+            Protocol::Tcp => "tcp",
+        })
+    }
+}
+
+/// An IPv4 address with a prefix length, `10.0.2.15/24`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub struct Ipv4Cidr {
+    /// The address.
+    pub address: Ipv4Addr,
+    /// The prefix length, 0 to 32.
+    pub prefix: u8,
+}
+
+impl Ipv4Cidr {
+    /// Whether `other` is in this subnet.
+    pub fn contains(&self, other: Ipv4Addr) -> bool {
+        let mask = u32::MAX
+            .checked_shl(32 - u32::from(self.prefix))
+            .unwrap_or(0);
+        (u32::from(self.address) & mask) == (u32::from(other) & mask)
+    }
+}
+
+impl TryFrom<String> for Ipv4Cidr {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        let bad =
+            || format!("'{s}' is not an IPv4 address with a prefix length, like 10.0.2.15/24");
+        let (address, prefix) = s.split_once('/').ok_or_else(bad)?;
+        let address = Ipv4Addr::from_str(address).map_err(|_| bad())?;
+        let prefix = prefix
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= 32)
+            .ok_or_else(bad)?;
+        Ok(Ipv4Cidr { address, prefix })
+    }
+}
+
+impl fmt::Display for Ipv4Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix)
+    }
+}
+
+/// A MAC address, `52:54:00:12:34:56`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub struct MacAddr(pub [u8; 6]);
+
+impl TryFrom<String> for MacAddr {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        let bad = || format!("'{s}' is not a MAC address like 52:54:00:12:34:56");
+        let mut bytes = [0u8; 6];
+        let mut parts = s.split(':');
+        for byte in &mut bytes {
+            let part = parts.next().filter(|p| p.len() == 2).ok_or_else(bad)?;
+            *byte = u8::from_str_radix(part, 16).map_err(|_| bad())?;
+        }
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        if bytes[0] & 1 != 0 {
+            return Err(format!(
+                "'{s}' is a multicast MAC address; a device needs a unicast one"
+            ));
+        }
+        Ok(MacAddr(bytes))
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_and_mac() {
+        let c = Ipv4Cidr::try_from("10.0.2.15/24".to_string()).unwrap();
+        assert!(c.contains(Ipv4Addr::new(10, 0, 2, 2)));
+        assert!(!c.contains(Ipv4Addr::new(10, 0, 3, 2)));
+        assert!(Ipv4Cidr::try_from("10.0.2.15/0".to_string())
+            .unwrap()
+            .contains(Ipv4Addr::BROADCAST));
+        assert!(Ipv4Cidr::try_from("10.0.2.15/33".to_string()).is_err());
+        assert!(Ipv4Cidr::try_from("10.0.2.15".to_string()).is_err());
+        let m = MacAddr::try_from("52:54:00:12:34:56".to_string()).unwrap();
+        assert_eq!(m.to_string(), "52:54:00:12:34:56");
+        assert!(MacAddr::try_from("01:00:5e:00:00:01".to_string()).is_err());
+        assert!(MacAddr::try_from("52:54:00:12:34".to_string()).is_err());
+        assert!(MacAddr::try_from("52:54:00:12:34:56:78".to_string()).is_err());
+    }
+}

@@ -1,0 +1,254 @@
+//! Values a configuration's types accept but no system can have.
+//!
+//! Limits that belong to the generated system (priorities, budgets, page
+//! alignment, Microkit's id and PD limits) are checked on the model by
+//! [`crate::check`], which reports them with their exact figures; here are
+//! only the rules that the model cannot express.
+
+use std::collections::BTreeMap;
+
+use super::{Config, ConfigIssue, Protocol, SpanIndex, Spawn, MAX_SLOTS};
+use crate::diagnostic::Diagnostics;
+
+/// Largest untagged Ethernet frame without its FCS: a frame buffer must hold one.
+const MIN_BUFFER_SIZE: u64 = 1514;
+
+/// Bytes of one `sel4-shared-ring-buffer` `RawRingBuffer`: two `u32`
+/// indices and 512 descriptors of 24 bytes (`RING_BUFFER_SIZE`,
+/// `Descriptor` in rust-sel4 v5.0.0). A ring region must hold one.
+const RAW_RING_BUFFER_BYTES: u64 = 4 + 4 + 512 * 24;
+
+struct Validator<'a> {
+    spans: &'a SpanIndex,
+    diags: &'a mut Diagnostics,
+    usable: bool,
+}
+
+impl Validator<'_> {
+    fn impossible(&mut self, field: &str, value: impl ToString, rule: impl Into<String>) {
+        let issue = ConfigIssue::Impossible {
+            rule: rule.into(),
+            field: field.to_string(),
+            value: value.to_string(),
+        };
+        self.diags.push(issue, self.spans.get(field));
+    }
+}
+
+/// Records every impossible value of `config`; returns whether a system can
+/// still be generated from it (false only when generating would be absurd,
+/// such as thousands of slots).
+pub(super) fn validate(config: &Config, spans: &SpanIndex, diags: &mut Diagnostics) -> bool {
+    let mut v = Validator {
+        spans,
+        diags,
+        usable: true,
+    };
+    network(config, &mut v);
+    rings(config, &mut v);
+    if config.driver.virtio_dma_size == 0 {
+        v.impossible(
+            "driver.virtio_dma_size",
+            0,
+            "the virtio DMA region cannot be empty",
+        );
+    }
+    templates(config, &mut v);
+    v.usable
+}
+
+fn network(config: &Config, v: &mut Validator<'_>) {
+    let net = &config.network;
+    if !net.address.contains(net.gateway) {
+        v.impossible(
+            "network.gateway",
+            format!("\"{}\"", net.gateway),
+            format!(
+                "the gateway must be inside the guest's subnet {}",
+                net.address
+            ),
+        );
+    }
+    if net.gateway == net.address.address {
+        v.impossible(
+            "network.gateway",
+            format!("\"{}\"", net.gateway),
+            "the gateway cannot be the guest's own address",
+        );
+    }
+}
+
+fn rings(config: &Config, v: &mut Validator<'_>) {
+    let r = &config.rings;
+    if r.buffer_size < MIN_BUFFER_SIZE {
+        v.impossible(
+            "rings.buffer_size",
+            r.buffer_size,
+            format!("a frame buffer must hold a {MIN_BUFFER_SIZE}-byte Ethernet frame"),
+        );
+    } else if r.net_dma_size == 0 || r.net_dma_size % r.buffer_size != 0 {
+        v.impossible(
+            "rings.net_dma_size",
+            format!("{:#x}", r.net_dma_size),
+            format!(
+                "net_dma must be a non-zero multiple of rings.buffer_size ({})",
+                r.buffer_size
+            ),
+        );
+    }
+    if r.queue_size < RAW_RING_BUFFER_BYTES {
+        v.impossible(
+            "rings.queue_size",
+            format!("{:#x}", r.queue_size),
+            format!("a ring region must hold a RawRingBuffer ({RAW_RING_BUFFER_BYTES} bytes)"),
+        );
+    }
+}
+
+fn templates(config: &Config, v: &mut Validator<'_>) {
+    let mut names = BTreeMap::new();
+    let mut services = BTreeMap::new();
+    let mut total_slots: u64 = 0;
+    for (i, t) in config.templates.iter().enumerate() {
+        let at = |field: &str| format!("templates[{i}].{field}");
+        let name_ok = !t.name.is_empty()
+            && t.name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !name_ok {
+            v.impossible(
+                &at("name"),
+                format!("\"{}\"", t.name),
+                "a template name is lower-case letters, digits and '_'",
+            );
+        }
+        if let Some(first) = names.insert(t.name.clone(), i) {
+            v.impossible(
+                &at("name"),
+                format!("\"{}\"", t.name),
+                format!("template names must be unique (also templates[{first}])"),
+            );
+        }
+        if t.program.is_empty() {
+            v.impossible(&at("program"), "\"\"", "a template needs a program ELF");
+        }
+        if t.slots == 0 {
+            v.impossible(&at("slots"), 0, "a template needs at least one slot");
+        }
+        total_slots = total_slots.saturating_add(t.slots);
+        if t.ctrl_size == 0 {
+            v.impossible(
+                &at("ctrl_size"),
+                0,
+                "the control region cannot be empty (it holds the ready block)",
+            );
+        }
+        if let Spawn::WarmPool { pool_size } = t.spawn {
+            if pool_size == 0 || pool_size > t.slots {
+                v.impossible(
+                    &at("spawn.pool_size"),
+                    pool_size,
+                    format!(
+                        "a warm pool holds between 1 and the template's slots ({})",
+                        t.slots
+                    ),
+                );
+            }
+        }
+        if t.per_flow && !t.services.is_empty() {
+            v.impossible(
+                &at("per_flow"),
+                true,
+                "a template serves either one FWP per flow or listed services, not both",
+            );
+        } else if t.per_flow {
+            v.impossible(
+                &at("per_flow"),
+                true,
+                "one FWP per flow needs on-demand spawning, which is not there yet",
+            );
+        } else if t.services.is_empty() {
+            v.impossible(
+                &at("services"),
+                "[]",
+                "every template needs one service: its slots' configuration blobs name the protocol and port they answer",
+            );
+        } else if t.services.len() > 1 {
+            v.impossible(
+                &at("services"),
+                format!("{} services", t.services.len()),
+                "a template carries exactly one service for now: a slot answers one protocol and port",
+            );
+        }
+        if !t.services.is_empty() && t.slots > 1 {
+            v.impossible(
+                &at("slots"),
+                t.slots,
+                "several slots per service need on-demand spawning, which is not there yet",
+            );
+        }
+        for (field, size) in [
+            ("rx_buffers_size", t.rx_buffers_size),
+            ("tx_buffers_size", t.tx_buffers_size),
+        ] {
+            buffers_size(config, v, &at(field), size);
+        }
+        for (j, s) in t.services.iter().enumerate() {
+            let field = at(&format!("services[{j}].port"));
+            if s.port == 0 {
+                v.impossible(&field, 0, "a service port is 1 to 65535");
+            }
+            if let Some(other) = services.insert((s.protocol, s.port), (i, j)) {
+                v.impossible(
+                    &field,
+                    s.port,
+                    format!(
+                        "each {} port is served by one template (also templates[{}].services[{}])",
+                        s.protocol, other.0, other.1
+                    ),
+                );
+            }
+        }
+    }
+    let stats_port = config.mux.stats_port;
+    if let Some((i, j)) = services
+        .get(&(Protocol::Udp, stats_port))
+        .filter(|_| stats_port != 0)
+    {
+        v.impossible(
+            "mux.stats_port",
+            stats_port,
+            format!(
+                "the mux answers its counters on this UDP port, so no template may serve it (templates[{i}].services[{j}] does)"
+            ),
+        );
+    }
+    if total_slots > MAX_SLOTS {
+        v.impossible(
+            "templates",
+            format!("{total_slots} slots in all"),
+            format!("more FWP slots than Microkit allows PDs in a whole system ({MAX_SLOTS})"),
+        );
+        v.usable = false;
+    }
+}
+
+/// A slot's rx or tx buffer region: whole frame buffers, and a length the
+/// mux's configuration blob can record (32 bits). Page alignment is checked
+/// on the generated model, with the other region sizes.
+fn buffers_size(config: &Config, v: &mut Validator<'_>, field: &str, size: u64) {
+    let buffer = config.rings.buffer_size;
+    if size == 0 || (buffer >= MIN_BUFFER_SIZE && size % buffer != 0) {
+        v.impossible(
+            field,
+            format!("{size:#x}"),
+            format!("a slot's buffer region must be a non-zero multiple of rings.buffer_size ({buffer})"),
+        );
+    } else if size > u64::from(u32::MAX) {
+        v.impossible(
+            field,
+            format!("{size:#x}"),
+            "the mux's configuration blob records a buffer region's length in 32 bits",
+        );
+    }
+}

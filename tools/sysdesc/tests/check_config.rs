@@ -1,0 +1,192 @@
+//! One test per configuration rule of `sysdesc check --config`: syntax,
+//! shape (unknown, missing and mistyped fields) and impossible values. Each
+//! fixture breaks one rule; messages are matched by prefix.
+
+mod common;
+
+use common::{check_error, errors, fixture};
+
+#[test]
+fn unknown_field() {
+    let e = check_error(
+        "config_unknown_field.toml",
+        "invalid configuration: unknown field `prio`",
+        true,
+    );
+    assert!(e[0].ends_with("config_unknown_field.toml:11:1"), "{e:?}");
+    assert!(e[0].contains("(field `mux.prio`)"), "{e:?}");
+}
+
+#[test]
+fn missing_field() {
+    check_error(
+        "config_missing_field.toml",
+        "invalid configuration: missing field `budget`",
+        true,
+    );
+}
+
+#[test]
+fn wrong_type_names_the_field() {
+    let e = check_error(
+        "config_wrong_type.toml",
+        "invalid configuration: invalid type: string \"high\"",
+        true,
+    );
+    assert!(e[0].contains("(field `templates[0].priority`)"), "{e:?}");
+}
+
+#[test]
+fn negative_value() {
+    let e = check_error(
+        "config_negative_value.toml",
+        "invalid configuration: invalid value: integer `-5`",
+        true,
+    );
+    assert!(e[0].contains("(field `templates[0].budget`)"), "{e:?}");
+}
+
+#[test]
+fn bad_address() {
+    check_error(
+        "config_bad_address.toml",
+        "invalid configuration: '10.0.2.300/24' is not an IPv4 address",
+        true,
+    );
+}
+
+#[test]
+fn gateway_outside_subnet() {
+    check_error("config_gateway_outside_subnet.toml", "the gateway must be inside the guest's subnet 10.0.2.15/24: `network.gateway` = \"10.0.3.2\"", true);
+}
+
+#[test]
+fn unknown_board_lists_known_boards() {
+    check_error(
+        "config_unknown_board.toml",
+        "unknown board 'pi5'; known boards: qemu_virt_aarch64",
+        true,
+    );
+}
+
+#[test]
+fn unknown_spawn_policy() {
+    check_error(
+        "config_unknown_spawn_policy.toml",
+        "invalid configuration: unknown variant `eager`",
+        true,
+    );
+}
+
+#[test]
+fn pool_larger_than_slots() {
+    check_error("config_pool_larger_than_slots.toml", "a warm pool holds between 1 and the template's slots (1): `templates[0].spawn.pool_size` = 2", true);
+}
+
+#[test]
+fn buffer_too_small() {
+    check_error(
+        "config_buffer_too_small.toml",
+        "a frame buffer must hold a 1514-byte Ethernet frame: `rings.buffer_size` = 1024",
+        true,
+    );
+}
+
+#[test]
+fn dma_not_a_multiple_of_buffers() {
+    check_error(
+        "config_dma_not_multiple.toml",
+        "net_dma must be a non-zero multiple of rings.buffer_size (1536)",
+        true,
+    );
+}
+
+#[test]
+fn per_flow_and_services() {
+    check_error(
+        "config_per_flow_and_services.toml",
+        "a template serves either one FWP per flow or listed services",
+        true,
+    );
+}
+
+#[test]
+fn duplicate_service() {
+    let e = check_error(
+        "config_duplicate_service.toml",
+        "each udp port is served by one template (also templates[0].services[0])",
+        true,
+    );
+    assert_eq!(e.len(), 1, "tcp/7 and udp/7 are different services: {e:?}");
+}
+
+#[test]
+fn not_toml() {
+    check_error("config_not_toml.toml", "invalid configuration:", true);
+}
+
+#[test]
+fn too_many_slots_is_not_generated() {
+    check_error("config_too_many_slots.toml", "more FWP slots than Microkit allows PDs in a whole system (63): `templates` = 1000 slots in all", true);
+}
+
+#[test]
+fn unreadable_file() {
+    let diags = edgeos_sysdesc::commands::check_config(&fixture("does_not_exist.toml"), &[]);
+    assert!(errors(&diags)[0].starts_with("cannot read the configuration:"));
+}
+
+#[test]
+fn template_without_service() {
+    let e = check_error(
+        "config_template_without_service.toml",
+        "every template needs one service: its slots' configuration blobs name the protocol and port they answer: `templates[0].services` = []",
+        true,
+    );
+    assert_eq!(e.len(), 1, "the blobs' own refusal is not repeated: {e:?}");
+}
+
+#[test]
+fn two_services_in_a_template() {
+    check_error(
+        "config_two_services.toml",
+        "a template carries exactly one service for now: a slot answers one protocol and port: `templates[0].services` = 2 services",
+        true,
+    );
+}
+
+#[test]
+fn several_slots_per_service() {
+    check_error(
+        "config_slots_per_service.toml",
+        "several slots per service need on-demand spawning, which is not there yet: `templates[0].slots` = 2",
+        true,
+    );
+}
+
+#[test]
+fn per_flow_is_not_there_yet() {
+    check_error(
+        "config_per_flow.toml",
+        "one FWP per flow needs on-demand spawning, which is not there yet: `templates[0].per_flow` = true",
+        true,
+    );
+}
+
+#[test]
+fn slot_buffers_not_whole_buffers() {
+    check_error(
+        "config_buffers_not_multiple.toml",
+        "a slot's buffer region must be a non-zero multiple of rings.buffer_size (2048): `templates[0].rx_buffers_size` = 0x10400",
+        true,
+    );
+}
+
+#[test]
+fn stats_port_served_by_a_template() {
+    check_error(
+        "config_stats_port_served.toml",
+        "the mux answers its counters on this UDP port, so no template may serve it (templates[0].services[0] does): `mux.stats_port` = 7",
+        true,
+    );
+}
