@@ -11,7 +11,7 @@ command -v "$1" >/dev/null || {
     echo "$1 is missing (Debian: apt-get install qemu-system-arm)" >&2
     exit 1
 }
-cargo build --quiet --release -p edgeos-qemu-test
+cargo build --quiet --release -p edgeos-qemu-test -p edgeos-net-client
 runner=target/release/qemu-test
 status=0
 for spec in ci/system-tests/*.toml; do

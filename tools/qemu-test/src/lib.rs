@@ -8,14 +8,21 @@
 //! happens (pass, failure, timeout, early exit, a signal to the runner), the
 //! command's whole process group is killed and reaped before the report ends.
 //!
+//! A spec may also list clients: host commands (such as `net-client`
+//! talking to the guest through QEMU's forwarded ports) that run one at a
+//! time, in spec order, each once a named expectation has passed, while the
+//! console is still watched. Each runs in its own process group, which is
+//! killed when it exits, overruns its timeout, or the run stops.
+//!
 //! The pieces, usable on their own:
 //! - [`Spec`]: the TOML spec file (see the crate's README for the format);
 //! - [`Matcher`]: the matching rules, free of processes and clocks;
-//! - [`Runner`]: starts the command and drives the matcher;
+//! - [`Runner`]: starts the command, drives the matcher and runs the clients;
 //! - [`Report`]: the outcome, with the `N passed, N failed` summary.
 
 #![warn(missing_docs)]
 
+mod clients;
 pub mod matcher;
 mod process;
 pub mod report;
@@ -23,6 +30,6 @@ pub mod runner;
 pub mod spec;
 
 pub use matcher::Matcher;
-pub use report::{ExpectationResult, Outcome, Report, Stopped};
+pub use report::{ClientResult, ExpectationResult, Outcome, Report, Stopped};
 pub use runner::{Console, Interrupter, RunError, Runner};
-pub use spec::{Expectation, Spec, SpecError};
+pub use spec::{Client, Expectation, Spec, SpecError};

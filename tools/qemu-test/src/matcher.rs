@@ -25,6 +25,10 @@ pub struct Matcher<'s> {
     since: Duration,
     passed_at: Vec<Duration>,
     failure: Option<String>,
+    /// The first `fail_on` line, described, whether or not an expectation
+    /// was pending when it came: after the last expectation passed, clients
+    /// may still be running, and the line fails them instead.
+    fail_on_seen: Option<String>,
     recent: VecDeque<String>,
     /// For each expectation, the first line that matched it while an earlier
     /// one was still pending. Matching stays strictly ordered; this is only
@@ -41,12 +45,14 @@ impl<'s> Matcher<'s> {
             since: Duration::ZERO,
             passed_at: Vec::new(),
             failure: None,
+            fail_on_seen: None,
             recent: VecDeque::with_capacity(RECENT_LINES),
             early: vec![None; spec.expect.len()],
         }
     }
 
-    /// Whether the run is decided: every expectation passed, or one failed.
+    /// Whether the expectations are decided: every one passed, or one
+    /// failed. (Clients may still be running; see [`crate::Runner`].)
     pub fn is_finished(&self) -> bool {
         self.failure.is_some() || self.next == self.spec.expect.len()
     }
@@ -58,19 +64,30 @@ impl<'s> Matcher<'s> {
 
     /// Feeds one console line (line ending already removed) seen at `at`.
     /// Returns the index of the expectation it satisfied, if any.
+    ///
+    /// A `fail_on` line fails the pending expectation; once every
+    /// expectation has passed it is still recorded, for
+    /// [`Matcher::fail_on_seen`].
     pub fn line(&mut self, line: &str, at: Duration) -> Option<usize> {
         if self.recent.len() == RECENT_LINES {
             self.recent.pop_front();
         }
         self.recent.push_back(line.to_owned());
-        if self.is_finished() {
+        if self.failure.is_some() || self.fail_on_seen.is_some() {
             return None;
         }
         if let Some(marker) = self.spec.fail_on.iter().find(|m| line.contains(m.as_str())) {
-            self.failure = Some(format!(
+            let reason = format!(
                 "console printed a fail_on line (contains {marker:?}) after {:.2}s: {line:?}",
                 at.as_secs_f64()
-            ));
+            );
+            if self.current().is_some() {
+                self.failure = Some(reason.clone());
+            }
+            self.fail_on_seen = Some(reason);
+            return None;
+        }
+        if self.is_finished() {
             return None;
         }
         let index = self.next;
@@ -86,6 +103,28 @@ impl<'s> Matcher<'s> {
             }
         }
         None
+    }
+
+    /// Whether expectation `index` has passed.
+    pub fn has_passed(&self, index: usize) -> bool {
+        index < self.passed_at.len()
+    }
+
+    /// The first `fail_on` line seen before the run was decided, described
+    /// as a failure reason. It stays `None` for lines after a failure.
+    pub fn fail_on_seen(&self) -> Option<&str> {
+        self.fail_on_seen.as_deref()
+    }
+
+    /// Whether the run failed at an expectation (as opposed to every
+    /// expectation having passed, or the run still waiting).
+    pub fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    /// Index of the expectation that failed, if one did.
+    pub fn failed_at(&self) -> Option<usize> {
+        self.failure.is_some().then_some(self.next)
     }
 
     /// The time by which the next line must arrive: the current
@@ -351,6 +390,33 @@ mod tests {
         // Later lines change nothing once the run is decided.
         assert_eq!(m.line("A", secs(0.6)), None);
         assert!(!m.results()[0].passed());
+    }
+
+    #[test]
+    fn fail_on_after_everything_passed_is_recorded_but_fails_no_expectation() {
+        let spec = parse("timeout_secs = 1\nfail_on = [\"panicked\"]\n[[expect]]\ndescription = \"x\"\npattern = \"x\"\n");
+        let mut m = Matcher::new(&spec);
+        m.line("x", secs(0.1));
+        assert!(m.is_finished() && !m.failed());
+        assert_eq!(m.fail_on_seen(), None);
+        m.line("thread panicked", secs(0.5));
+        assert!(m.results()[0].passed());
+        assert!(!m.failed());
+        let seen = m.fail_on_seen().expect("recorded").to_owned();
+        assert!(seen.contains("\"thread panicked\""), "{seen}");
+        // Only the first one is kept.
+        m.line("panicked again", secs(0.6));
+        assert_eq!(m.fail_on_seen(), Some(seen.as_str()));
+    }
+
+    #[test]
+    fn fail_on_before_everything_passed_is_also_seen() {
+        let spec = parse(ABC);
+        let mut m = Matcher::new(&spec);
+        m.line("panicked", secs(0.1));
+        assert!(m.failed());
+        assert_eq!(m.failed_at(), Some(0));
+        assert!(m.fail_on_seen().is_some());
     }
 
     #[test]

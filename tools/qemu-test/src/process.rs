@@ -11,18 +11,27 @@ use std::thread;
 
 use crate::report::{describe_signal, describe_status, Stopped};
 
+/// Which started process an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// The command under test (normally QEMU); its output is the console.
+    Emulator,
+    /// The spec's client with this index.
+    Client(usize),
+}
+
 /// Everything the run loop waits for arrives on one channel, so a single
-/// `recv_timeout` covers output, exit, interruption and deadlines.
+/// `recv_timeout` covers output, exits, interruption and deadlines.
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// One raw console line, line ending included (the last line of a stream
+    /// One raw output line, line ending included (the last line of a stream
     /// may lack one).
-    Line(Vec<u8>),
-    /// One of the two output streams reached end of file.
-    Eof,
-    /// The started process exited (it is not reaped yet); the text follows
-    /// the word "status".
-    Exited(String),
+    Line(Source, Vec<u8>),
+    /// One of the process's two output streams reached end of file.
+    Eof(Source),
+    /// The process exited (it is not reaped yet); the text follows the
+    /// word "status".
+    Exited(Source, String),
     /// The runner got SIGINT/SIGTERM/SIGHUP.
     Interrupted,
 }
@@ -46,8 +55,9 @@ pub(crate) fn kill_group(pid: i32) {
     }
 }
 
-/// The started command, which leads its own process group. Dropping it kills
-/// and reaps the group, so no return path (error, panic) can leak QEMU.
+/// A started command (the emulator or a client), which leads its own
+/// process group. Dropping it kills and reaps the group, so no return path
+/// (error, panic) can leak QEMU or a client.
 pub(crate) struct Group {
     child: Child,
     slot: Slot,
@@ -56,9 +66,11 @@ pub(crate) struct Group {
 
 impl Group {
     /// Starts `command` with stdin null and stdout/stderr piped, and starts
-    /// threads that turn its output and exit into [`Event`]s on `tx`.
+    /// threads that turn its output and exit into [`Event`]s from `source`
+    /// on `tx`. `slot` holds its PID while it runs, for the signal handler.
     pub(crate) fn spawn(
         command: &[OsString],
+        source: Source,
         tx: &Sender<Event>,
         slot: &Slot,
     ) -> io::Result<Group> {
@@ -98,9 +110,13 @@ impl Group {
 
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
-        spawn_reader("qemu-test-stdout", stdout, tx.clone());
-        spawn_reader("qemu-test-stderr", stderr, tx.clone());
-        spawn_waiter(pid, tx.clone());
+        let who = match source {
+            Source::Emulator => "qemu-test".to_owned(),
+            Source::Client(index) => format!("client-{index}"),
+        };
+        spawn_reader(format!("{who}-stdout"), source, stdout, tx.clone());
+        spawn_reader(format!("{who}-stderr"), source, stderr, tx.clone());
+        spawn_waiter(format!("{who}-waiter"), source, pid, tx.clone());
         Ok(Group {
             child,
             slot: Arc::clone(slot),
@@ -171,16 +187,21 @@ fn reap_group(pgid: i32) {
     }
 }
 
-fn spawn_reader(name: &str, stream: impl Read + Send + 'static, tx: Sender<Event>) {
+fn spawn_reader(
+    name: String,
+    source: Source,
+    stream: impl Read + Send + 'static,
+    tx: Sender<Event>,
+) {
     let fallback = tx.clone();
-    let spawned = thread::Builder::new().name(name.into()).spawn(move || {
+    let spawned = thread::Builder::new().name(name).spawn(move || {
         let mut reader = BufReader::new(stream);
         loop {
             let mut line = Vec::new();
             match reader.read_until(b'\n', &mut line) {
                 Ok(0) => break,
                 Ok(_) => {
-                    if tx.send(Event::Line(line)).is_err() {
+                    if tx.send(Event::Line(source, line)).is_err() {
                         // The run is over and nobody listens any more.
                         return;
                     }
@@ -189,48 +210,46 @@ fn spawn_reader(name: &str, stream: impl Read + Send + 'static, tx: Sender<Event
                 Err(_) => break,
             }
         }
-        let _ = tx.send(Event::Eof);
+        let _ = tx.send(Event::Eof(source));
     });
     if spawned.is_err() {
         // Without a reader this stream is never seen; count it as closed
         // so a drain does not wait for it.
-        let _ = fallback.send(Event::Eof);
+        let _ = fallback.send(Event::Eof(source));
     }
 }
 
 /// Reports the leader's exit without reaping it (WNOWAIT): while it is an
 /// unreaped zombie its PID, and so the group id, cannot be reused, which
 /// keeps the later kill(-pgid) aimed at the right group.
-fn spawn_waiter(pid: i32, tx: Sender<Event>) {
-    let _ = thread::Builder::new()
-        .name("qemu-test-waiter".into())
-        .spawn(move || loop {
-            // SAFETY: siginfo_t is plain data; all-zero is a valid value.
-            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-            // SAFETY: waitid(2) writes only to `info`.
-            let r = unsafe {
-                libc::waitid(
-                    libc::P_PID,
-                    pid as libc::id_t,
-                    &mut info,
-                    libc::WEXITED | libc::WNOWAIT,
-                )
-            };
-            if r == -1 {
-                if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                // ECHILD: already reaped by `Group::stop`; nothing to report.
-                return;
+fn spawn_waiter(name: String, source: Source, pid: i32, tx: Sender<Event>) {
+    let _ = thread::Builder::new().name(name).spawn(move || loop {
+        // SAFETY: siginfo_t is plain data; all-zero is a valid value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid(2) writes only to `info`.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if r == -1 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
             }
-            // SAFETY: waitid succeeded with WEXITED, so si_status is set.
-            let value = unsafe { info.si_status() };
-            let status = match info.si_code {
-                libc::CLD_EXITED => value.to_string(),
-                libc::CLD_KILLED | libc::CLD_DUMPED => describe_signal(value),
-                code => format!("unknown (si_code {code}, si_status {value})"),
-            };
-            let _ = tx.send(Event::Exited(status));
+            // ECHILD: already reaped by `Group::stop`; nothing to report.
             return;
-        });
+        }
+        // SAFETY: waitid succeeded with WEXITED, so si_status is set.
+        let value = unsafe { info.si_status() };
+        let status = match info.si_code {
+            libc::CLD_EXITED => value.to_string(),
+            libc::CLD_KILLED | libc::CLD_DUMPED => describe_signal(value),
+            code => format!("unknown (si_code {code}, si_status {value})"),
+        };
+        let _ = tx.send(Event::Exited(source, status));
+        return;
+    });
 }

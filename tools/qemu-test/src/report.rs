@@ -42,18 +42,47 @@ impl fmt::Display for ExpectationResult {
     /// The report line: `PASS <description> (after X.XXs)` or
     /// `FAIL <description>: <reason>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.outcome {
-            Outcome::Passed { after } => {
-                write!(
-                    f,
-                    "PASS {} (after {:.2}s)",
-                    self.description,
-                    after.as_secs_f64()
-                )
-            }
-            Outcome::Failed { reason } => write!(f, "FAIL {}: {reason}", self.description),
-            Outcome::NotReached => write!(f, "FAIL {}: not reached", self.description),
+        report_line(f, &self.description, &self.outcome, "not reached")
+    }
+}
+
+/// One client's description and outcome. [`Outcome::NotReached`] means the
+/// client never started because the run ended before its turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientResult {
+    /// The client's description from the spec.
+    pub description: String,
+    /// How it ended; `Passed { after }` counts to when it exited.
+    pub outcome: Outcome,
+}
+
+impl ClientResult {
+    /// Whether the client ran and exited with status 0.
+    pub fn passed(&self) -> bool {
+        matches!(self.outcome, Outcome::Passed { .. })
+    }
+}
+
+impl fmt::Display for ClientResult {
+    /// The report line: `PASS <description> (after X.XXs)`,
+    /// `FAIL <description>: <reason>` or `FAIL <description>: not run`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        report_line(f, &self.description, &self.outcome, "not run")
+    }
+}
+
+fn report_line(
+    f: &mut fmt::Formatter<'_>,
+    description: &str,
+    outcome: &Outcome,
+    not_reached: &str,
+) -> fmt::Result {
+    match outcome {
+        Outcome::Passed { after } => {
+            write!(f, "PASS {description} (after {:.2}s)", after.as_secs_f64())
         }
+        Outcome::Failed { reason } => write!(f, "FAIL {description}: {reason}"),
+        Outcome::NotReached => write!(f, "FAIL {description}: {not_reached}"),
     }
 }
 
@@ -73,22 +102,25 @@ pub struct Report {
     pub name: String,
     /// One entry per expectation, in spec order.
     pub results: Vec<ExpectationResult>,
+    /// One entry per client, in spec order.
+    pub clients: Vec<ClientResult>,
     /// The process that was stopped at the end of the run.
     pub stopped: Stopped,
 }
 
 impl Report {
-    /// Number of expectations that passed.
+    /// Number of expectations and clients that passed.
     pub fn passed(&self) -> usize {
         self.results.iter().filter(|r| r.passed()).count()
+            + self.clients.iter().filter(|c| c.passed()).count()
     }
 
-    /// Number of expectations that did not pass.
+    /// Number of expectations and clients that did not pass.
     pub fn failed(&self) -> usize {
-        self.results.len() - self.passed()
+        self.results.len() + self.clients.len() - self.passed()
     }
 
-    /// Whether every expectation passed.
+    /// Whether every expectation and every client passed.
     pub fn success(&self) -> bool {
         self.failed() == 0
     }
@@ -177,12 +209,57 @@ mod tests {
                 result(Outcome::Failed { reason: "x".into() }),
                 result(Outcome::NotReached),
             ],
+            clients: vec![],
             stopped: Stopped {
                 pid: 1,
                 status: "0".into(),
             },
         };
         assert_eq!(report.summary(), "1 passed, 2 failed");
+        assert!(!report.success());
+    }
+
+    #[test]
+    fn clients_are_reported_and_counted() {
+        let client = |outcome| ClientResult {
+            description: "udp echo".into(),
+            outcome,
+        };
+        assert_eq!(
+            client(Outcome::Passed {
+                after: Duration::from_millis(12_345)
+            })
+            .to_string(),
+            "PASS udp echo (after 12.35s)"
+        );
+        assert_eq!(
+            client(Outcome::Failed {
+                reason: "exit status 3".into()
+            })
+            .to_string(),
+            "FAIL udp echo: exit status 3"
+        );
+        assert_eq!(
+            client(Outcome::NotReached).to_string(),
+            "FAIL udp echo: not run"
+        );
+        let report = Report {
+            name: "net".into(),
+            results: vec![result(Outcome::Passed {
+                after: Duration::ZERO,
+            })],
+            clients: vec![
+                client(Outcome::Passed {
+                    after: Duration::ZERO,
+                }),
+                client(Outcome::NotReached),
+            ],
+            stopped: Stopped {
+                pid: 1,
+                status: "0".into(),
+            },
+        };
+        assert_eq!(report.summary(), "2 passed, 1 failed");
         assert!(!report.success());
     }
 

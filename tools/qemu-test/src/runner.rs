@@ -1,5 +1,6 @@
-//! The run loop: start the command, feed its console to the matcher until the
-//! run is decided, stop the command, and print the report.
+//! The run loop: start the command, feed its console to the matcher and run
+//! the clients as their turns come until the run is decided, stop the
+//! client and the command, and print the report.
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -7,8 +8,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::clients::Clients;
 use crate::matcher::{trim_line_end, Matcher};
-use crate::process::{kill_group, lock, Event, Group, Slot};
+use crate::process::{kill_group, lock, Event, Group, Slot, Source};
 use crate::report::Report;
 use crate::spec::Spec;
 
@@ -41,23 +43,25 @@ pub struct Console<'a> {
 }
 
 /// Stops a run from another thread, typically a signal handler: it kills the
-/// command's process group at once and makes the run report the
-/// interruption.
+/// command's process group (and a running client's) at once and makes the
+/// run report the interruption.
 #[derive(Clone)]
 pub struct Interrupter {
     tx: Sender<Event>,
-    slot: Slot,
+    slots: [Slot; 2],
 }
 
 impl Interrupter {
-    /// Kills the running command's process group, if one is running, and
-    /// ends the run with the pending expectation failed as interrupted.
+    /// Kills the running command's process group, and a running client's,
+    /// and ends the run with the pending step failed as interrupted.
     pub fn interrupt(&self) {
         // Queued before the kill so the run loop sees the interruption
         // before the exit the kill causes, and reports the right reason.
         let _ = self.tx.send(Event::Interrupted);
-        if let Some(pid) = *lock(&self.slot) {
-            kill_group(pid);
+        for slot in &self.slots {
+            if let Some(pid) = *lock(slot) {
+                kill_group(pid);
+            }
         }
     }
 }
@@ -67,13 +71,35 @@ impl Interrupter {
 pub struct Runner {
     tx: Sender<Event>,
     rx: Receiver<Event>,
+    /// The emulator's PID while it runs.
     slot: Slot,
+    /// The running client's PID.
+    client_slot: Slot,
 }
 
 impl Default for Runner {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Why the run loop stopped.
+#[derive(Debug)]
+enum Stop {
+    /// Every expectation and every client passed.
+    Done,
+    /// An expectation failed (the matcher holds the reason).
+    Expectation,
+    /// A client failed (its outcome holds the reason).
+    Client,
+    /// The emulator exited, with this status.
+    EmulatorExited(String),
+    /// The runner got a termination signal.
+    Interrupted,
+    /// A failure not tied to an expectation (a `fail_on` line after every
+    /// expectation passed, the run's deadline while a client ran, lost
+    /// contact): the running or next client carries it.
+    Other(String),
 }
 
 impl Runner {
@@ -84,6 +110,7 @@ impl Runner {
             tx,
             rx,
             slot: Arc::new(Mutex::new(None)),
+            client_slot: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -91,14 +118,16 @@ impl Runner {
     pub fn interrupter(&self) -> Interrupter {
         Interrupter {
             tx: self.tx.clone(),
-            slot: Arc::clone(&self.slot),
+            slots: [Arc::clone(&self.slot), Arc::clone(&self.client_slot)],
         }
     }
 
-    /// Starts `command`, checks its console against `spec`, and always kills
-    /// and reaps its process group before returning. Report lines (`PASS`
-    /// as they happen, then the stopped PID, the failures and the
-    /// `N passed, N failed` summary) are written to `out`.
+    /// Starts `command`, checks its console against `spec`, runs the spec's
+    /// clients as their turns come, and always kills and reaps every process
+    /// group it started before returning. Report lines (`PASS` as they
+    /// happen, clients' output prefixed `  client| `, then the stopped PID,
+    /// the failures and the `N passed, N failed` summary) are written to
+    /// `out`.
     pub fn run(
         self,
         spec: &Spec,
@@ -106,14 +135,20 @@ impl Runner {
         mut console: Console<'_>,
         out: &mut dyn Write,
     ) -> Result<Report, RunError> {
-        let Runner { tx, rx, slot } = self;
+        let Runner {
+            tx,
+            rx,
+            slot,
+            client_slot,
+        } = self;
         let shown = show_command(command);
         let start = Instant::now();
-        let mut group = Group::spawn(command, &tx, &slot).map_err(|source| RunError::Spawn {
-            command: shown.clone(),
-            source,
+        let mut group = Group::spawn(command, Source::Emulator, &tx, &slot).map_err(|source| {
+            RunError::Spawn {
+                command: shown.clone(),
+                source,
+            }
         })?;
-        drop(tx);
         // Report writes are best effort throughout: a closed stdout must not
         // keep the group from being stopped.
         let _ = writeln!(
@@ -125,6 +160,7 @@ impl Runner {
         let _ = out.flush();
 
         let mut matcher = Matcher::new(spec);
+        let mut clients = Clients::new(spec);
         let mut sink = Sink {
             console: &mut console,
             out,
@@ -132,57 +168,176 @@ impl Runner {
             log_failed: false,
         };
         let mut open_streams = 2;
-        let mut exited = None;
-        while !matcher.is_finished() {
+        // A client stopped early: its index and output streams still open.
+        let mut client_left = None;
+        let stop = loop {
+            if matcher.failed() {
+                break Stop::Expectation;
+            }
+            if let Some(reason) = matcher.fail_on_seen() {
+                // Every expectation passed (else the matcher failed), so the
+                // line is a client's to answer for.
+                break Stop::Other(reason.to_owned());
+            }
+            // A client whose turn came starts before anything else is read,
+            // so it runs while the console is watched.
+            if let Some(index) = clients.due(&matcher) {
+                let client = clients.spec(index);
+                let shown = show_command(
+                    &client
+                        .command
+                        .iter()
+                        .map(OsString::from)
+                        .collect::<Vec<_>>(),
+                );
+                match clients.start(index, start.elapsed(), &tx, &client_slot) {
+                    Ok(pid) => sink.report(&format!(
+                        "qemu-test: client {:?}: started pid {pid}: {shown}",
+                        client.description
+                    )),
+                    Err(_) => break Stop::Client,
+                }
+            }
+            if matcher.is_finished() && clients.all_done() {
+                break Stop::Done;
+            }
+
             let now = start.elapsed();
             if matcher.check_deadline(now) {
-                break;
+                break Stop::Expectation;
             }
-            let deadline = matcher.deadline().expect("an undecided run has a deadline");
-            match rx.recv_timeout(deadline - now) {
-                Ok(Event::Line(raw)) => sink.line(&mut matcher, &raw),
-                Ok(Event::Eof) => open_streams -= 1,
-                Ok(Event::Exited(status)) => {
-                    exited = Some(status);
-                    break;
+            if matcher.is_finished() && now >= spec.timeout {
+                break Stop::Other(format!(
+                    "the whole run reached timeout_secs = {}",
+                    spec.timeout.as_secs_f64()
+                ));
+            }
+            let mut wake = matcher.deadline().unwrap_or(spec.timeout);
+            if let Some(running) = clients.running() {
+                match (running.exited.is_some(), running.drain_until) {
+                    (true, Some(until)) if running.open_streams == 0 || now >= until => {
+                        if let Some(result) = clients.finish_exited() {
+                            if result.passed() {
+                                sink.report(&result.to_string());
+                                continue;
+                            }
+                        }
+                        break Stop::Client;
+                    }
+                    (true, Some(until)) => wake = wake.min(until),
+                    _ if now >= running.deadline => {
+                        let index = running.index;
+                        let secs = clients.spec(index).timeout.as_secs_f64();
+                        client_left = clients
+                            .stop_running(&format!("timed out after {secs}s"))
+                            .map(|c| (c.index, c.open_streams));
+                        break Stop::Client;
+                    }
+                    _ => wake = wake.min(running.deadline),
                 }
-                Ok(Event::Interrupted) => {
-                    matcher.abort("interrupted: the runner got a termination signal");
-                    break;
+            }
+
+            match rx.recv_timeout(wake.saturating_sub(now)) {
+                Ok(Event::Line(Source::Emulator, raw)) => sink.line(&mut matcher, &raw),
+                Ok(Event::Line(Source::Client(_), raw)) => sink.client_line(&raw),
+                Ok(Event::Eof(Source::Emulator)) => open_streams -= 1,
+                Ok(Event::Eof(Source::Client(index))) => {
+                    if let Some(running) = clients.running_is(index) {
+                        running.open_streams = running.open_streams.saturating_sub(1);
+                    }
                 }
-                // The loop condition re-checks the deadline.
+                Ok(Event::Exited(Source::Emulator, status)) => break Stop::EmulatorExited(status),
+                Ok(Event::Exited(Source::Client(index), status)) => {
+                    if let Some(running) = clients.running_is(index) {
+                        let now = start.elapsed();
+                        // Kills whatever it left behind in its group, which
+                        // also closes the pipes they held.
+                        running.group.stop();
+                        running.exited = Some((status, now));
+                        running.drain_until = Some(now + DRAIN_LIMIT);
+                    }
+                }
+                Ok(Event::Interrupted) => break Stop::Interrupted,
+                // The loop re-checks every deadline.
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    matcher.abort(
-                        "lost contact with the process (its output and exit watchers ended)",
-                    );
-                    break;
+                    break Stop::Other(
+                        "lost contact with the processes (their output and exit watchers ended)"
+                            .into(),
+                    )
                 }
             }
-        }
+        };
 
+        // Blame: the pending expectation if there is one, else the running
+        // client, else the client whose turn it would have been.
+        let interrupted = "interrupted: the runner got a termination signal";
+        let client_reason = match &stop {
+            Stop::Done | Stop::Client => None,
+            Stop::Expectation => Some(match matcher.failed_at() {
+                Some(index) => format!(
+                    "stopped: expectation {:?} failed",
+                    spec.expect[index].description
+                ),
+                None => "stopped: an expectation failed".to_owned(),
+            }),
+            Stop::EmulatorExited(status) => {
+                Some(format!("the emulator exited with status {status}"))
+            }
+            Stop::Interrupted => {
+                matcher.abort(interrupted);
+                Some(interrupted.to_owned())
+            }
+            Stop::Other(reason) => Some(reason.clone()),
+        };
+        // A client is stopped before the emulator it talks to.
+        if let Some(reason) = &client_reason {
+            if let Some(client) = clients.stop_running(reason) {
+                if client.result.passed() {
+                    // It had exited with status 0 before the run stopped.
+                    sink.report(&client.result.to_string());
+                }
+                client_left = Some((client.index, client.open_streams));
+            }
+        }
         let stopped = group.stop();
         // Output already written before the kill (a panic's backtrace after
         // a fail_on line, or the last lines before an early exit) is still
         // in the pipes: collect it for the log, and, after an exit, for the
         // matcher, since those lines were printed in time.
         let drain_until = Instant::now() + DRAIN_LIMIT;
-        while open_streams > 0 {
+        let mut client_open = client_left.map_or(0, |(_, open)| open);
+        while open_streams > 0 || client_open > 0 {
             let left = drain_until.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(Event::Line(raw)) => sink.line(&mut matcher, &raw),
-                Ok(Event::Eof) => open_streams -= 1,
-                Ok(Event::Exited(_) | Event::Interrupted) => {}
+                Ok(Event::Line(Source::Emulator, raw)) => sink.line(&mut matcher, &raw),
+                Ok(Event::Line(Source::Client(_), raw)) => sink.client_line(&raw),
+                Ok(Event::Eof(Source::Emulator)) => open_streams -= 1,
+                Ok(Event::Eof(Source::Client(index))) => {
+                    if client_left.is_some_and(|(i, _)| i == index) {
+                        client_open = client_open.saturating_sub(1);
+                    }
+                }
+                Ok(Event::Exited(..) | Event::Interrupted) => {}
                 Err(_) => break,
             }
         }
-        if let Some(status) = exited {
-            matcher.exited(&status);
+        if let Stop::EmulatorExited(status) = &stop {
+            matcher.exited(status);
+        }
+        if let Some(reason) = &client_reason {
+            // Nothing carries the failure yet (say the emulator exited after
+            // every expectation passed, between two clients): the client
+            // whose turn it was does, so the report says why the run failed.
+            if !matcher.failed() && !clients.any_failed() {
+                clients.fail_next(&format!("{reason}, before it ran"));
+            }
         }
 
         let report = Report {
             name: spec.name.clone(),
             results: matcher.results(),
+            clients: clients.results(),
             stopped,
         };
         let out = sink.out;
@@ -194,13 +349,17 @@ impl Runner {
         for result in report.results.iter().filter(|r| !r.passed()) {
             let _ = writeln!(out, "{result}");
         }
+        for result in report.clients.iter().filter(|r| !r.passed()) {
+            let _ = writeln!(out, "{result}");
+        }
         let _ = writeln!(out, "{}", report.summary());
         let _ = out.flush();
         Ok(report)
     }
 }
 
-/// Routes one console line to the log, the echo and the matcher.
+/// Routes one console line to the log, the echo and the matcher, client
+/// output and report lines to the report.
 struct Sink<'c, 'a, 'o> {
     console: &'c mut Console<'a>,
     out: &'o mut dyn Write,
@@ -228,9 +387,19 @@ impl Sink<'_, '_, '_> {
         }
         if let Some(index) = matcher.line(text, at) {
             let result = &matcher.results()[index];
-            let _ = writeln!(self.out, "{result}");
-            let _ = self.out.flush();
+            self.report(&result.to_string());
         }
+    }
+
+    /// A line a client printed (on either stream).
+    fn client_line(&mut self, raw: &[u8]) {
+        let text = String::from_utf8_lossy(raw);
+        self.report(&format!("  client| {}", trim_line_end(&text)));
+    }
+
+    fn report(&mut self, line: &str) {
+        let _ = writeln!(self.out, "{line}");
+        let _ = self.out.flush();
     }
 }
 

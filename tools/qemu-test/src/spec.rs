@@ -61,6 +61,8 @@ struct RawSpec {
     fail_on: Vec<String>,
     #[serde(default)]
     expect: Vec<RawExpectation>,
+    #[serde(default)]
+    client: Vec<RawClient>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +71,16 @@ struct RawExpectation {
     description: String,
     pattern: String,
     within_secs: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    description: String,
+    after: Option<String>,
+    after_all: Option<bool>,
+    command: Vec<String>,
+    timeout_secs: f64,
 }
 
 /// A validated spec, ready to match console lines against.
@@ -82,6 +94,9 @@ pub struct Spec {
     pub fail_on: Vec<String>,
     /// What the console must print, in order.
     pub expect: Vec<Expectation>,
+    /// Commands run against the booted system, in order, while the console
+    /// is still being watched.
+    pub clients: Vec<Client>,
 }
 
 /// One line the console must print.
@@ -94,6 +109,23 @@ pub struct Expectation {
     /// Deadline counted from when the previous expectation passed (or from
     /// the start for the first one); `None` leaves only the run's deadline.
     pub within: Option<Duration>,
+}
+
+/// A command run on the host once the console has shown that the system is
+/// ready for it, such as a network client talking to the guest.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// Human-readable name used in the report.
+    pub description: String,
+    /// Index of the expectation that must have passed before the client
+    /// starts. `after_all = true` is the last expectation: matching is
+    /// strictly ordered, so it passing means every one has.
+    pub after: usize,
+    /// The program and its arguments, run from the runner's working
+    /// directory.
+    pub command: Vec<String>,
+    /// How long the client may run before it is killed and fails.
+    pub timeout: Duration,
 }
 
 impl Spec {
@@ -156,6 +188,12 @@ impl Spec {
                 })
             })
             .collect::<Result<Vec<_>, SpecError>>()?;
+        let clients = raw
+            .client
+            .into_iter()
+            .enumerate()
+            .map(|(index, c)| client(index + 1, c, &expect).map_err(&invalid))
+            .collect::<Result<Vec<_>, SpecError>>()?;
         let name = raw.name.unwrap_or_else(|| {
             path.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -166,8 +204,69 @@ impl Spec {
             timeout,
             fail_on: raw.fail_on,
             expect,
+            clients,
         })
     }
+}
+
+/// Validates client `number` (1-based) against the spec's expectations.
+fn client(number: usize, raw: RawClient, expect: &[Expectation]) -> Result<Client, String> {
+    let which = format!("client #{number} ({:?})", raw.description);
+    let after = match (raw.after, raw.after_all) {
+        (Some(after), None | Some(false)) => {
+            let matching: Vec<usize> = expect
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.description == after)
+                .map(|(index, _)| index)
+                .collect();
+            match matching[..] {
+                [index] => index,
+                [] => {
+                    let known: Vec<String> =
+                        expect.iter().map(|e| format!("{:?}", e.description)).collect();
+                    return Err(format!(
+                        "{which}: after = {after:?} names no expectation; the expectations are {}",
+                        known.join(", ")
+                    ));
+                }
+                _ => {
+                    let numbers: Vec<String> =
+                        matching.iter().map(|i| format!("#{}", i + 1)).collect();
+                    return Err(format!(
+                        "{which}: after = {after:?} is ambiguous: expectations {} share that description",
+                        numbers.join(" and ")
+                    ));
+                }
+            }
+        }
+        (None, Some(true)) => expect.len() - 1,
+        (Some(_), Some(true)) => {
+            return Err(format!(
+                "{which}: give either after = \"<expectation>\" or after_all = true, not both"
+            ))
+        }
+        (None, None | Some(false)) => {
+            return Err(format!(
+                "{which}: says when to run with neither after = \"<expectation description>\" nor after_all = true"
+            ))
+        }
+    };
+    match raw.command.first() {
+        None => return Err(format!("{which}: command is empty")),
+        Some(program) if program.is_empty() => {
+            return Err(format!("{which}: command[0], the program, is empty"))
+        }
+        Some(_) => {}
+    }
+    let timeout =
+        seconds(raw.timeout_secs).map_err(|why| format!("{which}: timeout_secs {why}"))?;
+    Ok(Client {
+        description: raw.description,
+        after,
+        command: raw.command,
+        timeout,
+    })
 }
 
 /// Turns a seconds value from the file into a deadline, refusing values that
@@ -287,6 +386,125 @@ mod tests {
             let err = parse(&bad).expect_err(&bad);
             assert!(err.to_string().contains("specs/boot.toml"), "{err}");
         }
+    }
+
+    const TWO: &str = "timeout_secs = 10\n\
+        [[expect]]\ndescription = \"booted\"\npattern = \"boot\"\n\
+        [[expect]]\ndescription = \"serving\"\npattern = \"serving\"\n";
+
+    fn with_client(client: &str) -> Result<Spec, SpecError> {
+        parse(&format!("{TWO}[[client]]\n{client}"))
+    }
+
+    fn client_error(client: &str) -> String {
+        let err = with_client(client).expect_err(client);
+        assert!(
+            matches!(err, SpecError::Invalid { .. } | SpecError::Parse { .. }),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(msg.starts_with("spec specs/boot.toml: "), "{msg}");
+        msg
+    }
+
+    #[test]
+    fn clients_resolve_after_to_an_expectation() {
+        let spec = parse(&format!(
+            "{TWO}\
+             [[client]]\ndescription = \"udp echo\"\nafter = \"booted\"\n\
+             command = [\"target/release/net-client\", \"udp-echo\"]\ntimeout_secs = 60\n\
+             [[client]]\ndescription = \"last\"\nafter_all = true\ncommand = [\"true\"]\ntimeout_secs = 0.5\n"
+        ))
+        .unwrap();
+        assert_eq!(spec.clients.len(), 2);
+        let first = &spec.clients[0];
+        assert_eq!(first.description, "udp echo");
+        assert_eq!(first.after, 0);
+        assert_eq!(first.command, ["target/release/net-client", "udp-echo"]);
+        assert_eq!(first.timeout, Duration::from_secs(60));
+        assert_eq!(
+            spec.clients[1].after, 1,
+            "after_all is the last expectation"
+        );
+        assert_eq!(spec.clients[1].timeout, Duration::from_millis(500));
+        // `after_all = false` beside `after` is allowed and changes nothing.
+        let spec = with_client(
+            "description = \"c\"\nafter = \"serving\"\nafter_all = false\ncommand = [\"true\"]\ntimeout_secs = 1\n",
+        )
+        .unwrap();
+        assert_eq!(spec.clients[0].after, 1);
+        assert!(parse(TWO).unwrap().clients.is_empty());
+    }
+
+    #[test]
+    fn after_must_name_exactly_one_expectation() {
+        let msg = client_error(
+            "description = \"c\"\nafter = \"servng\"\ncommand = [\"true\"]\ntimeout_secs = 1\n",
+        );
+        assert!(
+            msg.contains("client #1 (\"c\"): after = \"servng\" names no expectation; the expectations are \"booted\", \"serving\""),
+            "{msg}"
+        );
+        let dup = parse(
+            "timeout_secs = 10\n\
+             [[expect]]\ndescription = \"up\"\npattern = \"a\"\n\
+             [[expect]]\ndescription = \"up\"\npattern = \"b\"\n\
+             [[client]]\ndescription = \"c\"\nafter = \"up\"\ncommand = [\"true\"]\ntimeout_secs = 1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            dup.contains("is ambiguous: expectations #1 and #2"),
+            "{dup}"
+        );
+    }
+
+    #[test]
+    fn a_client_says_when_to_run_exactly_once() {
+        let msg = client_error("description = \"c\"\ncommand = [\"true\"]\ntimeout_secs = 1\n");
+        assert!(
+            msg.contains("client #1 (\"c\"): says when to run with neither"),
+            "{msg}"
+        );
+        let msg = client_error(
+            "description = \"c\"\nafter_all = false\ncommand = [\"true\"]\ntimeout_secs = 1\n",
+        );
+        assert!(msg.contains("neither"), "{msg}");
+        let msg = client_error(
+            "description = \"c\"\nafter = \"booted\"\nafter_all = true\ncommand = [\"true\"]\ntimeout_secs = 1\n",
+        );
+        assert!(msg.contains("not both"), "{msg}");
+    }
+
+    #[test]
+    fn client_commands_and_timeouts_are_checked() {
+        let base = "description = \"c\"\nafter_all = true\n";
+        let msg = client_error(&format!("{base}command = []\ntimeout_secs = 1\n"));
+        assert!(msg.contains("client #1 (\"c\"): command is empty"), "{msg}");
+        let msg = client_error(&format!(
+            "{base}command = [\"\", \"x\"]\ntimeout_secs = 1\n"
+        ));
+        assert!(msg.contains("the program, is empty"), "{msg}");
+        for bad in ["0", "-1", "nan", "inf"] {
+            let msg = client_error(&format!(
+                "{base}command = [\"true\"]\ntimeout_secs = {bad}\n"
+            ));
+            assert!(msg.contains("client #1 (\"c\"): timeout_secs "), "{msg}");
+        }
+        // Required fields.
+        client_error(&format!("{base}command = [\"true\"]\n"));
+        client_error(&format!("{base}timeout_secs = 1\n"));
+        client_error("after_all = true\ncommand = [\"true\"]\ntimeout_secs = 1\n");
+        // A command must be a list of strings.
+        client_error(&format!("{base}command = \"true\"\ntimeout_secs = 1\n"));
+    }
+
+    #[test]
+    fn unknown_client_field_is_rejected() {
+        let msg = client_error(
+            "description = \"c\"\nafter_all = true\ncommand = [\"true\"]\ntimeout = 1\n",
+        );
+        assert!(msg.contains("unknown field `timeout`"), "{msg}");
     }
 
     #[test]

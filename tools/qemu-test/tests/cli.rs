@@ -233,9 +233,11 @@ fn fail_on_line_fails_at_once() {
     let r = run(
         "fail-on",
         BOOT,
+        // The fatal line and the one after it go out in one write, so the
+        // second is in the pipe before the runner reacts to the first (two
+        // echos would race the kill under load).
         r#"echo "Bootstrapping kernel"
-           echo "thread 'net_driver' panicked at src/main.rs:12:5"
-           echo "backtrace follows"
+           printf "thread 'net_driver' panicked at src/main.rs:12:5\nbacktrace follows\n"
            exec sleep 1000"#,
     );
     assert_eq!(r.code, 1, "{r:?}");
@@ -448,5 +450,509 @@ fn sigterm_to_the_runner_stops_the_command() {
         is_gone(grandchild),
         "grandchild {grandchild} survived: {r:?}"
     );
+    assert!(r.elapsed < Duration::from_secs(5), "{r:?}");
+}
+
+// ---- [[client]] steps -------------------------------------------------
+
+/// The PID a client printed as `<tag> <pid>` (echoed as `  client| `).
+fn client_printed_pid(r: &Run, tag: &str) -> u32 {
+    let prefix = format!("  client| {tag} ");
+    r.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("no client {tag:?} line in {r:?}"))
+        .parse()
+        .unwrap()
+}
+
+/// The PID the runner says it started client `description` as.
+fn client_pid(r: &Run, description: &str) -> u32 {
+    let prefix = format!("qemu-test: client {description:?}: started pid ");
+    r.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_else(|| panic!("no start line for {description:?} in {r:?}"))
+        .parse()
+        .unwrap()
+}
+
+/// Position of the first stdout line starting with `prefix`.
+fn line_index(r: &Run, prefix: &str) -> usize {
+    r.stdout
+        .lines()
+        .position(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting {prefix:?} in {r:?}"))
+}
+
+/// Two expectations, `booted` and `serving`, then whatever clients follow.
+fn client_spec(clients: &str) -> String {
+    format!(
+        "timeout_secs = 20\nfail_on = [\"panicked\"]\n\
+         [[expect]]\ndescription = \"booted\"\npattern = '^booted$'\nwithin_secs = 5\n\
+         [[expect]]\ndescription = \"serving\"\npattern = '^serving$'\nwithin_secs = 5\n\
+         {clients}"
+    )
+}
+
+const BOOT_AND_SERVE: &str = "echo booted; echo serving; exec sleep 1000";
+
+#[test]
+fn client_runs_after_its_expectation_and_its_output_is_echoed() {
+    let spec = client_spec(
+        r#"[[client]]
+description = "echo check"
+after = "serving"
+command = ["sh", "-c", "echo hello from the client; echo and from stderr >&2"]
+timeout_secs = 5
+"#,
+    );
+    let r = run("client-pass", &spec, BOOT_AND_SERVE);
+    assert_eq!(r.code, 0, "{r:?}");
+    let serving = line_index(&r, "PASS serving (after ");
+    let started = line_index(&r, "qemu-test: client \"echo check\": started pid ");
+    let passed = line_index(&r, "PASS echo check (after ");
+    let stopped = line_index(&r, "qemu-test: stopped pid ");
+    assert!(
+        serving < started && started < passed && passed < stopped,
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains("  client| hello from the client\n"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("  client| and from stderr\n"), "{r:?}");
+    // Client output is not console output.
+    assert!(!r.stderr.contains("hello from the client"), "{r:?}");
+    assert_eq!(r.last_line(), "3 passed, 0 failed", "{r:?}");
+    assert!(is_gone(r.stopped_pid()), "{r:?}");
+    assert!(is_gone(client_pid(&r, "echo check")), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(3), "{r:?}");
+}
+
+#[test]
+fn failing_client_fails_the_run_and_stops_the_emulator() {
+    let spec = client_spec(
+        r#"[[client]]
+description = "passes"
+after = "booted"
+command = ["sh", "-c", "exit 0"]
+timeout_secs = 5
+[[client]]
+description = "exits 3"
+after = "booted"
+command = ["sh", "-c", "exit 3"]
+timeout_secs = 5
+[[client]]
+description = "never runs"
+after_all = true
+command = ["sh", "-c", "exit 0"]
+timeout_secs = 5
+"#,
+    );
+    let r = run("client-exit-3", &spec, BOOT_AND_SERVE);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("PASS passes (after "), "{r:?}");
+    let stopped = line_index(&r, "qemu-test: stopped pid ");
+    let failed = line_index(&r, "FAIL exits 3: exit status 3");
+    assert!(stopped < failed, "failures follow the stopped line: {r:?}");
+    assert!(r.stdout.contains("FAIL never runs: not run\n"), "{r:?}");
+    assert!(
+        !r.stdout.contains("qemu-test: client \"never runs\""),
+        "{r:?}"
+    );
+    assert_eq!(r.last_line(), "3 passed, 2 failed", "{r:?}");
+    assert!(is_gone(r.stopped_pid()), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(3), "{r:?}");
+}
+
+#[test]
+fn client_killed_by_a_signal_says_so() {
+    let spec = client_spec(
+        "[[client]]\ndescription = \"segv\"\nafter_all = true\n\
+         command = [\"sh\", \"-c\", \"kill -SEGV $$\"]\ntimeout_secs = 5\n",
+    );
+    let r = run("client-signal", &spec, BOOT_AND_SERVE);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("FAIL segv: killed by signal 11 (SIGSEGV)\n"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn client_that_overruns_its_timeout_is_killed_with_its_group() {
+    let spec = client_spec(
+        r#"[[client]]
+description = "hangs"
+after_all = true
+command = ["sh", "-c", "sleep 100 & echo \"grandchild $!\"; wait"]
+timeout_secs = 1
+"#,
+    );
+    let r = run("client-timeout", &spec, BOOT_AND_SERVE);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("FAIL hangs: timed out after 1s\n"),
+        "{r:?}"
+    );
+    assert_eq!(r.last_line(), "2 passed, 1 failed", "{r:?}");
+    assert!(is_gone(client_pid(&r, "hangs")), "{r:?}");
+    let grandchild = client_printed_pid(&r, "grandchild");
+    assert!(
+        is_gone(grandchild),
+        "grandchild {grandchild} survived: {r:?}"
+    );
+    assert!(is_gone(r.stopped_pid()), "{r:?}");
+    assert!(r.elapsed >= Duration::from_secs(1), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(3), "{r:?}");
+}
+
+#[test]
+fn sleeping_client_with_a_one_second_timeout_fails() {
+    let spec = client_spec(
+        "[[client]]\ndescription = \"sleeps\"\nafter = \"booted\"\n\
+         command = [\"sleep\", \"100\"]\ntimeout_secs = 1\n",
+    );
+    let r = run("client-sleep", &spec, BOOT_AND_SERVE);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("FAIL sleeps: timed out after 1s\n"),
+        "{r:?}"
+    );
+    assert!(is_gone(client_pid(&r, "sleeps")), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(3), "{r:?}");
+}
+
+#[test]
+fn clients_run_in_spec_order_each_after_its_expectation() {
+    // c1 and c2 share `booted`; c3 waits for everything; c4 names `booted`
+    // but comes after c3 in the file, so it runs after c3.
+    let client = |name: &str, when: &str| {
+        format!(
+            "[[client]]\ndescription = \"{name}\"\n{when}\n\
+             command = [\"sh\", \"-c\", \"echo {name} ran\"]\ntimeout_secs = 5\n"
+        )
+    };
+    let spec = client_spec(&format!(
+        "{}{}{}{}",
+        client("c1", "after = \"booted\""),
+        client("c2", "after = \"booted\""),
+        client("c3", "after_all = true"),
+        client("c4", "after = \"booted\""),
+    ));
+    let r = run(
+        "client-order",
+        &spec,
+        "echo booted; sleep 0.5; echo serving; exec sleep 1000",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let at = |prefix: &str| line_index(&r, prefix);
+    let order = [
+        at("PASS booted"),
+        at("  client| c1 ran"),
+        at("PASS c1 "),
+        at("  client| c2 ran"),
+        at("PASS c2 "),
+        at("PASS serving"),
+        at("  client| c3 ran"),
+        at("PASS c3 "),
+        at("  client| c4 ran"),
+        at("PASS c4 "),
+        at("qemu-test: stopped pid"),
+    ];
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?} {r:?}");
+    assert_eq!(r.last_line(), "6 passed, 0 failed", "{r:?}");
+}
+
+#[test]
+fn console_is_watched_while_a_client_runs() {
+    // The client runs for a while after `booted`; `serving` comes during
+    // it and passes on time.
+    let spec = client_spec(
+        "[[client]]\ndescription = \"slow\"\nafter = \"booted\"\n\
+         command = [\"sleep\", \"0.6\"]\ntimeout_secs = 5\n",
+    );
+    let r = run(
+        "client-watch",
+        &spec,
+        "echo booted; sleep 0.2; echo serving; exec sleep 1000",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        line_index(&r, "PASS serving") < line_index(&r, "PASS slow"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn expectation_deadline_still_applies_while_a_client_runs() {
+    let spec = "timeout_secs = 20\n\
+        [[expect]]\ndescription = \"booted\"\npattern = '^booted$'\n\
+        [[expect]]\ndescription = \"later\"\npattern = '^later$'\nwithin_secs = 0.5\n\
+        [[client]]\ndescription = \"long\"\nafter = \"booted\"\n\
+        command = [\"sleep\", \"100\"]\ntimeout_secs = 10\n";
+    let r = run(
+        "client-expect-deadline",
+        spec,
+        "echo booted; exec sleep 1000",
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("FAIL later: timed out after waiting 0.5"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .contains("FAIL long: stopped: expectation \"later\" failed\n"),
+        "{r:?}"
+    );
+    assert_eq!(r.last_line(), "1 passed, 2 failed", "{r:?}");
+    assert!(is_gone(client_pid(&r, "long")), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(3), "{r:?}");
+}
+
+#[test]
+fn fail_on_line_while_a_client_runs_fails_the_client() {
+    let spec = client_spec(
+        "[[client]]\ndescription = \"victim\"\nafter_all = true\n\
+         command = [\"sleep\", \"100\"]\ntimeout_secs = 30\n",
+    );
+    let r = run(
+        "client-fail-on",
+        &spec,
+        "echo booted; echo serving; sleep 0.3; echo 'mux panicked at x.rs'; exec sleep 1000",
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("PASS serving"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("FAIL victim: console printed a fail_on line (contains \"panicked\") after "),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("\"mux panicked at x.rs\""), "{r:?}");
+    assert_eq!(r.last_line(), "2 passed, 1 failed", "{r:?}");
+    assert!(is_gone(client_pid(&r, "victim")), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(3), "{r:?}");
+}
+
+#[test]
+fn emulator_crash_fails_the_running_client() {
+    let spec = client_spec(
+        "[[client]]\ndescription = \"talks to the guest\"\nafter_all = true\n\
+         command = [\"sleep\", \"100\"]\ntimeout_secs = 30\n\
+         [[client]]\ndescription = \"next\"\nafter_all = true\n\
+         command = [\"true\"]\ntimeout_secs = 30\n",
+    );
+    let r = run(
+        "client-crash",
+        &spec,
+        "echo booted; echo serving; sleep 0.3; exit 7",
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("FAIL talks to the guest: the emulator exited with status 7\n"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("FAIL next: not run\n"), "{r:?}");
+    assert_eq!(r.last_line(), "2 passed, 2 failed", "{r:?}");
+    assert!(is_gone(client_pid(&r, "talks to the guest")), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(3), "{r:?}");
+}
+
+#[test]
+fn emulator_exiting_before_a_client_runs_fails_that_client() {
+    // Every expectation passes, then the emulator is gone: the client
+    // cannot talk to it, and the report says why.
+    let spec = client_spec(
+        "[[client]]\ndescription = \"too late\"\nafter_all = true\n\
+         command = [\"sleep\", \"1\"]\ntimeout_secs = 30\n",
+    );
+    let r = run(
+        "client-after-exit",
+        &spec,
+        "echo booted; echo serving; exit 0",
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    // The exit may be seen before or after the client starts ("..., before
+    // it ran"); either way the client cannot pass, and the run says why.
+    assert!(
+        r.stdout
+            .contains("FAIL too late: the emulator exited with status 0"),
+        "{r:?}"
+    );
+    assert_eq!(r.last_line(), "2 passed, 1 failed", "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(1), "{r:?}");
+}
+
+#[test]
+fn whole_run_timeout_applies_to_clients() {
+    let spec = "timeout_secs = 1\n\
+        [[expect]]\ndescription = \"up\"\npattern = '^up$'\n\
+        [[client]]\ndescription = \"slow\"\nafter_all = true\n\
+        command = [\"sleep\", \"100\"]\ntimeout_secs = 30\n";
+    let r = run("client-run-timeout", spec, "echo up; exec sleep 1000");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("FAIL slow: the whole run reached timeout_secs = 1\n"),
+        "{r:?}"
+    );
+    assert!(is_gone(client_pid(&r, "slow")), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(3), "{r:?}");
+}
+
+#[test]
+fn clients_after_a_failed_expectation_are_not_run() {
+    let spec = "timeout_secs = 20\n\
+        [[expect]]\ndescription = \"never\"\npattern = '^never$'\nwithin_secs = 0.3\n\
+        [[client]]\ndescription = \"c\"\nafter = \"never\"\n\
+        command = [\"true\"]\ntimeout_secs = 5\n";
+    let r = run("client-not-run", spec, "exec sleep 1000");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("FAIL never: timed out"), "{r:?}");
+    assert!(r.stdout.contains("FAIL c: not run\n"), "{r:?}");
+    assert_eq!(r.last_line(), "0 passed, 2 failed", "{r:?}");
+}
+
+#[test]
+fn emulator_stays_up_until_every_client_ran() {
+    let pidfile = spec_file("emu-pid", "");
+    let spec = client_spec(&format!(
+        "[[client]]\ndescription = \"emulator alive (1)\"\nafter = \"booted\"\n\
+         command = [\"sh\", \"-c\", \"kill -0 $(cat {p})\"]\ntimeout_secs = 5\n\
+         [[client]]\ndescription = \"emulator alive (2)\"\nafter_all = true\n\
+         command = [\"sh\", \"-c\", \"sleep 0.2; kill -0 $(cat {p})\"]\ntimeout_secs = 5\n",
+        p = pidfile.display()
+    ));
+    let script = format!(
+        "echo $$ > {p}; echo booted; echo serving; exec sleep 1000",
+        p = pidfile.display()
+    );
+    let r = run("client-emu-alive", &spec, &script);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.last_line(), "4 passed, 0 failed", "{r:?}");
+    let emulator: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(emulator, r.stopped_pid());
+    assert!(is_gone(emulator), "{r:?}");
+}
+
+#[test]
+fn client_that_cannot_start_fails() {
+    let spec = client_spec(
+        "[[client]]\ndescription = \"missing\"\nafter_all = true\n\
+         command = [\"/nonexistent/net-client\", \"udp-echo\"]\ntimeout_secs = 5\n",
+    );
+    let r = run("client-missing", &spec, BOOT_AND_SERVE);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("FAIL missing: cannot start \"/nonexistent/net-client\": "),
+        "{r:?}"
+    );
+    assert!(is_gone(r.stopped_pid()), "{r:?}");
+}
+
+#[test]
+fn client_spec_errors_are_usage_errors() {
+    let r = run(
+        "client-bad-after",
+        &client_spec(
+            "[[client]]\ndescription = \"c\"\nafter = \"servin\"\ncommand = [\"true\"]\ntimeout_secs = 1\n",
+        ),
+        "echo x",
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("client #1 (\"c\"): after = \"servin\" names no expectation"),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("started pid"), "{r:?}");
+    let r = run(
+        "client-unknown-field",
+        &client_spec(
+            "[[client]]\ndescription = \"c\"\nafter_all = true\ncommand = [\"true\"]\ntimeout_secs = 1\nretries = 3\n",
+        ),
+        "echo x",
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("unknown field `retries`"), "{r:?}");
+}
+
+#[test]
+fn sigterm_to_the_runner_stops_a_running_client_too() {
+    let spec = spec_file(
+        "client-sigterm",
+        r#"timeout_secs = 30
+[[expect]]
+description = "up"
+pattern = '^up$'
+[[client]]
+description = "hangs"
+after_all = true
+command = ["sh", "-c", "trap '' TERM; sleep 1000 & echo \"grandchild $!\"; wait"]
+timeout_secs = 30
+"#,
+    );
+    let started = Instant::now();
+    let mut runner = Command::new(BIN)
+        .arg("--spec")
+        .arg(&spec)
+        .args(["--", "sh", "-c", "echo up; exec sleep 1000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(runner.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("  client| grandchild ") {
+        let mut line = String::new();
+        assert_ne!(
+            stdout.read_line(&mut line).unwrap(),
+            0,
+            "runner ended early: {seen}"
+        );
+        seen.push_str(&line);
+    }
+    // SAFETY: kill(2) on our own child's PID.
+    assert_eq!(unsafe { libc::kill(runner.id() as i32, libc::SIGTERM) }, 0);
+    stdout.read_to_string(&mut seen).unwrap();
+    let mut stderr = String::new();
+    runner
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = runner.wait().unwrap();
+    let r = Run {
+        code: status.code().expect("runner died of the signal"),
+        stdout: seen,
+        stderr,
+        elapsed: started.elapsed(),
+    };
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("FAIL hangs: interrupted: the runner got a termination signal\n"),
+        "{r:?}"
+    );
+    assert_eq!(r.last_line(), "1 passed, 1 failed", "{r:?}");
+    assert!(is_gone(client_pid(&r, "hangs")), "{r:?}");
+    let grandchild = client_printed_pid(&r, "grandchild");
+    assert!(
+        is_gone(grandchild),
+        "grandchild {grandchild} survived: {r:?}"
+    );
+    assert!(is_gone(r.stopped_pid()), "{r:?}");
     assert!(r.elapsed < Duration::from_secs(5), "{r:?}");
 }

@@ -1,0 +1,319 @@
+//! Command-line entry point; see the library docs and the README for what
+//! each command does.
+//!
+//! Exit status: 0 when the check held, 1 when it did not (or a local
+//! failure stopped it), 2 for a bad command line, including any target
+//! that is not on loopback.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::builder::RangedU64ValueParser;
+use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+use edgeos_net_client::stats::{self, Answer, Check, Stats};
+use edgeos_net_client::{inject, silence, tcp_echo, udp_echo, Error, Loopback};
+
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+/// Host-side network probes for EdgeOS system tests. Every target must be
+/// on loopback (127.0.0.0/8 or ::1): the ports QEMU forwards to the guest.
+///
+/// Exits 0 if the check held, 1 if it did not, 2 for a bad command line.
+#[derive(Debug, Parser)]
+#[command(name = "net-client", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Send numbered datagrams one at a time; every reply must equal its
+    /// datagram byte for byte.
+    UdpEcho {
+        /// The UDP echo service, e.g. 127.0.0.1:15007.
+        #[arg(long, value_name = "ADDR")]
+        to: Loopback,
+        /// Datagrams to send.
+        #[arg(long, value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(udp_echo::MAX_COUNT)))]
+        count: u32,
+        /// Bytes per datagram (the first 4 carry the sequence number).
+        #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(udp_echo::MIN_SIZE as u64..=udp_echo::MAX_SIZE as u64))]
+        size: usize,
+        /// How long to wait for each reply before resending (3 resends).
+        #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = timeout_ms())]
+        timeout_ms: u64,
+    },
+    /// Open concurrent TCP connections; each sends its own bytes in several
+    /// writes and must read exactly those bytes back.
+    TcpEcho {
+        /// The TCP echo service, e.g. 127.0.0.1:15008.
+        #[arg(long, value_name = "ADDR")]
+        to: Loopback,
+        /// Concurrent connections.
+        #[arg(long, value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(tcp_echo::MAX_CONNECTIONS)))]
+        connections: u32,
+        /// Bytes each connection sends and expects back.
+        #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..=tcp_echo::MAX_BYTES as u64))]
+        bytes: usize,
+        /// Deadline for each connection's whole exchange.
+        #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = timeout_ms())]
+        timeout_ms: u64,
+    },
+    /// Send one probe and succeed only if nothing comes back.
+    #[command(group(ArgGroup::new("target").required(true).args(["udp_to", "tcp_to"])))]
+    ExpectSilence {
+        /// Send one UDP datagram to this address.
+        #[arg(long, value_name = "ADDR")]
+        udp_to: Option<Loopback>,
+        /// Connect to this address and write a probe.
+        #[arg(long, value_name = "ADDR")]
+        tcp_to: Option<Loopback>,
+        /// How long to listen for a reply.
+        #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = timeout_ms())]
+        wait_ms: u64,
+    },
+    /// Query the multiplexer's stats service and print its line.
+    Stats {
+        /// The stats service, e.g. 127.0.0.1:17777.
+        #[arg(long, value_name = "ADDR")]
+        to: Loopback,
+        /// How long to wait for the reply before resending (3 resends).
+        #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = timeout_ms())]
+        timeout_ms: u64,
+        /// Also write the line to this file, for a later stats-check.
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
+    },
+    /// Query the stats again and compare counters with a saved line.
+    StatsCheck {
+        /// The stats service, e.g. 127.0.0.1:17777.
+        #[arg(long, value_name = "ADDR")]
+        to: Loopback,
+        /// A line written by `stats --save`.
+        #[arg(long, value_name = "FILE")]
+        since: PathBuf,
+        /// A counter that must have increased (repeatable).
+        #[arg(long, value_name = "KEY", required_unless_present = "same")]
+        rose: Vec<String>,
+        /// A counter that must be unchanged (repeatable).
+        #[arg(long, value_name = "KEY")]
+        same: Vec<String>,
+        /// How long to wait for the reply before resending (3 resends).
+        #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = timeout_ms())]
+        timeout_ms: u64,
+    },
+    /// Send raw Ethernet frames into the guest's NIC through QEMU's UDP
+    /// socket netdev.
+    Inject {
+        /// QEMU's socket netdev (its localaddr), e.g. 127.0.0.1:19000.
+        #[arg(long, value_name = "ADDR")]
+        to: Loopback,
+        /// Which frames.
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// Frames to send.
+        #[arg(long, value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(inject::MAX_COUNT)))]
+        count: u32,
+        /// Pause after each frame.
+        #[arg(long, value_name = "MS", default_value_t = 1, value_parser = RangedU64ValueParser::<u64>::new().range(0..=inject::MAX_INTERVAL.as_millis() as u64))]
+        interval_ms: u64,
+        /// Send from this local address instead of any loopback port.
+        #[arg(long, value_name = "ADDR")]
+        from: Option<Loopback>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KindArg {
+    /// A deterministic mix of malformed frames: truncated headers, wrong
+    /// lengths and checksums, IPv4 options, fragments, oversized, unknown
+    /// EtherType, another destination IP.
+    Malformed,
+}
+
+fn timeout_ms() -> RangedU64ValueParser<u64> {
+    RangedU64ValueParser::<u64>::new().range(1..=edgeos_net_client::MAX_TIMEOUT.as_millis() as u64)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(EXIT_FAILED),
+        Err(Error::Limit(why)) => {
+            eprintln!("net-client: error: {why}");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(e) => {
+            eprintln!("net-client: error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// Runs one command, printing its report; `Ok(true)` if its check held.
+fn run(command: Command) -> Result<bool, Error> {
+    let ms = Duration::from_millis;
+    match command {
+        Command::UdpEcho {
+            to,
+            count,
+            size,
+            timeout_ms,
+        } => {
+            let report = udp_echo::run(udp_echo::UdpEcho {
+                target: to,
+                count,
+                size,
+                timeout: ms(timeout_ms),
+            })?;
+            println!("{report}");
+            Ok(report.success())
+        }
+        Command::TcpEcho {
+            to,
+            connections,
+            bytes,
+            timeout_ms,
+        } => {
+            let report = tcp_echo::run(tcp_echo::TcpEcho {
+                target: to,
+                connections,
+                bytes,
+                timeout: ms(timeout_ms),
+            })?;
+            println!("{report}");
+            Ok(report.success())
+        }
+        Command::ExpectSilence {
+            udp_to,
+            tcp_to,
+            wait_ms,
+        } => {
+            let probe = match (udp_to, tcp_to) {
+                (Some(udp), _) => silence::Probe::Udp(udp),
+                (None, Some(tcp)) => silence::Probe::Tcp(tcp),
+                (None, None) => {
+                    return Err(Error::Limit(
+                        "one of --udp-to and --tcp-to is required".into(),
+                    ))
+                }
+            };
+            let report = silence::run(probe, ms(wait_ms))?;
+            println!("{report}");
+            Ok(report.success())
+        }
+        Command::Stats {
+            to,
+            timeout_ms,
+            save,
+        } => {
+            let Some((text, _)) = answered(stats::query(to, ms(timeout_ms))?, "stats") else {
+                return Ok(false);
+            };
+            println!("{text}");
+            if let Some(path) = save {
+                std::fs::write(&path, format!("{text}\n")).map_err(|e| Error::Io {
+                    what: format!("write {}", path.display()),
+                    source: e,
+                })?;
+            }
+            Ok(true)
+        }
+        Command::StatsCheck {
+            to,
+            since,
+            rose,
+            same,
+            timeout_ms,
+        } => {
+            let Some(before) = saved(&since)? else {
+                return Ok(false);
+            };
+            let Some((text, after)) = answered(stats::query(to, ms(timeout_ms))?, "stats-check")
+            else {
+                return Ok(false);
+            };
+            println!("stats-check: now: {text}");
+            let checks: Vec<Check> = rose
+                .into_iter()
+                .map(Check::Rose)
+                .chain(same.into_iter().map(Check::Same))
+                .collect();
+            let results = stats::compare(&before, &after, &checks);
+            for result in &results {
+                println!("stats-check: {result}");
+            }
+            let held = results.iter().filter(|r| r.holds()).count();
+            if held == results.len() {
+                println!("stats-check: {held}/{} checks held", results.len());
+                Ok(true)
+            } else {
+                println!(
+                    "stats-check: FAILED: {} of {} checks did not hold",
+                    results.len() - held,
+                    results.len()
+                );
+                Ok(false)
+            }
+        }
+        Command::Inject {
+            to,
+            kind: KindArg::Malformed,
+            count,
+            interval_ms,
+            from,
+        } => {
+            let report = inject::run(inject::Inject {
+                target: to,
+                kind: inject::Kind::Malformed,
+                count,
+                interval: ms(interval_ms),
+                from,
+            })?;
+            println!("{report}");
+            Ok(report.success())
+        }
+    }
+}
+
+/// The line and counters of a stats answer, or `None` after saying why
+/// there are none.
+fn answered(answer: Answer, command: &str) -> Option<(String, Stats)> {
+    match answer {
+        Answer::Line { text, stats } => Some((text, stats)),
+        Answer::Malformed(why) => {
+            println!("{command}: FAILED: the reply is not a stats line: {why}");
+            None
+        }
+        Answer::Silent(why) => {
+            println!("{command}: FAILED: {why}");
+            None
+        }
+    }
+}
+
+/// The counters saved by `stats --save`, or `None` after saying why the
+/// file does not hold a stats line.
+fn saved(path: &Path) -> Result<Option<Stats>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        what: format!("read {}", path.display()),
+        source: e,
+    })?;
+    match Stats::parse(&text) {
+        Ok(stats) => {
+            println!("stats-check: saved: {}", text.trim_end());
+            Ok(Some(stats))
+        }
+        Err(e) => {
+            println!(
+                "stats-check: FAILED: {} does not hold a stats line: {e}",
+                path.display()
+            );
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! `stats` and `stats-check`: the multiplexer's counters.
+//!
+//! The multiplexer answers any datagram to its stats port with one ASCII
+//! line of space-separated `key=value` counters, e.g.
+//! `rx=12 drops=3 no_flow=1 t0.delivered=5 t0.sent=5`. The keys are data:
+//! this module knows none of them, it only parses the line into an ordered
+//! list and compares two such lists key by key.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::pattern::preview;
+use crate::target::Loopback;
+use crate::udp::{self, Recv};
+use crate::Error;
+
+/// What the query datagram carries (the service answers any datagram).
+pub const QUERY: &[u8] = b"stats";
+/// Resends of an unanswered query, after the first send (the first
+/// datagrams may race the guest's neighbour setup).
+pub const RETRIES: u32 = 3;
+/// Longest line accepted: the multiplexer caps its line at 1024 bytes; a
+/// little room beyond that costs nothing.
+pub const MAX_LINE: usize = 2048;
+
+/// Why a stats line does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Nothing but whitespace.
+    #[error("the stats line is empty")]
+    Empty,
+    /// A token without `=`, or with an empty key.
+    #[error("{token:?} is not a key=value pair")]
+    NotAPair {
+        /// The offending token.
+        token: String,
+    },
+    /// A value that is not an unsigned decimal counter.
+    #[error("{key}={value:?}: the value is not a counter (an unsigned decimal number)")]
+    NotACounter {
+        /// The key.
+        key: String,
+        /// Its value as written.
+        value: String,
+    },
+    /// The same key twice: a comparison could not say which one counts.
+    #[error("key {key:?} appears twice")]
+    Duplicate {
+        /// The repeated key.
+        key: String,
+    },
+    /// Bytes that are not ASCII text.
+    #[error("the reply is not ASCII text: {preview}")]
+    NotText {
+        /// The start of the reply.
+        preview: String,
+    },
+}
+
+/// A parsed stats line: counters in the order the line lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    counters: Vec<(String, u64)>,
+}
+
+impl Stats {
+    /// Parses one line (surrounding whitespace, including a final newline,
+    /// is ignored).
+    pub fn parse(line: &str) -> Result<Stats, ParseError> {
+        let mut counters: Vec<(String, u64)> = Vec::new();
+        for token in line.split_ascii_whitespace() {
+            let (key, value) = token
+                .split_once('=')
+                .filter(|(key, _)| !key.is_empty())
+                .ok_or_else(|| ParseError::NotAPair {
+                    token: token.to_owned(),
+                })?;
+            // `u64::from_str` takes a leading '+'; a counter has digits only.
+            let count = value
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| value.parse::<u64>().ok())
+                .flatten()
+                .ok_or_else(|| ParseError::NotACounter {
+                    key: key.to_owned(),
+                    value: value.to_owned(),
+                })?;
+            if counters.iter().any(|(k, _)| k == key) {
+                return Err(ParseError::Duplicate {
+                    key: key.to_owned(),
+                });
+            }
+            counters.push((key.to_owned(), count));
+        }
+        if counters.is_empty() {
+            return Err(ParseError::Empty);
+        }
+        Ok(Stats { counters })
+    }
+
+    /// Parses a reply datagram: ASCII text holding one line.
+    pub fn parse_bytes(bytes: &[u8]) -> Result<(String, Stats), ParseError> {
+        let text = std::str::from_utf8(bytes)
+            .ok()
+            .filter(|text| text.is_ascii())
+            .ok_or_else(|| ParseError::NotText {
+                preview: preview(bytes),
+            })?;
+        let line = text.trim_end_matches(['\r', '\n']);
+        let stats = Stats::parse(line)?;
+        Ok((line.to_owned(), stats))
+    }
+
+    /// The counter named `key`, if the line has it.
+    pub fn get(&self, key: &str) -> Option<u64> {
+        self.counters
+            .iter()
+            .find_map(|(k, v)| (k == key).then_some(*v))
+    }
+
+    /// Every counter, in line order.
+    pub fn counters(&self) -> &[(String, u64)] {
+        &self.counters
+    }
+}
+
+/// One requirement on a counter between two lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// The value must have increased.
+    Rose(String),
+    /// The value must be unchanged.
+    Same(String),
+}
+
+/// One check applied to two lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    /// The requirement.
+    pub check: Check,
+    /// The value in the earlier line.
+    pub before: Option<u64>,
+    /// The value in the later line.
+    pub after: Option<u64>,
+}
+
+impl Comparison {
+    /// Whether the requirement holds (a key missing from either line fails).
+    pub fn holds(&self) -> bool {
+        match (self.before, self.after) {
+            (Some(before), Some(after)) => match self.check {
+                Check::Rose(_) => after > before,
+                Check::Same(_) => after == before,
+            },
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Comparison {
+    /// `ok   rose drops: 3 -> 5 (+2)`, `FAIL same t1.delivered: 0 -> 2 (+2)`,
+    /// `FAIL rose drops: missing from the saved line`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.holds() { "ok  " } else { "FAIL" };
+        let (word, key) = match &self.check {
+            Check::Rose(key) => ("rose", key),
+            Check::Same(key) => ("same", key),
+        };
+        write!(f, "{verdict} {word} {key}: ")?;
+        match (self.before, self.after) {
+            (Some(before), Some(after)) => {
+                write!(f, "{before} -> {after} ")?;
+                match after.cmp(&before) {
+                    std::cmp::Ordering::Equal => write!(f, "(unchanged)"),
+                    std::cmp::Ordering::Greater => write!(f, "(+{})", after - before),
+                    std::cmp::Ordering::Less => write!(f, "(-{})", before - after),
+                }
+            }
+            (None, None) => write!(f, "missing from both lines"),
+            (None, Some(_)) => write!(f, "missing from the saved line"),
+            (Some(_), None) => write!(f, "missing from the new line"),
+        }
+    }
+}
+
+/// Applies each check to the two lines, in the order given.
+pub fn compare(before: &Stats, after: &Stats, checks: &[Check]) -> Vec<Comparison> {
+    checks
+        .iter()
+        .map(|check| {
+            let key = match check {
+                Check::Rose(key) | Check::Same(key) => key,
+            };
+            Comparison {
+                check: check.clone(),
+                before: before.get(key),
+                after: after.get(key),
+            }
+        })
+        .collect()
+}
+
+/// The answer to a query.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// A line that parses.
+    Line {
+        /// The line as received, without its line ending.
+        text: String,
+        /// Its counters.
+        stats: Stats,
+    },
+    /// A reply that is not a stats line.
+    Malformed(ParseError),
+    /// No reply after every attempt.
+    Silent(String),
+}
+
+/// Asks the stats service for its line: sends [`QUERY`], waits `timeout`
+/// for the reply, and resends up to [`RETRIES`] times.
+pub fn query(target: Loopback, timeout: Duration) -> Result<Answer, Error> {
+    crate::check_timeout(timeout)?;
+    let socket = udp::connect(target)?;
+    let mut buf = vec![0u8; MAX_LINE + 1];
+    let mut refused = false;
+    for _ in 0..=RETRIES {
+        let outcome = match udp::send(&socket, QUERY)? {
+            Some(refusal) => refusal,
+            None => udp::recv_before(&socket, &mut buf, Instant::now() + timeout)?,
+        };
+        match outcome {
+            Recv::Data(n) if n > MAX_LINE => {
+                return Ok(Answer::Malformed(ParseError::NotText {
+                    preview: format!("a reply of more than {MAX_LINE} bytes"),
+                }))
+            }
+            Recv::Data(n) => {
+                return Ok(match Stats::parse_bytes(&buf[..n]) {
+                    Ok((text, stats)) => Answer::Line { text, stats },
+                    Err(e) => Answer::Malformed(e),
+                })
+            }
+            Recv::Refused => refused = true,
+            Recv::TimedOut => {}
+        }
+    }
+    let attempts = RETRIES + 1;
+    Ok(Answer::Silent(if refused {
+        format!("{target} refused the query (ICMP port unreachable): nothing listens there")
+    } else {
+        format!(
+            "no reply from {target} to {attempts} queries, {} ms each",
+            timeout.as_millis()
+        )
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_line_in_order() {
+        let line =
+            "rx=12 drops=3 no_flow=1 t0.delivered=5 t0.sent=5 t0.rejected=0 t1.delivered=0\n";
+        let stats = Stats::parse(line).unwrap();
+        assert_eq!(stats.get("rx"), Some(12));
+        assert_eq!(stats.get("t0.rejected"), Some(0));
+        assert_eq!(stats.get("t2.sent"), None);
+        let keys: Vec<&str> = stats.counters().iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "rx",
+                "drops",
+                "no_flow",
+                "t0.delivered",
+                "t0.sent",
+                "t0.rejected",
+                "t1.delivered"
+            ]
+        );
+        assert_eq!(
+            Stats::parse(&format!("big={}", u64::MAX))
+                .unwrap()
+                .get("big"),
+            Some(u64::MAX)
+        );
+        assert!(
+            Stats::parse("  a=1\t b=2 ").is_ok(),
+            "any whitespace separates"
+        );
+    }
+
+    #[test]
+    fn malformed_lines_are_refused_with_the_reason() {
+        assert_eq!(Stats::parse(" \n"), Err(ParseError::Empty));
+        assert_eq!(
+            Stats::parse("rx=1 drops"),
+            Err(ParseError::NotAPair {
+                token: "drops".into()
+            })
+        );
+        assert!(matches!(
+            Stats::parse("=3"),
+            Err(ParseError::NotAPair { .. })
+        ));
+        for bad in [
+            "rx=",
+            "rx=-1",
+            "rx=+1",
+            "rx=1.5",
+            "rx=0x10",
+            "rx=99999999999999999999",
+        ] {
+            assert!(
+                matches!(Stats::parse(bad), Err(ParseError::NotACounter { .. })),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            Stats::parse("rx=1 rx=2"),
+            Err(ParseError::Duplicate { key: "rx".into() })
+        );
+        assert!(matches!(
+            Stats::parse_bytes(&[0xff, 0x00]),
+            Err(ParseError::NotText { .. })
+        ));
+        let (line, stats) = Stats::parse_bytes(b"rx=1 drops=0\r\n").unwrap();
+        assert_eq!(line, "rx=1 drops=0");
+        assert_eq!(stats.get("drops"), Some(0));
+    }
+
+    #[test]
+    fn comparisons_check_rise_and_sameness() {
+        let before = Stats::parse("rx=10 drops=3 t1.delivered=0 gone=1").unwrap();
+        let after = Stats::parse("rx=15 drops=3 t1.delivered=2 new=4").unwrap();
+        let checks = [
+            Check::Rose("rx".into()),
+            Check::Rose("drops".into()),
+            Check::Same("drops".into()),
+            Check::Same("t1.delivered".into()),
+            Check::Rose("gone".into()),
+            Check::Rose("new".into()),
+            Check::Same("nowhere".into()),
+        ];
+        let results = compare(&before, &after, &checks);
+        let lines: Vec<String> = results.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "ok   rose rx: 10 -> 15 (+5)",
+                "FAIL rose drops: 3 -> 3 (unchanged)",
+                "ok   same drops: 3 -> 3 (unchanged)",
+                "FAIL same t1.delivered: 0 -> 2 (+2)",
+                "FAIL rose gone: missing from the new line",
+                "FAIL rose new: missing from the saved line",
+                "FAIL same nowhere: missing from both lines",
+            ]
+        );
+        let holds: Vec<bool> = results.iter().map(Comparison::holds).collect();
+        assert_eq!(holds, [true, false, true, false, false, false, false]);
+    }
+
+    #[test]
+    fn a_counter_that_went_down_did_not_rise() {
+        let before = Stats::parse("rx=10").unwrap();
+        let after = Stats::parse("rx=4").unwrap();
+        let result = &compare(&before, &after, &[Check::Rose("rx".into())])[0];
+        assert!(!result.holds());
+        assert_eq!(result.to_string(), "FAIL rose rx: 10 -> 4 (-6)");
+    }
+}

@@ -1,0 +1,368 @@
+//! `tcp-echo`: several concurrent connections, each sending its own bytes
+//! in several writes and checking that the same bytes come back.
+//!
+//! Each connection has one thread writing and one reading, so an echo
+//! server that answers while the client is still sending cannot deadlock
+//! the two against full socket buffers. The writes have varied sizes
+//! ([`CHUNKS`]) and `TCP_NODELAY` is set, so the guest sees several
+//! segments. The whole exchange of one connection (connect, every write,
+//! reading all bytes back) must finish within the timeout; connections run
+//! in parallel, so the command ends within about one timeout.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::pattern::{self, compare, Difference};
+use crate::target::Loopback;
+use crate::Error;
+
+/// Most concurrent connections: each costs two threads, and the guest's
+/// TCP echo has a handful of sockets at most.
+pub const MAX_CONNECTIONS: u32 = 64;
+/// Most bytes per connection: 16 MiB keeps a run under a second on loopback
+/// and within a few seconds through QEMU's user-mode network.
+pub const MAX_BYTES: usize = 16 << 20;
+/// Write sizes, used in turn (each connection starts at a different one):
+/// a lone byte, odd sizes, a full Ethernet segment, several segments.
+pub const CHUNKS: [usize; 6] = [1, 13, 512, 1460, 4096, 65_536];
+/// Stream ids of connections live apart from those of datagrams.
+const CONNECTION_IDS: u64 = 1 << 40;
+
+/// What to send, and where.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpEcho {
+    /// The echo service.
+    pub target: Loopback,
+    /// Concurrent connections, 1..=[`MAX_CONNECTIONS`].
+    pub connections: u32,
+    /// Bytes each connection sends and expects back, 1..=[`MAX_BYTES`].
+    pub bytes: usize,
+    /// Deadline for each connection's whole exchange.
+    pub timeout: Duration,
+}
+
+/// How one connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    /// Every byte came back as sent.
+    Echoed {
+        /// From connecting to the last byte read back.
+        elapsed: Duration,
+        /// How many writes the bytes went out in.
+        writes: usize,
+    },
+    /// All bytes came back, but some differ.
+    Differed(Difference),
+    /// The exchange did not complete.
+    Failed(String),
+}
+
+/// The outcome of a run: one entry per connection, in index order.
+#[derive(Debug, Clone)]
+pub struct TcpEchoReport {
+    /// The run's parameters.
+    pub params: TcpEcho,
+    /// How each connection ended.
+    pub connections: Vec<Connection>,
+}
+
+impl TcpEchoReport {
+    /// Every connection echoed every byte.
+    pub fn success(&self) -> bool {
+        self.connections
+            .iter()
+            .all(|c| matches!(c, Connection::Echoed { .. }))
+    }
+}
+
+/// The bytes connection `index` sends: `len` bytes from `start`.
+pub fn contents(index: u32, start: usize, len: usize) -> Vec<u8> {
+    pattern::stream(CONNECTION_IDS + u64::from(index), start as u64, len)
+}
+
+/// Write sizes for connection `index` sending `bytes` in total.
+pub fn write_sizes(index: u32, bytes: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    let mut left = bytes;
+    let mut next = index as usize % CHUNKS.len();
+    while left > 0 {
+        let size = CHUNKS[next].min(left);
+        sizes.push(size);
+        left -= size;
+        next = (next + 1) % CHUNKS.len();
+    }
+    sizes
+}
+
+/// Runs every connection in parallel and waits for all of them.
+pub fn run(params: TcpEcho) -> Result<TcpEchoReport, Error> {
+    if !(1..=MAX_CONNECTIONS).contains(&params.connections) {
+        return Err(Error::Limit(format!(
+            "--connections must be 1..={MAX_CONNECTIONS}, got {}",
+            params.connections
+        )));
+    }
+    if !(1..=MAX_BYTES).contains(&params.bytes) {
+        return Err(Error::Limit(format!(
+            "--bytes must be 1..={MAX_BYTES}, got {}",
+            params.bytes
+        )));
+    }
+    crate::check_timeout(params.timeout)?;
+    let connections = thread::scope(|scope| {
+        let handles: Vec<_> = (0..params.connections)
+            .map(|index| {
+                thread::Builder::new()
+                    .name(format!("tcp-echo-{index}"))
+                    .spawn_scoped(scope, move || one_connection(params, index))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| match handle {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|_| Connection::Failed("its thread panicked".into())),
+                Err(e) => Connection::Failed(format!("cannot start a thread: {e}")),
+            })
+            .collect()
+    });
+    Ok(TcpEchoReport {
+        params,
+        connections,
+    })
+}
+
+fn one_connection(params: TcpEcho, index: u32) -> Connection {
+    let started = Instant::now();
+    let deadline = started + params.timeout;
+    let stream = match TcpStream::connect_timeout(&params.target.addr(), params.timeout) {
+        Ok(stream) => stream,
+        Err(e) => return Connection::Failed(format!("connect to {}: {e}", params.target)),
+    };
+    let _ = stream.set_nodelay(true);
+    let writer = match stream.try_clone() {
+        Ok(writer) => writer,
+        Err(e) => return Connection::Failed(format!("clone the socket: {e}")),
+    };
+    let sizes = write_sizes(index, params.bytes);
+    let writes = sizes.len();
+    let result = thread::scope(|scope| {
+        let wrote = scope.spawn(|| write_all(writer, index, &sizes, deadline));
+        let read = read_back(&stream, index, params.bytes, deadline);
+        if read.is_err() {
+            // Unblocks a writer stuck on a full buffer.
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        let wrote = wrote
+            .join()
+            .unwrap_or_else(|_| Err("the writer thread panicked".into()));
+        (wrote, read)
+    });
+    let _ = stream.shutdown(Shutdown::Both);
+    match result {
+        (Err(write), _) => Connection::Failed(write),
+        (Ok(()), Err(read)) => Connection::Failed(read),
+        (Ok(()), Ok(None)) => Connection::Echoed {
+            elapsed: started.elapsed(),
+            writes,
+        },
+        (Ok(()), Ok(Some(diff))) => Connection::Differed(diff),
+    }
+}
+
+fn write_all(
+    mut stream: TcpStream,
+    index: u32,
+    sizes: &[usize],
+    deadline: Instant,
+) -> Result<(), String> {
+    let mut offset = 0;
+    for &size in sizes {
+        let chunk = contents(index, offset, size);
+        let mut sent = 0;
+        while sent < size {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!("write: timed out with {offset} bytes sent"));
+            }
+            stream
+                .set_write_timeout(Some(left))
+                .map_err(|e| format!("set the write timeout: {e}"))?;
+            match stream.write(&chunk[sent..]) {
+                Ok(0) => {
+                    return Err(format!(
+                        "write: the peer stopped reading after {offset} bytes"
+                    ))
+                }
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => return Err(format!("write after {} bytes: {e}", offset + sent)),
+            }
+        }
+        offset += size;
+    }
+    Ok(())
+}
+
+/// Reads exactly `bytes` bytes (never more) and compares them with what the
+/// connection sends; `Ok(None)` if they match.
+fn read_back(
+    stream: &TcpStream,
+    index: u32,
+    bytes: usize,
+    deadline: Instant,
+) -> Result<Option<Difference>, String> {
+    let mut got = vec![0u8; bytes];
+    let mut filled = 0;
+    let mut stream = stream;
+    while filled < bytes {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "read: timed out with {filled} of {bytes} bytes back"
+            ));
+        }
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| format!("set the read timeout: {e}"))?;
+        match stream.read(&mut got[filled..]) {
+            Ok(0) => {
+                return Err(format!(
+                    "the peer closed the connection with {filled} of {bytes} bytes back{}",
+                    early_difference(index, &got[..filled])
+                ))
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => {
+                return Err(format!(
+                    "read with {filled} of {bytes} bytes back: {e}{}",
+                    early_difference(index, &got[..filled])
+                ))
+            }
+        }
+    }
+    Ok(compare(&contents(index, 0, bytes), &got))
+}
+
+/// Points out a corruption in the part that did come back before a failure.
+fn early_difference(index: u32, got: &[u8]) -> String {
+    match compare(&contents(index, 0, got.len()), got) {
+        Some(diff) => format!(" (and those differ: {diff})"),
+        None => String::new(),
+    }
+}
+
+impl fmt::Display for TcpEchoReport {
+    /// One line per failed connection, then a summary line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, connection) in self.connections.iter().enumerate() {
+            match connection {
+                Connection::Echoed { .. } => {}
+                Connection::Differed(diff) => writeln!(
+                    f,
+                    "tcp-echo: connection #{index}: the echoed bytes differ: {diff}"
+                )?,
+                Connection::Failed(why) => writeln!(f, "tcp-echo: connection #{index}: {why}")?,
+            }
+        }
+        let echoed: Vec<(Duration, usize)> = self
+            .connections
+            .iter()
+            .filter_map(|c| match c {
+                Connection::Echoed { elapsed, writes } => Some((*elapsed, *writes)),
+                _ => None,
+            })
+            .collect();
+        let total = self.connections.len();
+        let bytes = self.params.bytes;
+        if self.success() {
+            let slowest = echoed.iter().map(|e| e.0).max().unwrap_or_default();
+            let writes = echoed.iter().map(|e| e.1).max().unwrap_or_default();
+            write!(
+                f,
+                "tcp-echo: {total}/{total} connections echoed {bytes} bytes each (up to {writes} writes), every byte matched, slowest {:.1} ms",
+                slowest.as_secs_f64() * 1e3
+            )
+        } else {
+            write!(
+                f,
+                "tcp-echo: FAILED: {}/{total} connections echoed all {bytes} bytes unchanged",
+                echoed.len()
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_cover_the_bytes_in_several_sizes() {
+        let sizes = write_sizes(0, 2000);
+        assert_eq!(sizes, [1, 13, 512, 1460, 14]);
+        assert_eq!(write_sizes(2, 600), [512, 88]);
+        assert_eq!(write_sizes(5, 10), [10]);
+        for index in 0..8 {
+            assert_eq!(write_sizes(index, 100_000).iter().sum::<usize>(), 100_000);
+        }
+    }
+
+    #[test]
+    fn contents_are_connection_specific_and_continuous() {
+        assert_ne!(contents(0, 0, 64), contents(1, 0, 64));
+        let whole = contents(3, 0, 100);
+        assert_eq!(contents(3, 40, 60), whole[40..]);
+    }
+
+    #[test]
+    fn out_of_range_parameters_are_refused() {
+        let target = "127.0.0.1:9".parse().unwrap();
+        let ok = TcpEcho {
+            target,
+            connections: 1,
+            bytes: 1,
+            timeout: Duration::from_millis(10),
+        };
+        assert!(matches!(
+            run(TcpEcho {
+                connections: 0,
+                ..ok
+            }),
+            Err(Error::Limit(_))
+        ));
+        assert!(matches!(
+            run(TcpEcho {
+                connections: 65,
+                ..ok
+            }),
+            Err(Error::Limit(_))
+        ));
+        assert!(matches!(
+            run(TcpEcho { bytes: 0, ..ok }),
+            Err(Error::Limit(_))
+        ));
+        assert!(matches!(
+            run(TcpEcho {
+                bytes: MAX_BYTES + 1,
+                ..ok
+            }),
+            Err(Error::Limit(_))
+        ));
+    }
+}
