@@ -87,6 +87,7 @@ host-test:
 	cargo test --workspace
 
 system-test: image
+	cargo run --quiet --release -p edgeos-sysdesc -- check --system system.xml --search-path $(PD_OUT)
 	ci/system-test.sh $(BUILD_DIR) qemu-system-aarch64 $(QEMU_ARGS)
 
 clean:

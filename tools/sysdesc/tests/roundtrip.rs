@@ -41,6 +41,17 @@ fn system_toml_generates_the_system_of_system_xml() {
 }
 
 #[test]
+fn system_xml_is_exactly_what_system_toml_generates() {
+    let committed = std::fs::read_to_string(repo_root().join("system.xml")).expect("system.xml");
+    let text = emit::emit(&generated());
+    assert!(
+        committed == text,
+        "system.xml is not what system.toml generates; regenerate it with\n  \
+         cargo run -p edgeos-sysdesc -- generate --config system.toml -o system.xml"
+    );
+}
+
+#[test]
 fn system_xml_passes_every_check() {
     // Without program images: whether the built ELFs are in step with
     // system.xml is the Microkit round trip's business below.
