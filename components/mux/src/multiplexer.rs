@@ -2,6 +2,7 @@ use edgeos_flow::{
     answer_arp, answer_echo, classify, validate_tx, Classified, DropCounters, FiveTuple, FlowTable,
     NetIdentity, Protocol, TenantId,
 };
+use edgeos_ring::signal::ready_to_sleep;
 use edgeos_ring::{BufferMemory, Consumer, Producer};
 use heapless::Vec;
 use smoltcp::wire::EthernetFrame;
@@ -46,13 +47,25 @@ pub struct TenantPorts<C, P, M> {
     pub tx_mem: M,
 }
 
-/// Which peers to notify after handling an event: each at most once per batch.
+/// Which peers to notify after handling an event: each at most once per
+/// batch, and only a peer that asked to be woken (`edgeos_ring::signal`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Wake {
     /// The driver has new rx buffers or frames to send.
     pub driver: bool,
     /// Bit `i`: tenant slot `i` has frames or returned buffers.
     pub tenants: u64,
+}
+
+/// Which rings a batch wrote to; `publish` turns it into a [`Wake`].
+#[derive(Debug, Default, Clone, Copy)]
+struct Published {
+    rx_free: bool,
+    tx_free: bool,
+    /// Bit `i`: frames copied into tenant `i`'s rx ring.
+    filled: u64,
+    /// Bit `i`: tx buffers handed back to tenant `i`.
+    done: u64,
 }
 
 /// Counters for frames that went nowhere.
@@ -172,50 +185,71 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         self.stats
     }
 
-    /// Lends the driver its rx buffers; call once at start.
+    /// Lends the driver its rx buffers and asks every ring we consume to
+    /// wake us; call once at start.
     pub fn start(&mut self) -> Wake {
+        self.driver.rx_used.request_wake();
+        self.driver.tx_used.request_wake();
+        for (ports, _) in self.tenants.iter_mut() {
+            ports.tx_outgoing.request_wake();
+        }
         let added = self.link.provide_rx(&mut self.driver.rx_free);
-        Wake { driver: added > 0, tenants: 0 }
+        self.publish(Published { rx_free: added > 0, ..Published::default() })
+    }
+
+    /// Before sleeping after a driver event: `true` when nothing new came
+    /// from the driver meanwhile (a wake is requested), `false` to call
+    /// [`on_driver`](Self::on_driver) again.
+    pub fn driver_idle(&mut self) -> bool {
+        ready_to_sleep(&mut [&mut self.driver.rx_used, &mut self.driver.tx_used])
+    }
+
+    /// As [`driver_idle`](Self::driver_idle), for tenant `slot`'s outgoing ring.
+    pub fn tenant_idle(&mut self, slot: usize) -> bool {
+        match self.tenants.get_mut(slot) {
+            Some((ports, _)) => ready_to_sleep(&mut [&mut ports.tx_outgoing]),
+            None => true,
+        }
     }
 
     /// Handles a notification from the driver: received frames and
     /// transmitted buffers.
     pub fn on_driver(&mut self) -> Wake {
-        let mut wake = Wake::default();
+        let mut out = Published::default();
         self.link.reclaim_tx(&mut self.driver.tx_used);
         while let Some(len) = self.link.receive_one(&mut self.driver.rx_used, &self.driver.mem, &mut self.frame) {
-            self.route(len, &mut wake);
+            self.route(len, &mut out);
         }
         if self.link.provide_rx(&mut self.driver.rx_free) > 0 {
-            wake.driver = true;
+            out.rx_free = true;
         }
-        self.publish(wake)
+        self.publish(out)
     }
 
-    fn route(&mut self, len: usize, wake: &mut Wake) {
+    fn route(&mut self, len: usize, out: &mut Published) {
         let frame = &self.frame[..len];
         match classify(frame, &self.me, &self.table) {
             Classified::ArpRequest(request) => {
                 if let Ok(n) = answer_arp(&request, &self.me, &mut self.reply) {
-                    wake.driver |= self.send_reply(n);
+                    out.tx_free |= self.send_reply(n);
                 }
             }
             Classified::EchoRequest => {
                 if let Ok(n) = answer_echo(frame, &self.me, &mut self.reply) {
-                    wake.driver |= self.send_reply(n);
+                    out.tx_free |= self.send_reply(n);
                 }
             }
             Classified::Deliver { tenant, tuple } => {
                 let src_mac = EthernetFrame::new_unchecked(frame).src_addr();
                 self.neighbours.learn(tuple.src.0, src_mac);
                 if self.deliver(tenant, len) {
-                    wake.tenants |= 1 << tenant.0;
+                    out.filled |= 1 << tenant.0;
                 }
             }
             Classified::Miss { tuple } if self.is_stats_request(&tuple) => {
                 let line = self.stats_line();
                 if let Some(n) = udp_reply(&self.frame[..len], &tuple, &self.me, line.as_str().as_bytes(), &mut self.reply) {
-                    wake.driver |= self.send_reply(n);
+                    out.tx_free |= self.send_reply(n);
                 }
             }
             Classified::Miss { .. } => self.stats.no_flow += 1,
@@ -247,9 +281,9 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
 
     /// Handles a notification from tenant `slot`: frames it wants sent.
     pub fn on_tenant(&mut self, slot: usize) -> Wake {
-        let mut wake = Wake::default();
+        let mut out = Published::default();
         if slot >= self.tenants.len() {
-            return wake;
+            return Wake::default();
         }
         let tenant = TenantId(slot as u16);
         loop {
@@ -259,12 +293,14 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                 Ok(None) | Err(_) => break,
             };
             // Buffers went back to the tenant; it hears of it once, at the end.
-            wake.tenants |= 1 << slot;
+            out.done |= 1 << slot;
             let frame = &self.frame[..len];
             match self.neighbours.answer_tenant(frame, &self.me, &mut self.reply) {
                 TenantArp::Answered(n) => {
                     let (ports, link) = &mut self.tenants[slot];
-                    let _ = link.deliver(&self.reply[..n], &mut ports.rx_empty, &mut ports.rx_filled, &mut ports.rx_mem);
+                    if link.deliver(&self.reply[..n], &mut ports.rx_empty, &mut ports.rx_filled, &mut ports.rx_mem).is_ok() {
+                        out.filled |= 1 << slot;
+                    }
                 }
                 TenantArp::Unknown(_) => self.stats.arp_unknown += 1,
                 TenantArp::Refused => self.tenants[slot].1.record_sent(false),
@@ -273,25 +309,41 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                     self.tenants[slot].1.record_sent(accepted);
                     if accepted {
                         match self.link.send(frame, &mut self.driver.tx_free, &mut self.driver.mem) {
-                            Ok(()) => wake.driver = true,
+                            Ok(()) => out.tx_free = true,
                             Err(_) => self.stats.tx_no_buffer += 1,
                         }
                     }
                 }
             }
         }
-        self.publish(wake)
+        self.publish(out)
     }
 
-    /// Publishes every ring written in this batch.
-    fn publish(&mut self, wake: Wake) -> Wake {
-        if wake.driver {
+    /// Publishes every ring written in this batch and says which peers
+    /// asked to be woken.
+    fn publish(&mut self, out: Published) -> Wake {
+        let mut wake = Wake::default();
+        if out.rx_free {
+            self.driver.rx_free.commit();
+            wake.driver |= self.driver.rx_free.take_wake_request();
+        }
+        if out.tx_free {
             self.driver.tx_free.commit();
+            wake.driver |= self.driver.tx_free.take_wake_request();
         }
         for (slot, (ports, _)) in self.tenants.iter_mut().enumerate() {
-            if wake.tenants & (1 << slot) != 0 {
+            let bit = 1 << slot;
+            let mut notify = false;
+            if out.filled & bit != 0 {
                 ports.rx_filled.commit();
+                notify |= ports.rx_filled.take_wake_request();
+            }
+            if out.done & bit != 0 {
                 ports.tx_done.commit();
+                notify |= ports.tx_done.take_wake_request();
+            }
+            if notify {
+                wake.tenants |= bit;
             }
         }
         wake

@@ -92,6 +92,10 @@ impl<'a> Tenant<'a> {
             }
         }
         self.iface.poll(self.now, &mut self.dev, &mut self.sockets);
+        // The tenant's sleep step: ask to be woken, unless more came meanwhile.
+        if !self.dev.ready_to_sleep() {
+            seen.extend(self.serve());
+        }
         seen
     }
 }
@@ -112,6 +116,7 @@ fn mux<'a>(driver: &'a Wires, tenants: [&'a Wires; 2], table: FlowTable<16>) -> 
             TenantLink::new(TENANT_SLOTS * BUF, TENANT_SLOTS * BUF, BUF),
         )
     };
+    driver_sleeps(driver);
     Multiplexer::new(
         ME,
         DriverPorts {
@@ -127,6 +132,19 @@ fn mux<'a>(driver: &'a Wires, tenants: [&'a Wires; 2], table: FlowTable<16>) -> 
     )
 }
 
+/// Plays the driver going to sleep: it asks to be woken for tx frames, and
+/// for rx buffers when it has none left (the signalling protocol's consumer
+/// step, as the real driver does it).
+fn driver_sleeps(driver: &Wires) {
+    let [rx_free, _, tx_free, _] = &driver.rings;
+    let (mut rx_free, mut tx_free) = (Shared(rx_free), Shared(tx_free));
+    if rx_free.has_pending() {
+        edgeos_ring::signal::ready_to_sleep(&mut [&mut tx_free]);
+    } else {
+        edgeos_ring::signal::ready_to_sleep(&mut [&mut rx_free, &mut tx_free]);
+    }
+}
+
 /// Plays the driver: puts `frame` into the next rx buffer the mux lent.
 fn arrive(driver: &Wires, frame: &[u8]) -> bool {
     let [rx_free, rx_used, ..] = &driver.rings;
@@ -135,6 +153,8 @@ fn arrive(driver: &Wires, frame: &[u8]) -> bool {
     let mut used = rx_used.borrow_mut();
     used.enqueue(Buf { len: frame.len(), ..buf }).unwrap().unwrap();
     used.commit();
+    drop(used);
+    driver_sleeps(driver);
     true
 }
 
@@ -147,6 +167,7 @@ fn departed(driver: &Wires) -> Vec<Vec<u8>> {
         tx_used.borrow_mut().enqueue(buf).unwrap().unwrap();
     }
     tx_used.borrow_mut().commit();
+    driver_sleeps(driver);
     out
 }
 
@@ -205,6 +226,7 @@ fn udp_echo_reaches_only_its_tenant_and_every_byte_comes_back() {
         assert!(arrive(&driver, &udp_to_us(&payload, 40000 + round, 7)));
         let wake = mux.on_driver();
         assert_eq!(wake.tenants, 0b01, "only tenant A is woken");
+        assert!(mux.driver_idle());
         assert_eq!(a.serve(), vec![payload.clone()]);
         assert!(b.serve().is_empty(), "tenant B never sees A's traffic");
         // The first time, A asks for the peer's MAC and the mux answers for it.

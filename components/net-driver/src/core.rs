@@ -19,13 +19,17 @@ pub struct DriverStats {
     pub ring_errors: u64,
 }
 
-/// What one pass moved, so the caller notifies each peer at most once per batch.
+/// What one pass moved, and whether the multiplexer must be notified: it
+/// is only when something was published on a ring whose consumer asked to
+/// be woken (`edgeos_ring::signal`), at most once per batch.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Moved {
     /// Descriptors returned on the rx used ring.
     pub rx: usize,
     /// Descriptors returned on the tx used ring.
     pub tx: usize,
+    /// The multiplexer asked to be woken and something was published.
+    pub notify: bool,
 }
 
 /// The driver's state between events: the region geometry, at most one
@@ -70,13 +74,16 @@ impl DriverCore {
     ) -> Moved {
         let rx = self.service_rx(now, dev, mem, rx_free, rx_used);
         let tx = self.service_tx(now, dev, mem, tx_free, tx_used);
+        let mut notify = false;
         if rx > 0 {
             rx_used.commit();
+            notify |= rx_used.take_wake_request();
         }
         if tx > 0 {
             tx_used.commit();
+            notify |= tx_used.take_wake_request();
         }
-        Moved { rx, tx }
+        Moved { rx, tx, notify }
     }
 
     fn service_rx<D: Device, M: BufferMemory + ?Sized>(

@@ -22,6 +22,7 @@
 
 mod pool;
 mod region;
+pub mod signal;
 pub mod testing;
 
 pub use pool::BufferPool;
@@ -54,6 +55,13 @@ impl core::fmt::Display for PeerMisbehavior {
 pub trait Consumer {
     /// Takes the next descriptor, `Ok(None)` when the ring is empty.
     fn dequeue(&mut self) -> Result<Option<Buf>, PeerMisbehavior>;
+    /// Whether a published descriptor is waiting (a misbehaving peer counts
+    /// as "yes", so the caller looks and finds out).
+    fn has_pending(&mut self) -> bool;
+    /// Asks the producer to notify us after it next publishes; see [`signal`].
+    fn request_wake(&mut self);
+    /// Withdraws a wake request: we are awake and will look ourselves.
+    fn cancel_wake(&mut self);
 }
 
 /// The writing end of a ring.
@@ -62,6 +70,9 @@ pub trait Producer {
     fn enqueue(&mut self, buf: Buf) -> Result<Result<(), Buf>, PeerMisbehavior>;
     /// Publishes everything enqueued so far to the peer.
     fn commit(&mut self);
+    /// After publishing: whether the consumer asked to be woken, clearing
+    /// the request. Notify it if so; see [`signal`].
+    fn take_wake_request(&mut self) -> bool;
 }
 
 /// Byte access to a shared buffer region.

@@ -14,6 +14,7 @@ pub struct MemQueue<const N: usize> {
     published: Deque<Buf, N>,
     pending: Deque<Buf, N>,
     broken: bool,
+    wake_requested: bool,
     /// How many times `commit` was called.
     pub commits: usize,
 }
@@ -21,7 +22,13 @@ pub struct MemQueue<const N: usize> {
 impl<const N: usize> MemQueue<N> {
     /// An empty queue.
     pub fn new() -> Self {
-        Self { published: Deque::new(), pending: Deque::new(), broken: false, commits: 0 }
+        Self {
+            published: Deque::new(),
+            pending: Deque::new(),
+            broken: false,
+            wake_requested: false,
+            commits: 0,
+        }
     }
 
     /// From now on, every operation fails as if the peer corrupted the indices.
@@ -47,6 +54,18 @@ impl<const N: usize> Consumer for MemQueue<N> {
         }
         Ok(self.published.pop_front())
     }
+
+    fn has_pending(&mut self) -> bool {
+        self.broken || !self.published.is_empty()
+    }
+
+    fn request_wake(&mut self) {
+        self.wake_requested = true;
+    }
+
+    fn cancel_wake(&mut self) {
+        self.wake_requested = false;
+    }
 }
 
 impl<const N: usize> Producer for MemQueue<N> {
@@ -68,6 +87,10 @@ impl<const N: usize> Producer for MemQueue<N> {
             let _ = self.published.push_back(buf);
         }
     }
+
+    fn take_wake_request(&mut self) -> bool {
+        core::mem::take(&mut self.wake_requested)
+    }
 }
 
 /// Lets a test hand a queue or a region to the component under test while
@@ -79,6 +102,15 @@ impl<T: Consumer + ?Sized> Consumer for Shared<'_, T> {
     fn dequeue(&mut self) -> Result<Option<Buf>, PeerMisbehavior> {
         self.0.borrow_mut().dequeue()
     }
+    fn has_pending(&mut self) -> bool {
+        self.0.borrow_mut().has_pending()
+    }
+    fn request_wake(&mut self) {
+        self.0.borrow_mut().request_wake()
+    }
+    fn cancel_wake(&mut self) {
+        self.0.borrow_mut().cancel_wake()
+    }
 }
 
 impl<T: Producer + ?Sized> Producer for Shared<'_, T> {
@@ -87,6 +119,9 @@ impl<T: Producer + ?Sized> Producer for Shared<'_, T> {
     }
     fn commit(&mut self) {
         self.0.borrow_mut().commit()
+    }
+    fn take_wake_request(&mut self) -> bool {
+        self.0.borrow_mut().take_wake_request()
     }
 }
 

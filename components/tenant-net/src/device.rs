@@ -44,7 +44,7 @@ pub struct RingDevice<C, P, M, const N: usize> {
 impl<C: Consumer, P: Producer, M: BufferMemory, const N: usize> RingDevice<C, P, M, N> {
     /// A device over the two halves, with `buf_size`-byte buffers in each
     /// region. Every rx buffer is offered to the multiplexer at once.
-    pub fn new(mut rx: RxSide<C, P, M>, tx: TxSide<C, P, M>, buf_size: usize) -> Self {
+    pub fn new(mut rx: RxSide<C, P, M>, mut tx: TxSide<C, P, M>, buf_size: usize) -> Self {
         let region = Region::new(rx.mem.len(), buf_size);
         let mut offered = 0;
         while let Some(buf) = region.slot(offered) {
@@ -54,6 +54,9 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const N: usize> RingDevice<C, P,
             offered += 1;
         }
         rx.empty.commit();
+        // Ask for a wake before the first sleep: frames may come before we look.
+        rx.filled.request_wake();
+        tx.done.request_wake();
         let pool = BufferPool::new(Region::new(tx.mem.len(), buf_size));
         Self {
             rx: Half { side: rx, buffers: region, scratch: [0; MTU], notify: offered > 0, errors: 0 },
@@ -61,10 +64,32 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const N: usize> RingDevice<C, P,
         }
     }
 
-    /// Whether the multiplexer must be notified since the last call (frames
-    /// sent or buffers returned), clearing the request.
+    /// Whether the multiplexer must be notified: something was published
+    /// since the last call (frames sent, buffers returned) on a ring whose
+    /// consumer asked to be woken (`edgeos_ring::signal`).
     pub fn take_notify(&mut self) -> bool {
-        core::mem::take(&mut self.rx.notify) | core::mem::take(&mut self.tx.notify)
+        let mut notify = false;
+        if core::mem::take(&mut self.rx.notify) {
+            notify |= self.rx.side.empty.take_wake_request();
+        }
+        if core::mem::take(&mut self.tx.notify) {
+            notify |= self.tx.side.outgoing.take_wake_request();
+        }
+        notify
+    }
+
+    /// Before sleeping: `true` when nothing arrived meanwhile (a wake is
+    /// requested on the rings we wait on), `false` to poll again.
+    ///
+    /// Without a free tx buffer, received frames stay queued (smoltcp may
+    /// answer at once), so then only returned tx buffers can make progress
+    /// and only that ring is waited on.
+    pub fn ready_to_sleep(&mut self) -> bool {
+        self.reclaim_tx();
+        if self.tx.buffers.available() == 0 {
+            return edgeos_ring::signal::ready_to_sleep(&mut [&mut self.tx.side.done]);
+        }
+        edgeos_ring::signal::ready_to_sleep(&mut [&mut self.rx.side.filled, &mut self.tx.side.done])
     }
 
     /// Refused descriptors and ring errors seen: multiplexer bugs, counted.

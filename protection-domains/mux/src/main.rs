@@ -163,14 +163,24 @@ impl Handler for MuxPd {
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
         if channels.contains(self.driver) {
-            let wake = self.mux.on_driver();
-            self.wake(wake);
+            loop {
+                let wake = self.mux.on_driver();
+                self.wake(wake);
+                if self.mux.driver_idle() {
+                    break;
+                }
+            }
         }
         let signalled: Vec<usize, MAX_SLOTS> = self.slots.signalled(channels).collect();
         for slot in signalled {
             if self.slots.is_serving(slot) {
-                let wake = self.mux.on_tenant(slot);
-                self.wake(wake);
+                loop {
+                    let wake = self.mux.on_tenant(slot);
+                    self.wake(wake);
+                    if self.mux.tenant_idle(slot) {
+                        break;
+                    }
+                }
             } else {
                 self.slots.template_ready(slot);
             }

@@ -6,15 +6,15 @@ use core::ptr::NonNull;
 
 use edgeos_net_driver::protocol::{ConnectReply, MacDisplay, Request, LABEL_OK};
 use edgeos_net_driver::DriverCore;
-use edgeos_pd_ring::{ReadEnd, SharedRegion, WriteEnd};
-use edgeos_ring::Region;
+use edgeos_pd_ring::{reader, writer, ReadEnd, SharedRegion, WriteEnd};
+use edgeos_ring::signal::ready_to_sleep;
+use edgeos_ring::{Consumer, Region};
 use sel4_microkit::{
     debug_println, memory_region_symbol, protection_domain, var, Channel, ChannelSet, Handler,
     Infallible, MessageInfo,
 };
 use sel4_driver_interfaces::HandleInterrupt;
 use sel4_shared_memory::SharedMemoryRef;
-use sel4_shared_ring_buffer::{InitializationStrategy, RawRingBuffer, RingBuffer};
 use sel4_virtio_hal_impl::HalImpl;
 use sel4_virtio_net::{DeviceImpl, DeviceWrapper};
 use smoltcp::time::Instant;
@@ -53,13 +53,6 @@ fn probe(mmio_vaddr: usize) -> Option<(usize, MmioTransport<'static>)> {
     })
 }
 
-/// One ring of the multiplexer's, whose state the multiplexer initialised.
-fn ring<R: sel4_shared_ring_buffer::roles::RingBufferRole>(
-    raw: NonNull<RawRingBuffer>,
-) -> RingBuffer<'static, R> {
-    // SAFETY: each ring region is mapped rw into this PD and the multiplexer only.
-    RingBuffer::new(unsafe { SharedMemoryRef::new(raw) }, InitializationStrategy::ReadState)
-}
 
 #[protection_domain(heap_size = 512 * 1024)]
 fn init() -> NetDriver {
@@ -87,18 +80,22 @@ fn init() -> NetDriver {
         SharedMemoryRef::new(memory_region_symbol!(net_dma_vaddr: *mut [u8], n = net_dma_size))
     });
     let mux = Channel::new(*var!(mux_channel: usize = 0));
-    NetDriver {
+    let mut driver = NetDriver {
         core: DriverCore::new(Region::new(net_dma_size, BUFFER_SIZE)),
         dev,
         mac,
         mem,
-        rx_free: ReadEnd(ring(memory_region_symbol!(net_rx_free_vaddr: *mut _))),
-        rx_used: WriteEnd(ring(memory_region_symbol!(net_rx_used_vaddr: *mut _))),
-        tx_free: ReadEnd(ring(memory_region_symbol!(net_tx_free_vaddr: *mut _))),
-        tx_used: WriteEnd(ring(memory_region_symbol!(net_tx_used_vaddr: *mut _))),
+        rx_free: reader(memory_region_symbol!(net_rx_free_vaddr: *mut _)),
+        rx_used: writer(memory_region_symbol!(net_rx_used_vaddr: *mut _)),
+        tx_free: reader(memory_region_symbol!(net_tx_free_vaddr: *mut _)),
+        tx_used: writer(memory_region_symbol!(net_tx_used_vaddr: *mut _)),
         irq: Channel::new(*var!(virtio_irq_channel: usize = 0)),
         mux,
-    }
+    };
+    // Before the first sleep: the mux's first buffers must wake us.
+    driver.rx_free.request_wake();
+    driver.tx_free.request_wake();
+    driver
 }
 
 impl NetDriver {
@@ -112,8 +109,19 @@ impl NetDriver {
             &mut self.tx_free,
             &mut self.tx_used,
         );
-        if moved.rx > 0 || moved.tx > 0 {
+        if moved.notify {
             self.mux.notify();
+        }
+    }
+
+    /// The signalling protocol's consumer step: wait for tx frames always,
+    /// and for rx buffers only when none is left to receive into.
+    fn ready_to_sleep(&mut self) -> bool {
+        let starved = self.core.rx_buffers_held() == 0 && !self.rx_free.has_pending();
+        if starved {
+            ready_to_sleep(&mut [&mut self.rx_free, &mut self.tx_free])
+        } else {
+            ready_to_sleep(&mut [&mut self.tx_free])
         }
     }
 }
@@ -125,7 +133,12 @@ impl Handler for NetDriver {
         if channels.contains(self.irq) {
             self.dev.handle_interrupt();
         }
-        self.service();
+        loop {
+            self.service();
+            if self.ready_to_sleep() {
+                break;
+            }
+        }
         if channels.contains(self.irq) {
             // Re-arm only after the device's pending work was taken.
             let _ = self.irq.irq_ack();

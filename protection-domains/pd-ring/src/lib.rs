@@ -8,11 +8,26 @@ use sel4_shared_memory::SharedMemoryRef;
 use sel4_shared_ring_buffer::{roles::Read, roles::Write, Descriptor, InitializationStrategy, RingBuffer};
 use smoltcp::time as smoltcp_instant;
 
-/// The read end of a rust-sel4 ring.
-pub struct ReadEnd<'a>(pub RingBuffer<'a, Read>);
+use core::sync::atomic::{fence, AtomicU32, Ordering};
 
-/// The write end of a rust-sel4 ring.
-pub struct WriteEnd<'a>(pub RingBuffer<'a, Write>);
+/// Where a ring region keeps its consumer's wake flag: right after the
+/// `RawRingBuffer`, on its own cache line (sDDF keeps `consumer_signalled`
+/// in the queue the same way). Ring regions are 0x4000 bytes; the ring
+/// takes 12,296 of them.
+pub const WAKE_FLAG_OFFSET: usize =
+    core::mem::size_of::<sel4_shared_ring_buffer::RawRingBuffer>().next_multiple_of(64);
+
+/// The read end of a rust-sel4 ring, with the ring's wake flag.
+pub struct ReadEnd<'a>(pub RingBuffer<'a, Read>, &'a AtomicU32);
+
+/// The write end of a rust-sel4 ring, with the ring's wake flag.
+pub struct WriteEnd<'a>(pub RingBuffer<'a, Write>, &'a AtomicU32);
+
+fn wake_flag(raw: core::ptr::NonNull<sel4_shared_ring_buffer::RawRingBuffer>) -> &'static AtomicU32 {
+    // SAFETY: the ring region is at least WAKE_FLAG_OFFSET + 4 bytes (checked
+    // by sysdesc), mapped into both peers; the word is only accessed atomically.
+    unsafe { &*((raw.as_ptr() as *mut u8).add(WAKE_FLAG_OFFSET) as *const AtomicU32) }
+}
 
 fn to_buf(d: Descriptor) -> Buf {
     Buf { offset: d.encoded_addr(), len: d.len() as usize, cookie: d.cookie() }
@@ -27,6 +42,21 @@ impl Consumer for ReadEnd<'_> {
     fn dequeue(&mut self) -> Result<Option<Buf>, PeerMisbehavior> {
         self.0.dequeue().map(|d| d.map(to_buf)).map_err(|_| PeerMisbehavior)
     }
+
+    fn has_pending(&mut self) -> bool {
+        // A misbehaving peer counts as pending: the caller looks and counts it.
+        self.0.is_empty().map(|empty| !empty).unwrap_or(true)
+    }
+
+    fn request_wake(&mut self) {
+        self.1.store(1, Ordering::Relaxed);
+        // Orders the flag store before the re-check's load of the write index.
+        fence(Ordering::SeqCst);
+    }
+
+    fn cancel_wake(&mut self) {
+        self.1.store(0, Ordering::Relaxed);
+    }
 }
 
 impl Producer for WriteEnd<'_> {
@@ -40,6 +70,12 @@ impl Producer for WriteEnd<'_> {
 
     fn commit(&mut self) {
         self.0.commit();
+    }
+
+    fn take_wake_request(&mut self) -> bool {
+        // Orders the write-index store (commit) before the flag's load.
+        fence(Ordering::SeqCst);
+        self.1.swap(0, Ordering::AcqRel) == 1
     }
 }
 
@@ -66,14 +102,17 @@ pub fn writer(raw: core::ptr::NonNull<sel4_shared_ring_buffer::RawRingBuffer>) -
     // SAFETY (caller's system.xml): the ring region is mapped rw into
     // exactly this PD and its one peer.
     let shared = unsafe { SharedMemoryRef::new(raw) };
-    WriteEnd(RingBuffer::new(shared, InitializationStrategy::UseAndWriteState(Default::default())))
+    WriteEnd(
+        RingBuffer::new(shared, InitializationStrategy::UseAndWriteState(Default::default())),
+        wake_flag(raw),
+    )
 }
 
 /// A ring this PD reads from; the indices are read from the region.
 pub fn reader(raw: core::ptr::NonNull<sel4_shared_ring_buffer::RawRingBuffer>) -> ReadEnd<'static> {
     // SAFETY: as for `writer`.
     let shared = unsafe { SharedMemoryRef::new(raw) };
-    ReadEnd(RingBuffer::new(shared, InitializationStrategy::ReadState))
+    ReadEnd(RingBuffer::new(shared, InitializationStrategy::ReadState), wake_flag(raw))
 }
 
 /// A shared buffer region of `len` bytes at `vaddr`.

@@ -153,9 +153,14 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
     let ipc_buffer = unsafe { &mut *ipc_buffer_ptr() };
     let mux = template.mux.notification();
     loop {
-        template.echo.serve(&mut template.dev, now());
-        if template.dev.take_notify() {
-            mux.with(&mut *ipc_buffer).signal();
+        loop {
+            template.echo.serve(&mut template.dev, now());
+            if template.dev.take_notify() {
+                mux.with(&mut *ipc_buffer).signal();
+            }
+            if template.dev.ready_to_sleep() {
+                break;
+            }
         }
         let _ = INPUT_CAP.with(&mut *ipc_buffer).recv(REPLY_CAP);
     }

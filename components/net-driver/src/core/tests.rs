@@ -80,7 +80,7 @@ fn received_frames_land_in_provided_buffers_in_order() {
     }
     rig.arrive(&frame(60, 1));
     rig.arrive(&frame(1514, 2));
-    assert_eq!(rig.service(), Moved { rx: 2, tx: 0 });
+    assert_eq!(rig.service(), Moved { rx: 2, tx: 0, notify: false });
     let first = rig.rx_used.dequeue().unwrap().unwrap();
     let second = rig.rx_used.dequeue().unwrap().unwrap();
     assert_eq!((first.offset, first.len), (0, 60));
@@ -111,7 +111,7 @@ fn provided_tx_frames_go_out_byte_for_byte_and_come_back() {
     let f = frame(342, 9);
     rig.mem[3 * BUF..3 * BUF + f.len()].copy_from_slice(&f);
     Rig::provide(&mut rig.tx_free, Buf { len: f.len(), ..slot(3) });
-    assert_eq!(rig.service(), Moved { rx: 0, tx: 1 });
+    assert_eq!(rig.service(), Moved { rx: 0, tx: 1, notify: false });
     assert_eq!(rig.departed().unwrap(), f);
     assert_eq!(rig.tx_used.dequeue().unwrap().unwrap(), Buf { len: 342, ..slot(3) });
     assert_eq!(rig.core.stats().tx_frames, 1);
@@ -137,7 +137,7 @@ fn bad_descriptors_are_refused_counted_and_handed_back() {
         Rig::provide(&mut rig.tx_free, b);
     }
     rig.arrive(&frame(60, 0));
-    assert_eq!(rig.service(), Moved { rx: 3, tx: 3 });
+    assert_eq!(rig.service(), Moved { rx: 3, tx: 3, notify: false });
     assert_eq!(rig.core.stats().bad_descriptors, 6);
     for b in bad_rx {
         assert_eq!(rig.rx_used.dequeue().unwrap(), Some(Buf { len: 0, ..b }));
@@ -157,9 +157,26 @@ fn a_misbehaving_ring_is_counted_and_the_other_direction_keeps_working() {
     let f = frame(60, 5);
     rig.mem[..60].copy_from_slice(&f);
     Rig::provide(&mut rig.tx_free, Buf { len: 60, ..slot(0) });
-    assert_eq!(rig.service(), Moved { rx: 0, tx: 1 });
+    assert_eq!(rig.service(), Moved { rx: 0, tx: 1, notify: false });
     assert_eq!(rig.core.stats().ring_errors, 1);
     assert_eq!(rig.departed().unwrap(), f);
+}
+
+#[test]
+fn the_mux_is_notified_only_when_it_asked_and_something_was_published() {
+    let mut rig = Rig::new();
+    rig.rx_used.request_wake();
+    rig.tx_used.request_wake();
+    assert!(!rig.service().notify, "nothing published, no notification");
+    Rig::provide(&mut rig.rx_free, slot(0));
+    rig.arrive(&frame(60, 1));
+    assert!(rig.service().notify);
+    Rig::provide(&mut rig.rx_free, slot(1));
+    rig.arrive(&frame(60, 2));
+    assert!(!rig.service().notify, "the rx request was used up; the mux is awake");
+    rig.mem[2 * BUF..2 * BUF + 60].copy_from_slice(&frame(60, 3));
+    Rig::provide(&mut rig.tx_free, Buf { len: 60, ..slot(2) });
+    assert!(rig.service().notify, "the tx request is still standing");
 }
 
 #[test]

@@ -13,10 +13,11 @@ use crate::diagnostic::Diagnostics;
 /// Largest untagged Ethernet frame without its FCS: a frame buffer must hold one.
 const MIN_BUFFER_SIZE: u64 = 1514;
 
-/// Bytes of one `sel4-shared-ring-buffer` `RawRingBuffer`: two `u32`
-/// indices and 512 descriptors of 24 bytes (`RING_BUFFER_SIZE`,
-/// `Descriptor` in rust-sel4 v5.0.0). A ring region must hold one.
-const RAW_RING_BUFFER_BYTES: u64 = 4 + 4 + 512 * 24;
+/// Bytes a ring region must hold: one `sel4-shared-ring-buffer`
+/// `RawRingBuffer` (two `u32` indices and 512 descriptors of 24 bytes,
+/// `RING_BUFFER_SIZE` and `Descriptor` in rust-sel4 v5.0.0), then the
+/// consumer's wake flag on the next 64-byte line (`edgeos_pd_ring::WAKE_FLAG_OFFSET`).
+const RAW_RING_BUFFER_BYTES: u64 = (4 + 4 + 512 * 24_u64).next_multiple_of(64) + 4;
 
 struct Validator<'a> {
     spans: &'a SpanIndex,
@@ -100,7 +101,7 @@ fn rings(config: &Config, v: &mut Validator<'_>) {
         v.impossible(
             "rings.queue_size",
             format!("{:#x}", r.queue_size),
-            format!("a ring region must hold a RawRingBuffer ({RAW_RING_BUFFER_BYTES} bytes)"),
+            format!("a ring region must hold a RawRingBuffer and its wake flag ({RAW_RING_BUFFER_BYTES} bytes)"),
         );
     }
 }
