@@ -48,7 +48,7 @@ QEMU_ARGS  = -machine virt,virtualization=on -cpu cortex-a53 -m size=2G -nograph
 
 SDK = $(shell ci/find-sdk.sh)
 
-.PHONY: run image pds test host-test system-test clean
+.PHONY: run image pds test host-test system-test bench-hops clean
 
 run: image
 	qemu-system-aarch64 $(QEMU_ARGS)
@@ -89,6 +89,10 @@ host-test:
 system-test: image
 	cargo run --quiet --release -p edgeos-sysdesc -- check --system system.xml --search-path $(PD_OUT)
 	ci/system-test.sh $(BUILD_DIR) qemu-system-aarch64 $(QEMU_ARGS)
+
+# Guest time per frame in each hop; see docs/benchmarks.md.
+bench-hops:
+	ci/bench-hops.sh
 
 clean:
 	rm -rf build target

@@ -18,4 +18,12 @@ mod ready_block;
 mod slot;
 
 pub use ready_block::{ReadyBlockError, TemplateReady, READY_BLOCK_LEN};
+
+/// Where in a slot's control region the FWP publishes its per-frame time
+/// summary (two little-endian words, `edgeos_cycles::Summary::to_words`),
+/// after the ready block.
+pub const HOP_SUMMARY_AT: usize = 64;
+
+/// Bytes of the control region the multiplexer reads.
+pub const CTRL_READ_LEN: usize = HOP_SUMMARY_AT + 16;
 pub use slot::{SlotError, SlotPool, SlotState, SpawnPlan};

@@ -212,13 +212,27 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         }
     }
 
+    /// Frames handled so far: received from the driver plus sent or refused
+    /// from tenants (the denominator of per-frame time samples).
+    pub fn frames_handled(&self) -> u64 {
+        let tenants: u64 = self.tenants.iter().map(|(_, t)| t.stats().sent + t.stats().rejected).sum();
+        self.link.stats().rx_frames + tenants
+    }
+
     /// Handles a notification from the driver: received frames and
     /// transmitted buffers.
     pub fn on_driver(&mut self) -> Wake {
+        self.on_driver_with(&mut |_| {})
+    }
+
+    /// As [`on_driver`](Self::on_driver); `extra` appends counters the PD
+    /// gathers itself (other PDs' figures) to a stats reply, and is called
+    /// only when one is requested.
+    pub fn on_driver_with(&mut self, extra: &mut dyn FnMut(&mut StatsLine)) -> Wake {
         let mut out = Published::default();
         self.link.reclaim_tx(&mut self.driver.tx_used);
         while let Some(len) = self.link.receive_one(&mut self.driver.rx_used, &self.driver.mem, &mut self.frame) {
-            self.route(len, &mut out);
+            self.route(len, &mut out, extra);
         }
         if self.link.provide_rx(&mut self.driver.rx_free) > 0 {
             out.rx_free = true;
@@ -226,7 +240,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         self.publish(out)
     }
 
-    fn route(&mut self, len: usize, out: &mut Published) {
+    fn route(&mut self, len: usize, out: &mut Published, extra: &mut dyn FnMut(&mut StatsLine)) {
         let frame = &self.frame[..len];
         match classify(frame, &self.me, &self.table) {
             Classified::ArpRequest(request) => {
@@ -247,7 +261,8 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                 }
             }
             Classified::Miss { tuple } if self.is_stats_request(&tuple) => {
-                let line = self.stats_line();
+                let mut line = self.stats_line();
+                extra(&mut line);
                 if let Some(n) = udp_reply(&self.frame[..len], &tuple, &self.me, line.as_str().as_bytes(), &mut self.reply) {
                     out.tx_free |= self.send_reply(n);
                 }

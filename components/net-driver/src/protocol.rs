@@ -9,16 +9,22 @@
 pub enum Request {
     /// Report the NIC's MAC address and check that the rings are set up.
     Connect,
+    /// Report the driver's per-frame time samples (`edgeos_cycles::Summary`
+    /// words; none yet: label not OK).
+    HopStats,
 }
 
 /// The label of [`Request::Connect`].
 pub const LABEL_CONNECT: u64 = 1;
+/// The label of [`Request::HopStats`].
+pub const LABEL_HOP_STATS: u64 = 2;
 
 impl Request {
     /// Decodes a call's label; `None` for labels no request uses.
     pub fn from_label(label: u64) -> Option<Self> {
         match label {
             LABEL_CONNECT => Some(Self::Connect),
+            LABEL_HOP_STATS => Some(Self::HopStats),
             _ => None,
         }
     }
@@ -27,6 +33,7 @@ impl Request {
     pub fn label(self) -> u64 {
         match self {
             Self::Connect => LABEL_CONNECT,
+            Self::HopStats => LABEL_HOP_STATS,
         }
     }
 }
@@ -93,6 +100,7 @@ mod tests {
     #[test]
     fn labels_round_trip_and_unknown_labels_are_refused() {
         assert_eq!(Request::from_label(Request::Connect.label()), Some(Request::Connect));
+        assert_eq!(Request::from_label(Request::HopStats.label()), Some(Request::HopStats));
         assert_eq!(Request::from_label(0), None);
         assert_eq!(Request::from_label(99), None);
     }

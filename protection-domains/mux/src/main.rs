@@ -11,9 +11,10 @@ use core::ptr::NonNull;
 
 use edgeos_config::MuxConfig;
 use edgeos_flow::{FlowTable, NetIdentity, Protocol as FlowProtocol, ServiceKey, TenantId};
-use edgeos_mux::{DriverLink, DriverPorts, Multiplexer, TenantLink, TenantPorts, Wake};
+use edgeos_cycles::{Samples, Summary};
+use edgeos_mux::{DriverLink, DriverPorts, Multiplexer, StatsLine, TenantLink, TenantPorts, Wake};
 use edgeos_net_driver::protocol::{ConnectReply, MacDisplay, Request, LABEL_OK};
-use edgeos_pd_ring::{reader, region, writer, ReadEnd, SharedRegion, WriteEnd};
+use edgeos_pd_ring::{now_ns, reader, region, writer, ReadEnd, SharedRegion, WriteEnd};
 use edgeos_ring::Region;
 use heapless::Vec;
 use sel4_microkit::{
@@ -35,6 +36,24 @@ const RX_BUFFERS: usize = 256;
 const MAX_SLOTS: usize = 8;
 /// Flow-table capacity (a power of two).
 const FLOWS: usize = 64;
+/// Per-frame time samples kept (the first ones; later frames only count).
+const HOP_SAMPLES: usize = 16 * 1024;
+
+/// Kept out of the handler struct, which `init` returns on the stack.
+static mut HOPS: Samples<HOP_SAMPLES> = Samples::new();
+
+fn hops() -> &'static mut Samples<HOP_SAMPLES> {
+    // SAFETY: the PD is single-threaded and only the handler touches HOPS.
+    unsafe { &mut *core::ptr::addr_of_mut!(HOPS) }
+}
+
+/// Appends one hop's summary to a stats line as `hop.<name>.{count,min,median,p99}`.
+fn put_hop(line: &mut StatsLine, name: core::fmt::Arguments<'_>, summary: Option<Summary>) {
+    let Some(s) = summary else { return };
+    for (key, value) in [("count", s.count), ("min", s.min), ("median", s.median), ("p99", s.p99)] {
+        line.put(format_args!("hop.{name}."), key, u64::from(value));
+    }
+}
 
 type Mux = Multiplexer<ReadEnd<'static>, WriteEnd<'static>, SharedRegion, MAX_SLOTS, MAX_BUFFERS, FLOWS>;
 
@@ -149,6 +168,15 @@ fn connect(mux: &Mux, driver: Channel, me: &NetIdentity) {
     }
 }
 
+/// The driver's per-frame summary, asked over the protected procedure call.
+fn driver_hops(driver: Channel) -> Option<Summary> {
+    let reply = driver.pp_call(MessageInfo::new(Request::HopStats.label(), 0));
+    if reply.label() != LABEL_OK {
+        return None;
+    }
+    Summary::from_words(sel4_microkit::with_msg_regs(|mrs| [mrs[0], mrs[1]]))
+}
+
 impl MuxPd {
     fn wake(&self, wake: Wake) {
         if wake.driver {
@@ -162,10 +190,27 @@ impl Handler for MuxPd {
     type Error = Infallible;
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
+        // Time is counted from each pass's start to its hand-off (the
+        // notifications), not past it: a notified driver preempts us, and its
+        // work is its own hop.
+        let (mut busy, frames) = (0, self.mux.frames_handled());
         if channels.contains(self.driver) {
+            let (driver, slots) = (self.driver, &self.slots);
+            let mut extra = |line: &mut StatsLine| {
+                put_hop(line, format_args!("driver"), driver_hops(driver));
+                put_hop(line, format_args!("mux"), hops().summary());
+                for slot in 0..slots.len() {
+                    put_hop(line, format_args!("t{slot}"), slots.hop_summary(slot));
+                }
+            };
             loop {
-                let wake = self.mux.on_driver();
-                self.wake(wake);
+                let start = now_ns();
+                let wake = self.mux.on_driver_with(&mut extra);
+                busy += now_ns() - start;
+                if wake.driver {
+                    self.driver.notify();
+                }
+                self.slots.notify(wake.tenants);
                 if self.mux.driver_idle() {
                     break;
                 }
@@ -175,7 +220,9 @@ impl Handler for MuxPd {
         for slot in signalled {
             if self.slots.is_serving(slot) {
                 loop {
+                    let start = now_ns();
                     let wake = self.mux.on_tenant(slot);
+                    busy += now_ns() - start;
                     self.wake(wake);
                     if self.mux.tenant_idle(slot) {
                         break;
@@ -185,6 +232,8 @@ impl Handler for MuxPd {
                 self.slots.template_ready(slot);
             }
         }
+        let handled = self.mux.frames_handled() - frames;
+        hops().record_batch(busy, handled as usize);
         Ok(())
     }
 

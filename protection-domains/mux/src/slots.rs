@@ -2,7 +2,8 @@
 //! regions and TCBs, driven by `edgeos_fwp::SlotPool`.
 
 use edgeos_config::MuxConfig;
-use edgeos_fwp::{SlotPool, SlotState, SpawnPlan, TemplateReady, READY_BLOCK_LEN};
+use edgeos_cycles::Summary;
+use edgeos_fwp::{SlotPool, SlotState, SpawnPlan, TemplateReady, CTRL_READ_LEN, HOP_SUMMARY_AT, READY_BLOCK_LEN};
 use heapless::Vec;
 use sel4_microkit::{debug_println, Channel, ChannelSet, Child};
 use sel4_shared_memory::access::ReadOnly;
@@ -27,7 +28,7 @@ impl<const N: usize> Slots<N> {
         for layout in config.iter().flat_map(|c| c.slots.iter()) {
             let ptr = core::ptr::NonNull::slice_from_raw_parts(
                 core::ptr::NonNull::new(layout.ctrl as *mut u8).expect("checked non-null by MuxConfig::parse"),
-                READY_BLOCK_LEN,
+                CTRL_READ_LEN,
             );
             // SAFETY: the generator maps each slot's control region read-only here.
             let ctrl = unsafe { SharedMemoryRef::new_read_only(ptr) };
@@ -48,6 +49,20 @@ impl<const N: usize> Slots<N> {
         (0..self.slots.len()).filter(move |i| channels.contains(self.slots[*i].channel))
     }
 
+    /// Number of configured slots.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The per-frame summary slot `slot` last published in its control
+    /// region (untrusted: it only ever reaches a stats line).
+    pub fn hop_summary(&self, slot: usize) -> Option<Summary> {
+        let mut bytes = [0u8; 16];
+        self.slots.get(slot)?.ctrl.as_ptr().index(HOP_SUMMARY_AT..HOP_SUMMARY_AT + 16).copy_into_slice(&mut bytes);
+        let word = |i: usize| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+        Summary::from_words([word(0), word(1)])
+    }
+
     /// Whether slot `slot` was spawned and is serving.
     pub fn is_serving(&self, slot: usize) -> bool {
         matches!(self.pool.state(slot), Ok(SlotState::Active { .. }))
@@ -66,7 +81,7 @@ impl<const N: usize> Slots<N> {
     /// and spawn it.
     pub fn template_ready(&mut self, slot: usize) {
         let mut block = [0u8; READY_BLOCK_LEN];
-        self.slots[slot].ctrl.as_ptr().copy_into_slice(&mut block);
+        self.slots[slot].ctrl.as_ptr().index(..READY_BLOCK_LEN).copy_into_slice(&mut block);
         let ready = match TemplateReady::parse(&block) {
             Ok(ready) => ready,
             Err(e) => return debug_println!("mux: fwp slot {slot} not spawnable: {e}"),

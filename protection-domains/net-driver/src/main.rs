@@ -6,7 +6,8 @@ use core::ptr::NonNull;
 
 use edgeos_net_driver::protocol::{ConnectReply, MacDisplay, Request, LABEL_OK};
 use edgeos_net_driver::DriverCore;
-use edgeos_pd_ring::{reader, writer, ReadEnd, SharedRegion, WriteEnd};
+use edgeos_cycles::Samples;
+use edgeos_pd_ring::{now_ns, reader, writer, ReadEnd, SharedRegion, WriteEnd};
 use edgeos_ring::signal::ready_to_sleep;
 use edgeos_ring::{Consumer, Region};
 use sel4_microkit::{
@@ -28,6 +29,16 @@ const VIRTIO_MMIO_STRIDE: usize = 0x200;
 const VIRTIO_MMIO_FIRST_IRQ: usize = 48;
 /// Matches `edgeos_ring`'s slot size on the multiplexer's side of `net_dma`.
 const BUFFER_SIZE: usize = 2048;
+/// Per-frame time samples kept (the first ones; later frames only count).
+const HOP_SAMPLES: usize = 16 * 1024;
+
+/// Kept out of the handler struct, which `init` returns on the stack.
+static mut HOPS: Samples<HOP_SAMPLES> = Samples::new();
+
+fn hops() -> &'static mut Samples<HOP_SAMPLES> {
+    // SAFETY: the PD is single-threaded and only the handler touches HOPS.
+    unsafe { &mut *core::ptr::addr_of_mut!(HOPS) }
+}
 
 type Device = DeviceWrapper<HalImpl, MmioTransport<'static>>;
 
@@ -99,7 +110,7 @@ fn init() -> NetDriver {
 }
 
 impl NetDriver {
-    fn service(&mut self) {
+    fn service(&mut self) -> usize {
         let moved = self.core.service(
             Instant::ZERO,
             &mut self.dev,
@@ -112,6 +123,7 @@ impl NetDriver {
         if moved.notify {
             self.mux.notify();
         }
+        moved.rx + moved.tx
     }
 
     /// The signalling protocol's consumer step: wait for tx frames always,
@@ -130,15 +142,17 @@ impl Handler for NetDriver {
     type Error = Infallible;
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
+        let (start, mut frames) = (now_ns(), 0);
         if channels.contains(self.irq) {
             self.dev.handle_interrupt();
         }
         loop {
-            self.service();
+            frames += self.service();
             if self.ready_to_sleep() {
                 break;
             }
         }
+        hops().record_batch(now_ns() - start, frames);
         if channels.contains(self.irq) {
             // Re-arm only after the device's pending work was taken.
             let _ = self.irq.irq_ack();
@@ -147,8 +161,18 @@ impl Handler for NetDriver {
     }
 
     fn protected(&mut self, channel: Channel, msg: MessageInfo) -> Result<MessageInfo, Self::Error> {
-        if channel != self.mux || Request::from_label(msg.label()) != Some(Request::Connect) {
+        if channel != self.mux {
             return Ok(MessageInfo::new(u64::MAX, 0));
+        }
+        match Request::from_label(msg.label()) {
+            Some(Request::Connect) => {}
+            Some(Request::HopStats) => {
+                let Some(summary) = hops().summary() else { return Ok(MessageInfo::new(u64::MAX, 0)) };
+                let words = summary.to_words();
+                sel4_microkit::with_msg_regs_mut(|mrs| mrs[..2].copy_from_slice(&words));
+                return Ok(MessageInfo::new(LABEL_OK, 2));
+            }
+            None => return Ok(MessageInfo::new(u64::MAX, 0)),
         }
         // Buffers still on the free ring plus the one the core may hold for the next frame.
         let on_ring = self.rx_free.0.num_filled_slots().unwrap_or(0);

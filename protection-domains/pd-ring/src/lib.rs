@@ -129,15 +129,20 @@ pub unsafe fn region(vaddr: usize, len: usize) -> SharedRegion {
     SharedRegion(unsafe { SharedMemoryRef::new(ptr) })
 }
 
-/// The physical counter (`CNTPCT_EL0`, exported to user mode by the SDK's
-/// kernel configs) as a smoltcp instant.
-pub fn now() -> smoltcp_instant::Instant {
+/// Nanoseconds of guest time from the physical counter (`CNTPCT_EL0`,
+/// exported to user mode by the SDK's kernel configs). Under QEMU
+/// `-icount shift=0` a nanosecond is one instruction.
+pub fn now_ns() -> u64 {
     let (ticks, freq): (u64, u64);
     // SAFETY: reading the generic timer's counter and frequency has no side effects.
     unsafe {
         core::arch::asm!("mrs {}, cntpct_el0", out(reg) ticks);
         core::arch::asm!("mrs {}, cntfrq_el0", out(reg) freq);
     }
-    let micros = (u128::from(ticks) * 1_000_000 / u128::from(freq.max(1))) as i64;
-    smoltcp_instant::Instant::from_micros(micros)
+    (u128::from(ticks) * 1_000_000_000 / u128::from(freq.max(1))) as u64
+}
+
+/// [`now_ns`] as a smoltcp instant.
+pub fn now() -> smoltcp_instant::Instant {
+    smoltcp_instant::Instant::from_micros((now_ns() / 1000) as i64)
 }

@@ -13,8 +13,9 @@ use core::ptr::{addr_of_mut, NonNull};
 
 use edgeos_config::{Protocol, TenantConfig};
 use edgeos_echo::{Echo, EchoStorage};
-use edgeos_fwp::{TemplateReady, READY_BLOCK_LEN};
-use edgeos_pd_ring::{now, reader, region, writer, ReadEnd, SharedRegion, WriteEnd};
+use edgeos_cycles::Samples;
+use edgeos_fwp::{TemplateReady, CTRL_READ_LEN, HOP_SUMMARY_AT, READY_BLOCK_LEN};
+use edgeos_pd_ring::{now, now_ns, reader, region, writer, ReadEnd, SharedRegion, WriteEnd};
 use edgeos_tenant_net::{RingDevice, RxSide, TxSide};
 use sel4_microkit::{
     debug_println, memory_region_symbol, protection_domain, var, Channel, Handler, Infallible,
@@ -28,6 +29,12 @@ const REPLY_CAP: sel4::cap::Reply = sel4::Cap::from_bits(4);
 const BUFFER_SIZE: usize = 2048;
 /// Upper bound on tx buffers the device tracks.
 const TX_BUFFERS: usize = 64;
+/// Per-frame time samples kept (the first ones; later frames only count).
+const HOP_SAMPLES: usize = 16 * 1024;
+/// The summary is republished every this many samples: sorting the samples
+/// takes time the tenant would rather spend serving.
+const HOP_PUBLISH_EVERY: u64 = 1000;
+
 /// The serving loop's own stack, so a spawn never depends on where the boot
 /// stack was when the slot parked.
 const SERVE_STACK_SIZE: usize = 32 * 1024;
@@ -47,6 +54,7 @@ struct Template {
 static mut SERVE_STACK: ServeStack = ServeStack([0; SERVE_STACK_SIZE]);
 static mut STORAGE: EchoStorage<'static> = EchoStorage::new();
 static mut TEMPLATE: Option<Template> = None;
+static mut HOPS: Samples<HOP_SAMPLES> = Samples::new();
 
 fn ring(vaddr: usize) -> NonNull<sel4_shared_ring_buffer::RawRingBuffer> {
     NonNull::new(vaddr as *mut _).expect("ring address set by system.xml")
@@ -107,19 +115,21 @@ fn init() -> Parked {
     Parked
 }
 
-fn publish_ready() {
+/// This slot's control region: the ready block, then the hop summary.
+fn ctrl_region() -> SharedMemoryRef<'static, [u8]> {
     // SAFETY: `fwp_ctrl` is this slot's control region (rw here, read-only in the mux).
-    let mut ctrl = unsafe {
-        SharedMemoryRef::<'static, [u8]>::new(memory_region_symbol!(
-            fwp_ctrl_vaddr: *mut [u8],
-            n = READY_BLOCK_LEN
-        ))
-    };
+    unsafe {
+        SharedMemoryRef::new(memory_region_symbol!(fwp_ctrl_vaddr: *mut [u8], n = CTRL_READ_LEN))
+    }
+}
+
+fn publish_ready() {
+    let mut ctrl = ctrl_region();
     let stack_top = addr_of_mut!(SERVE_STACK) as usize + SERVE_STACK_SIZE;
     let mut block = [0u8; READY_BLOCK_LEN];
     TemplateReady { serve_entry: fwp_serve as *const () as u64, stack_top: stack_top as u64 }
         .emit(&mut block);
-    ctrl.as_mut_ptr().copy_from_slice(&block);
+    ctrl.as_mut_ptr().index(..READY_BLOCK_LEN).copy_from_slice(&block);
 }
 
 /// A parked template waits to be spawned; notifications before then carry no work.
@@ -152,18 +162,41 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
     // seL4_UserVSpaceTop, and nothing else touches it on this path.
     let ipc_buffer = unsafe { &mut *ipc_buffer_ptr() };
     let mux = template.mux.notification();
+    // SAFETY: only the serving loop touches HOPS.
+    let hops = unsafe { &mut *addr_of_mut!(HOPS) };
     loop {
+        // Time is counted up to the hand-off to the mux, which preempts us
+        // (higher priority): its work is its own hop.
+        let (mut busy, echoed) = (0, template.echo.echoed());
         loop {
+            let start = now_ns();
             template.echo.serve(&mut template.dev, now());
-            if template.dev.take_notify() {
+            let notify = template.dev.take_notify();
+            busy += now_ns() - start;
+            if notify {
                 mux.with(&mut *ipc_buffer).signal();
             }
             if template.dev.ready_to_sleep() {
                 break;
             }
         }
+        let before = hops.seen();
+        hops.record_batch(busy, (template.echo.echoed() - echoed) as usize);
+        if hops.seen() / HOP_PUBLISH_EVERY != before / HOP_PUBLISH_EVERY {
+            publish_hops(hops);
+        }
         let _ = INPUT_CAP.with(&mut *ipc_buffer).recv(REPLY_CAP);
     }
+}
+
+/// Writes the per-frame summary after the ready block, for the mux's stats.
+fn publish_hops(hops: &mut Samples<HOP_SAMPLES>) {
+    let Some(summary) = hops.summary() else { return };
+    let mut bytes = [0u8; 16];
+    for (i, word) in summary.to_words().into_iter().enumerate() {
+        bytes[i * 8..i * 8 + 8].copy_from_slice(&word.to_le_bytes());
+    }
+    ctrl_region().as_mut_ptr().index(HOP_SUMMARY_AT..HOP_SUMMARY_AT + 16).copy_from_slice(&bytes);
 }
 
 fn ipc_buffer_ptr() -> *mut sel4::IpcBuffer {
