@@ -50,6 +50,8 @@ impl Default for EchoStorage<'_> {
 /// A UDP or TCP echo service on one port of the system's address.
 pub struct Echo<'a> {
     iface: Interface,
+    /// Holds one datagram or one read between receive and send.
+    scratch: [u8; SOCKET_BUFFER],
     sockets: SocketSet<'a>,
     handles: Vec<SocketHandle, TCP_CONNECTIONS>,
     protocol: Protocol,
@@ -92,7 +94,15 @@ impl<'a> Echo<'a> {
                 }
             }
         }
-        Self { iface, sockets: set, handles, protocol: config.protocol, port: config.port, echoed: 0 }
+        Self {
+            iface,
+            scratch: [0; SOCKET_BUFFER],
+            sockets: set,
+            handles,
+            protocol: config.protocol,
+            port: config.port,
+            echoed: 0,
+        }
     }
 
     /// Bytes (TCP) or datagrams (UDP) echoed so far.
@@ -120,11 +130,8 @@ impl<'a> Echo<'a> {
         let socket = self.sockets.get_mut::<udp::Socket>(self.handles[0]);
         let mut progressed = false;
         while socket.can_send() {
-            let Ok((payload, meta)) = socket.recv() else { break };
-            let mut copy = [0u8; SOCKET_BUFFER];
-            let len = payload.len().min(copy.len());
-            copy[..len].copy_from_slice(&payload[..len]);
-            if socket.send_slice(&copy[..len], meta.endpoint).is_ok() {
+            let Ok((len, meta)) = socket.recv_slice(&mut self.scratch) else { break };
+            if socket.send_slice(&self.scratch[..len], meta.endpoint).is_ok() {
                 self.echoed += 1;
             }
             progressed = true;
@@ -140,11 +147,10 @@ impl<'a> Echo<'a> {
                 let _ = socket.listen(self.port);
             }
             if socket.may_recv() && socket.can_send() {
-                let mut copy = [0u8; SOCKET_BUFFER];
                 let room = socket.send_capacity() - socket.send_queue();
-                if let Ok(n) = socket.recv_slice(&mut copy[..room]) {
+                if let Ok(n) = socket.recv_slice(&mut self.scratch[..room.min(SOCKET_BUFFER)]) {
                     if n > 0 {
-                        let _ = socket.send_slice(&copy[..n]);
+                        let _ = socket.send_slice(&self.scratch[..n]);
                         self.echoed += n as u64;
                         progressed = true;
                     }

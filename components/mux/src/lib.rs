@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod config;
 mod driver_link;
 mod multiplexer;
 mod neighbours;

@@ -4,6 +4,7 @@
 
 use core::fmt::Write;
 
+use edgeos_cycles::Summary;
 use edgeos_flow::{FiveTuple, NetIdentity};
 use heapless::String;
 use smoltcp::phy::ChecksumCapabilities;
@@ -27,6 +28,14 @@ impl StatsLine {
         let mark = self.0.len();
         if write!(self.0, "{sep}{prefix}{key}={value}").is_err() {
             self.0.truncate(mark);
+        }
+    }
+
+    /// Appends a hop's time summary as `hop.<name>.{count,min,median,p99}`.
+    pub fn put_hop(&mut self, name: core::fmt::Arguments<'_>, summary: Option<Summary>) {
+        let Some(s) = summary else { return };
+        for (key, value) in [("count", s.count), ("min", s.min), ("median", s.median), ("p99", s.p99)] {
+            self.put(format_args!("hop.{name}."), key, u64::from(value));
         }
     }
 

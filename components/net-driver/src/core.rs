@@ -1,3 +1,4 @@
+use edgeos_ring::signal::ready_to_sleep;
 use edgeos_ring::{BufferMemory, Buf, Consumer, Producer, Region};
 use smoltcp::phy::{Device, RxToken, TxToken};
 use smoltcp::time::Instant;
@@ -51,6 +52,18 @@ impl DriverCore {
     /// The counters so far.
     pub fn stats(&self) -> DriverStats {
         self.stats
+    }
+
+    /// The signalling protocol's consumer step for the driver: it waits for
+    /// tx frames always, and for rx buffers only when it has none left to
+    /// receive into (offered buffers alone are no work). `true`: sleep.
+    pub fn ready_to_sleep(&self, rx_free: &mut impl Consumer, tx_free: &mut impl Consumer) -> bool {
+        let starved = self.held_rx.is_none() && !rx_free.has_pending();
+        if starved {
+            ready_to_sleep(&mut [rx_free, tx_free])
+        } else {
+            ready_to_sleep(&mut [tx_free])
+        }
     }
 
     /// Rx buffers taken off the free ring and kept for the next frame (0 or 1).

@@ -10,7 +10,7 @@ mod slots;
 use core::ptr::NonNull;
 
 use edgeos_config::MuxConfig;
-use edgeos_flow::{FlowTable, NetIdentity, Protocol as FlowProtocol, ServiceKey, TenantId};
+use edgeos_flow::{FlowTable, NetIdentity};
 use edgeos_cycles::{Samples, Summary};
 use edgeos_mux::{DriverLink, DriverPorts, Multiplexer, StatsLine, TenantLink, TenantPorts, Wake};
 use edgeos_net_driver::protocol::{ConnectReply, MacDisplay, Request, LABEL_OK};
@@ -22,7 +22,6 @@ use sel4_microkit::{
     Handler, Infallible, MessageInfo,
 };
 use sel4_shared_memory::SharedMemoryRef;
-use smoltcp::wire::{EthernetAddress, Ipv4Address};
 
 use slots::Slots;
 
@@ -47,13 +46,6 @@ fn hops() -> &'static mut Samples<HOP_SAMPLES> {
     unsafe { &mut *core::ptr::addr_of_mut!(HOPS) }
 }
 
-/// Appends one hop's summary to a stats line as `hop.<name>.{count,min,median,p99}`.
-fn put_hop(line: &mut StatsLine, name: core::fmt::Arguments<'_>, summary: Option<Summary>) {
-    let Some(s) = summary else { return };
-    for (key, value) in [("count", s.count), ("min", s.min), ("median", s.median), ("p99", s.p99)] {
-        line.put(format_args!("hop.{name}."), key, u64::from(value));
-    }
-}
 
 type Mux = Multiplexer<ReadEnd<'static>, WriteEnd<'static>, SharedRegion, MAX_SLOTS, MAX_BUFFERS, FLOWS>;
 
@@ -110,29 +102,22 @@ fn init() -> MuxPd {
     let mut table = FlowTable::new();
     let mut me = NetIdentity::QEMU_USER_NET;
     if let Some(config) = &config {
-        me = NetIdentity { mac: EthernetAddress(config.mac), ip: Ipv4Address::from_octets(config.ip) };
-        for (i, slot) in config.slots.iter().enumerate() {
+        me = edgeos_mux::config::identity(config);
+        table = edgeos_mux::config::service_table(config, |slot, e| {
+            debug_println!("mux: ERROR: slot {slot}'s service not routed: {e:?}")
+        });
+        for slot in &config.slots {
             let ports = TenantPorts {
                 rx_empty: reader(ring(slot.rings[0] as usize)),
                 rx_filled: writer(ring(slot.rings[1] as usize)),
                 tx_outgoing: reader(ring(slot.rings[2] as usize)),
                 tx_done: writer(ring(slot.rings[3] as usize)),
-                // SAFETY: the generator maps these regions into this PD and slot i only.
+                // SAFETY: the generator maps these regions into this PD and the slot only.
                 rx_mem: unsafe { region(slot.rx_buf.0 as usize, slot.rx_buf.1 as usize) },
                 tx_mem: unsafe { region(slot.tx_buf.0 as usize, slot.tx_buf.1 as usize) },
             };
             let link = TenantLink::new(slot.rx_buf.1 as usize, slot.tx_buf.1 as usize, BUFFER_SIZE);
             let _ = tenants.push((ports, link));
-            if let Some(service) = slot.service {
-                let protocol = match service.protocol {
-                    edgeos_config::Protocol::Udp => FlowProtocol::Udp,
-                    edgeos_config::Protocol::Tcp => FlowProtocol::Tcp,
-                };
-                let key = ServiceKey { protocol, port: service.port };
-                if let Err(e) = table.insert_service(key, TenantId(i as u16)) {
-                    debug_println!("mux: ERROR: slot {i}'s service not routed: {e:?}");
-                }
-            }
         }
     }
     let mut mux = Multiplexer::new(me, driver_ports, link, tenants, table);
@@ -197,10 +182,10 @@ impl Handler for MuxPd {
         if channels.contains(self.driver) {
             let (driver, slots) = (self.driver, &self.slots);
             let mut extra = |line: &mut StatsLine| {
-                put_hop(line, format_args!("driver"), driver_hops(driver));
-                put_hop(line, format_args!("mux"), hops().summary());
+                line.put_hop(format_args!("driver"), driver_hops(driver));
+                line.put_hop(format_args!("mux"), hops().summary());
                 for slot in 0..slots.len() {
-                    put_hop(line, format_args!("t{slot}"), slots.hop_summary(slot));
+                    line.put_hop(format_args!("t{slot}"), slots.hop_summary(slot));
                 }
             };
             loop {

@@ -8,7 +8,6 @@ use edgeos_net_driver::protocol::{ConnectReply, MacDisplay, Request, LABEL_OK};
 use edgeos_net_driver::DriverCore;
 use edgeos_cycles::Samples;
 use edgeos_pd_ring::{now_ns, reader, writer, ReadEnd, SharedRegion, WriteEnd};
-use edgeos_ring::signal::ready_to_sleep;
 use edgeos_ring::{Consumer, Region};
 use sel4_microkit::{
     debug_println, memory_region_symbol, protection_domain, var, Channel, ChannelSet, Handler,
@@ -126,16 +125,6 @@ impl NetDriver {
         moved.rx + moved.tx
     }
 
-    /// The signalling protocol's consumer step: wait for tx frames always,
-    /// and for rx buffers only when none is left to receive into.
-    fn ready_to_sleep(&mut self) -> bool {
-        let starved = self.core.rx_buffers_held() == 0 && !self.rx_free.has_pending();
-        if starved {
-            ready_to_sleep(&mut [&mut self.rx_free, &mut self.tx_free])
-        } else {
-            ready_to_sleep(&mut [&mut self.tx_free])
-        }
-    }
 }
 
 impl Handler for NetDriver {
@@ -148,7 +137,7 @@ impl Handler for NetDriver {
         }
         loop {
             frames += self.service();
-            if self.ready_to_sleep() {
+            if self.core.ready_to_sleep(&mut self.rx_free, &mut self.tx_free) {
                 break;
             }
         }

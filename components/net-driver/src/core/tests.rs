@@ -180,6 +180,22 @@ fn the_mux_is_notified_only_when_it_asked_and_something_was_published() {
 }
 
 #[test]
+fn the_driver_waits_for_rx_buffers_only_when_it_has_none() {
+    let mut rig = Rig::new();
+    assert!(rig.core.ready_to_sleep(&mut rig.rx_free, &mut rig.tx_free));
+    Rig::provide(&mut rig.rx_free, slot(0));
+    assert!(rig.rx_free.take_wake_request(), "starved: it asked for rx buffers");
+    // With a buffer offered and no frame, there is nothing to do: sleep,
+    // without asking to be woken for more buffers.
+    assert!(rig.core.ready_to_sleep(&mut rig.rx_free, &mut rig.tx_free));
+    Rig::provide(&mut rig.rx_free, slot(1));
+    assert!(!rig.rx_free.take_wake_request());
+    // A tx frame keeps it awake.
+    Rig::provide(&mut rig.tx_free, Buf { len: 60, ..slot(2) });
+    assert!(!rig.core.ready_to_sleep(&mut rig.rx_free, &mut rig.tx_free));
+}
+
+#[test]
 fn an_oversized_received_frame_is_truncated_to_the_buffer_and_counted() {
     let mut rig = Rig::new();
     Rig::provide(&mut rig.rx_free, Buf { len: 100, ..slot(0) });
