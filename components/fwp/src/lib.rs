@@ -3,13 +3,18 @@
 //!
 //! ```text
 //!  boot: slot runs template init ──▶ writes TemplateReady block ──▶ notifies mux ──▶ parks
-//!  mux:  SlotPool::template_ready ──▶ SlotPool::spawn ──▶ SpawnPlan (pc, sp, args)
+//!  mux:  SlotPool::template_ready (first report = the template's checkpoint)
+//!  spawn path:  SlotPool::take_ready(template, now) ──▶ Take::Warm(plan) | Take::Cold(plan: restore first)
 //!  PD glue: TCB_WriteRegisters(pc, sp, x0 = slot, x1 = generation, resume)
 //!  slot: serving entry point runs; it never re-runs initialisation
+//!  teardown: idle deadline (SlotPool::idle_expired) | close | fault
+//!        ──▶ SlotPool::teardown ──▶ Draining ──scrub, off the critical path──▶ SlotPool::scrubbed
+//!        ──▶ Ready (warm pool below target) | Free (restored by the next cold spawn or refill)
 //! ```
 //!
 //! This crate holds the decisions; the mux PD turns a [`SpawnPlan`] into the
-//! seL4 invocation and a fault into [`SlotPool::fault`].
+//! seL4 invocation and a fault into [`SlotPool::fault`]. The slot lifecycle
+//! itself is drawn in the `slot` module's docs.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -26,4 +31,7 @@ pub const HOP_SUMMARY_AT: usize = 64;
 
 /// Bytes of the control region the multiplexer reads.
 pub const CTRL_READ_LEN: usize = HOP_SUMMARY_AT + 16;
-pub use slot::{SlotError, SlotPool, SlotState, SpawnPlan};
+pub use slot::{
+    SlotError, SlotPool, SlotState, SpawnPlan, SpawnPolicy, StateCounts, StateKind, Take, TeardownReason,
+    TemplateConfig, TemplateId, DEFAULT_TEMPLATES,
+};

@@ -78,7 +78,7 @@ impl TemplateReady {
             serve_entry: u64::from_le_bytes(word(bytes, field::ENTRY)),
             stack_top: u64::from_le_bytes(word(bytes, field::STACK_TOP)),
         };
-        if ready.serve_entry == 0 || ready.stack_top == 0 || ready.stack_top % 16 != 0 {
+        if ready.serve_entry == 0 || ready.stack_top == 0 || ready.stack_top & 0xf != 0 {
             return Err(ReadyBlockError::BadAddress);
         }
         Ok(ready)

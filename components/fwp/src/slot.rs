@@ -1,22 +1,191 @@
+//! The slot state machine and the template registry.
+//!
+//! ```text
+//!            bind(runs_init)           template_ready
+//!  (boot) ──▶ Initialising ───────────────────────────────┐
+//!                                                          ▼
+//!  Free ──begin_restore / next_refill──▶ Restoring ──restored──▶ Ready
+//!   │ ▲                                                     │
+//!   │ └──────────── scrubbed (pool at target) ──┐           │ take_ready (warm) / spawn
+//!   │                                           │           ▼
+//!   └──────────── take_ready (cold: restore first) ──────▶ Active ◀── touch (idle deadline)
+//!                                               │           │
+//!                    scrubbed (pool below       │           │ teardown(IdleTimeout | Closed | Fault)
+//!                    target) ──▶ Ready          │           ▼
+//!                                               └──────── Draining
+//!  any state ──fault──▶ Faulted ──teardown──▶ Draining
+//! ```
+//!
+//! Every slot belongs to one template (its `tmpl_t_image` is mapped into it
+//! by the system description), and every operation that does not fit the
+//! slot's state is refused with a [`SlotError`]; nothing here panics on a
+//! request order a peer or a timer race can produce.
+
 use crate::TemplateReady;
+
+/// A template's index in the registry (`t` of `tmpl_t_image`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TemplateId(pub u8);
+
+impl TemplateId {
+    fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+impl core::fmt::Display for TemplateId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "template {}", self.0)
+    }
+}
+
+/// How a template's slots are kept between tenants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnPolicy {
+    /// Scrubbed slots go back to Free; a spawn with no Ready slot restores
+    /// one on the critical path (a cold spawn).
+    OnDemand,
+    /// Keep `size` slots restored and parked (Ready, or Restoring towards
+    /// it), so spawns are one notification.
+    WarmPool {
+        /// Target number of Ready slots.
+        size: usize,
+    },
+}
+
+/// A template's configured limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateConfig {
+    /// How slots are kept between tenants.
+    pub policy: SpawnPolicy,
+    /// Most slots of this template serving at once; spawns beyond it are
+    /// refused with [`SlotError::LimitReached`].
+    pub max_active: usize,
+    /// An active slot not [touched](SlotPool::touch) for this long is due
+    /// for teardown ([`SlotPool::idle_expired`]); `None`: never idle.
+    pub idle_timeout_ns: Option<u64>,
+}
+
+impl TemplateConfig {
+    /// On-demand spawning, at most `max_active` slots, no idle timeout.
+    pub const fn on_demand(max_active: usize) -> Self {
+        Self { policy: SpawnPolicy::OnDemand, max_active, idle_timeout_ns: None }
+    }
+
+    /// A warm pool of `size`, at most `max_active` slots, no idle timeout.
+    pub const fn warm_pool(size: usize, max_active: usize) -> Self {
+        Self { policy: SpawnPolicy::WarmPool { size }, max_active, idle_timeout_ns: None }
+    }
+
+    /// The same, with an idle timeout.
+    pub const fn with_idle_timeout(self, ns: u64) -> Self {
+        Self { idle_timeout_ns: Some(ns), ..self }
+    }
+
+    fn warm_target(&self) -> usize {
+        match self.policy {
+            SpawnPolicy::OnDemand => 0,
+            SpawnPolicy::WarmPool { size } => size,
+        }
+    }
+}
+
+/// Why an active slot is being torn down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeardownReason {
+    /// The timer reported its idle deadline passed.
+    IdleTimeout,
+    /// Its flow closed.
+    Closed,
+    /// It faulted.
+    Fault,
+}
 
 /// Where a slot is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlotState {
-    /// Booted but its template has not reported ready yet.
+    /// Stopped, its state not restored: usable only after a restore.
+    Free,
+    /// Booted and running its template's initialisation.
     Initialising,
-    /// Template initialised and parked: ready to be spawned.
+    /// Its state is being restored from the template image, off the
+    /// critical path.
+    Restoring,
+    /// Restored and parked: ready to be spawned.
     Ready(TemplateReady),
     /// Spawned and serving; `generation` counts spawns of this slot.
     Active {
-        /// Where it was started, kept for the next spawn.
+        /// Where it was started.
         ready: TemplateReady,
         /// The spawn number, passed to the FWP so it can tell spawns apart.
         generation: u32,
     },
-    /// Stopped after a fault; it waits for a scrub and restore (issue-level
-    /// work) before it can serve again.
+    /// Stopped, its flows removed; waiting for its scrub.
+    Draining {
+        /// Why it stopped.
+        reason: TeardownReason,
+        /// The spawn that ended.
+        generation: u32,
+    },
+    /// Stopped after a fault; it must be torn down and scrubbed before it
+    /// serves again.
     Faulted,
+}
+
+/// A [`SlotState`] without its data, for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateKind {
+    /// [`SlotState::Free`].
+    Free,
+    /// [`SlotState::Initialising`].
+    Initialising,
+    /// [`SlotState::Restoring`].
+    Restoring,
+    /// [`SlotState::Ready`].
+    Ready,
+    /// [`SlotState::Active`].
+    Active,
+    /// [`SlotState::Draining`].
+    Draining,
+    /// [`SlotState::Faulted`].
+    Faulted,
+}
+
+impl StateKind {
+    /// Every kind, in lifecycle order.
+    pub const ALL: [Self; 7] =
+        [Self::Free, Self::Initialising, Self::Restoring, Self::Ready, Self::Active, Self::Draining, Self::Faulted];
+}
+
+impl SlotState {
+    /// The state's kind.
+    pub const fn kind(&self) -> StateKind {
+        match self {
+            Self::Free => StateKind::Free,
+            Self::Initialising => StateKind::Initialising,
+            Self::Restoring => StateKind::Restoring,
+            Self::Ready(_) => StateKind::Ready,
+            Self::Active { .. } => StateKind::Active,
+            Self::Draining { .. } => StateKind::Draining,
+            Self::Faulted => StateKind::Faulted,
+        }
+    }
+}
+
+/// Number of slots in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateCounts([usize; 7]);
+
+impl StateCounts {
+    /// Slots in state `kind`.
+    pub fn get(&self, kind: StateKind) -> usize {
+        self.0[kind as usize]
+    }
+
+    /// All slots counted.
+    pub fn total(&self) -> usize {
+        self.0.iter().sum()
+    }
 }
 
 /// Why the pool refused an operation.
@@ -26,6 +195,23 @@ pub enum SlotError {
     NoSuchSlot(usize),
     /// The slot is not in a state that allows the operation.
     WrongState(usize, SlotState),
+    /// The template is out of range or not configured.
+    NoSuchTemplate(TemplateId),
+    /// The configuration cannot be met (zero `max_active`, or a warm pool
+    /// larger than the slot table).
+    BadConfig(TemplateId),
+    /// The template has no checkpoint yet: no slot of it finished
+    /// initialising, so there is nothing to restore from.
+    NoCheckpoint(TemplateId),
+    /// A slot reported an entry point or stack other than its template's
+    /// checkpoint.
+    CheckpointMismatch(usize),
+    /// The template already serves its configured `max_active` slots.
+    LimitReached(TemplateId),
+    /// The template has no Ready or Free slot left.
+    Exhausted(TemplateId),
+    /// The slot's generation counter would wrap; it cannot be spawned again.
+    GenerationsExhausted(usize),
 }
 
 impl core::fmt::Display for SlotError {
@@ -33,6 +219,13 @@ impl core::fmt::Display for SlotError {
         match self {
             Self::NoSuchSlot(i) => write!(f, "no FWP slot {i}"),
             Self::WrongState(i, s) => write!(f, "FWP slot {i} is {s:?}"),
+            Self::NoSuchTemplate(t) => write!(f, "{t} is not configured"),
+            Self::BadConfig(t) => write!(f, "{t}: configuration cannot be met"),
+            Self::NoCheckpoint(t) => write!(f, "{t} has no checkpoint yet"),
+            Self::CheckpointMismatch(i) => write!(f, "FWP slot {i} reported a different checkpoint"),
+            Self::LimitReached(t) => write!(f, "{t} is at its active-slot limit"),
+            Self::Exhausted(t) => write!(f, "{t} has no free slot"),
+            Self::GenerationsExhausted(i) => write!(f, "FWP slot {i} spawned too often"),
         }
     }
 }
@@ -51,24 +244,74 @@ pub struct SpawnPlan {
     pub generation: u32,
 }
 
-/// The multiplexer's table of FWP slots. `N` is the slot count, fixed by
-/// the system description.
-#[derive(Debug)]
-pub struct SlotPool<const N: usize> {
-    slots: [SlotState; N],
-    generations: [u32; N],
+/// The outcome of [`SlotPool::take_ready`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    /// A parked slot: apply the plan (one register write and resume).
+    Warm(SpawnPlan),
+    /// No parked slot: restore the slot's state from the template image
+    /// first, then apply the plan (a cold spawn, on the critical path).
+    Cold(SpawnPlan),
 }
 
-impl<const N: usize> Default for SlotPool<N> {
+impl Take {
+    /// The plan, warm or cold.
+    pub fn plan(&self) -> SpawnPlan {
+        match self {
+            Self::Warm(p) | Self::Cold(p) => *p,
+        }
+    }
+
+    /// Whether the slot's state must be restored before the plan is applied.
+    pub fn needs_restore(&self) -> bool {
+        matches!(self, Self::Cold(_))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Template {
+    config: Option<TemplateConfig>,
+    checkpoint: Option<TemplateReady>,
+}
+
+/// Templates a pool registers by default: the system description's limit on
+/// distinct workloads per mux (each costs one `tmpl_t_image` region).
+pub const DEFAULT_TEMPLATES: usize = 8;
+
+/// The multiplexer's table of FWP slots and templates. `N` is the slot
+/// count, `T` the number of template ids, both fixed by the system
+/// description.
+#[derive(Debug)]
+pub struct SlotPool<const N: usize, const T: usize = DEFAULT_TEMPLATES> {
+    slots: [SlotState; N],
+    generations: [u32; N],
+    template_of: [TemplateId; N],
+    idle_deadline: [Option<u64>; N],
+    templates: [Template; T],
+}
+
+impl<const N: usize, const T: usize> Default for SlotPool<N, T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const N: usize> SlotPool<N> {
-    /// All slots initialising, as at boot.
+impl<const N: usize, const T: usize> SlotPool<N, T> {
+    /// As at boot: every slot initialising for template 0, which spawns on
+    /// demand and may have all `N` slots active. [`Self::configure`] and
+    /// [`Self::bind`] set up other layouts.
     pub const fn new() -> Self {
-        Self { slots: [SlotState::Initialising; N], generations: [0; N] }
+        let mut templates = [Template { config: None, checkpoint: None }; T];
+        if T > 0 {
+            templates[0].config = Some(TemplateConfig::on_demand(N));
+        }
+        Self {
+            slots: [SlotState::Initialising; N],
+            generations: [0; N],
+            template_of: [TemplateId(0); N],
+            idle_deadline: [None; N],
+            templates,
+        }
     }
 
     /// The state of slot `slot`.
@@ -76,18 +319,71 @@ impl<const N: usize> SlotPool<N> {
         self.slots.get(slot).copied().ok_or(SlotError::NoSuchSlot(slot))
     }
 
-    /// Records that slot `slot`'s template finished initialising.
+    /// The template slot `slot` belongs to.
+    pub fn template_of(&self, slot: usize) -> Result<TemplateId, SlotError> {
+        self.template_of.get(slot).copied().ok_or(SlotError::NoSuchSlot(slot))
+    }
+
+    /// The last generation slot `slot` was spawned with (0: never).
+    pub fn generation(&self, slot: usize) -> Result<u32, SlotError> {
+        self.generations.get(slot).copied().ok_or(SlotError::NoSuchSlot(slot))
+    }
+
+    /// Template `t`'s configuration.
+    pub fn config(&self, t: TemplateId) -> Result<TemplateConfig, SlotError> {
+        self.templates.get(t.index()).and_then(|e| e.config).ok_or(SlotError::NoSuchTemplate(t))
+    }
+
+    /// Template `t`'s checkpoint, once one of its slots finished initialising.
+    pub fn checkpoint(&self, t: TemplateId) -> Result<Option<TemplateReady>, SlotError> {
+        self.config(t)?;
+        Ok(self.templates[t.index()].checkpoint)
+    }
+
+    /// Registers or reconfigures template `t`. Lowering `max_active` below
+    /// the slots serving now refuses new spawns until enough tear down.
+    pub fn configure(&mut self, t: TemplateId, config: TemplateConfig) -> Result<(), SlotError> {
+        let entry = self.templates.get_mut(t.index()).ok_or(SlotError::NoSuchTemplate(t))?;
+        if config.max_active == 0 || config.warm_target() > N {
+            return Err(SlotError::BadConfig(t));
+        }
+        entry.config = Some(config);
+        Ok(())
+    }
+
+    /// Assigns slot `slot` to template `t` at boot: `runs_init` if the slot
+    /// runs the template's initialisation (Initialising), else it waits
+    /// Free for a restore. Only a slot that never held a tenant's state
+    /// since its last scrub (Free or Initialising) can be rebound.
+    pub fn bind(&mut self, slot: usize, t: TemplateId, runs_init: bool) -> Result<(), SlotError> {
+        let state = self.state(slot)?;
+        self.config(t)?;
+        if !matches!(state, SlotState::Free | SlotState::Initialising) {
+            return Err(SlotError::WrongState(slot, state));
+        }
+        self.template_of[slot] = t;
+        self.slots[slot] = if runs_init { SlotState::Initialising } else { SlotState::Free };
+        Ok(())
+    }
+
+    /// Records that slot `slot`'s template finished initialising; the first
+    /// report becomes the template's checkpoint, later ones must match it.
     ///
     /// Only an initialising slot can report ready: a template that signals
     /// again later gains nothing.
     pub fn template_ready(&mut self, slot: usize, ready: TemplateReady) -> Result<(), SlotError> {
-        match self.state(slot)? {
-            SlotState::Initialising => {
-                self.slots[slot] = SlotState::Ready(ready);
-                Ok(())
-            }
-            other => Err(SlotError::WrongState(slot, other)),
+        let state = self.state(slot)?;
+        if state != SlotState::Initialising {
+            return Err(SlotError::WrongState(slot, state));
         }
+        let t = self.template_of[slot];
+        let entry = self.templates.get_mut(t.index()).ok_or(SlotError::NoSuchTemplate(t))?;
+        match entry.checkpoint {
+            Some(known) if known != ready => return Err(SlotError::CheckpointMismatch(slot)),
+            _ => entry.checkpoint = Some(ready),
+        }
+        self.slots[slot] = SlotState::Ready(ready);
+        Ok(())
     }
 
     /// The first ready slot, if any.
@@ -95,69 +391,196 @@ impl<const N: usize> SlotPool<N> {
         self.slots.iter().position(|s| matches!(s, SlotState::Ready(_)))
     }
 
-    /// Marks a ready slot active and says how to start it.
+    /// Marks ready slot `slot` active and says how to start it. The spawn
+    /// path proper is [`Self::take_ready`]; this one sets no idle deadline.
     pub fn spawn(&mut self, slot: usize) -> Result<SpawnPlan, SlotError> {
         match self.state(slot)? {
             SlotState::Ready(ready) => {
-                let generation = self.generations[slot].wrapping_add(1);
-                self.generations[slot] = generation;
-                self.slots[slot] = SlotState::Active { ready, generation };
-                Ok(SpawnPlan { slot, pc: ready.serve_entry, sp: ready.stack_top, generation })
+                self.check_limit(self.template_of[slot])?;
+                self.activate(slot, ready, None)
             }
             other => Err(SlotError::WrongState(slot, other)),
         }
     }
 
-    /// Records a fault of slot `slot`; returns the state it was in.
+    /// The spawn path: takes a slot of template `t` for a new tenant at time
+    /// `now` (ns), preferring a parked one ([`Take::Warm`]); with none, a
+    /// Free slot to restore first ([`Take::Cold`]). Refused beyond the
+    /// template's `max_active`, or when it has no usable slot.
+    pub fn take_ready(&mut self, t: TemplateId, now: u64) -> Result<Take, SlotError> {
+        let config = self.config(t)?;
+        self.check_limit(t)?;
+        let idle = config.idle_timeout_ns.map(|ns| now.saturating_add(ns));
+        let mine = |s: &usize| self.template_of[*s] == t;
+        let warm = (0..N).filter(mine).find_map(|s| match self.slots[s] {
+            SlotState::Ready(ready) => Some((s, ready)),
+            _ => None,
+        });
+        if let Some((slot, ready)) = warm {
+            return self.activate(slot, ready, idle).map(Take::Warm);
+        }
+        let Some(cold) = (0..N).filter(mine).find(|s| self.slots[*s] == SlotState::Free) else {
+            return Err(SlotError::Exhausted(t));
+        };
+        let ready = self.templates[t.index()].checkpoint.ok_or(SlotError::NoCheckpoint(t))?;
+        self.activate(cold, ready, idle).map(Take::Cold)
+    }
+
+    /// Starts restoring Free slot `slot` from its template's image, off the
+    /// critical path; [`Self::restored`] parks it.
+    pub fn begin_restore(&mut self, slot: usize) -> Result<(), SlotError> {
+        let state = self.state(slot)?;
+        if state != SlotState::Free {
+            return Err(SlotError::WrongState(slot, state));
+        }
+        let t = self.template_of[slot];
+        self.checkpoint(t)?.ok_or(SlotError::NoCheckpoint(t))?;
+        self.slots[slot] = SlotState::Restoring;
+        Ok(())
+    }
+
+    /// The next slot to restore towards a warm pool's target, already moved
+    /// to Restoring; `None` when every pool is at target (or has no Free
+    /// slot or checkpoint). For the mux's idle time.
+    pub fn next_refill(&mut self) -> Option<usize> {
+        let slot =
+            (0..N).find(|s| self.slots[*s] == SlotState::Free && self.below_warm_target(self.template_of[*s]))?;
+        self.begin_restore(slot).ok()?;
+        Some(slot)
+    }
+
+    /// Slot `slot`'s restore finished: it is parked, Ready.
+    pub fn restored(&mut self, slot: usize) -> Result<(), SlotError> {
+        let state = self.state(slot)?;
+        if state != SlotState::Restoring {
+            return Err(SlotError::WrongState(slot, state));
+        }
+        let t = self.template_of[slot];
+        let ready = self.checkpoint(t)?.ok_or(SlotError::NoCheckpoint(t))?;
+        self.slots[slot] = SlotState::Ready(ready);
+        Ok(())
+    }
+
+    /// Stops serving slot `slot` (Active, or Faulted) for `reason`: it goes
+    /// Draining until [`Self::scrubbed`]. Returns the generation that ended,
+    /// so the caller can drop that spawn's flows.
+    pub fn teardown(&mut self, slot: usize, reason: TeardownReason) -> Result<u32, SlotError> {
+        let generation = match self.state(slot)? {
+            SlotState::Active { generation, .. } => generation,
+            SlotState::Faulted => self.generations[slot],
+            other => return Err(SlotError::WrongState(slot, other)),
+        };
+        self.slots[slot] = SlotState::Draining { reason, generation };
+        self.idle_deadline[slot] = None;
+        Ok(generation)
+    }
+
+    /// Slot `slot` was scrubbed (its state overwritten with the template
+    /// image, the rest zeroed, the child parked): it rejoins its template's
+    /// warm pool if that is below target, else goes Free. Returns the new
+    /// state.
+    pub fn scrubbed(&mut self, slot: usize) -> Result<SlotState, SlotError> {
+        let state = self.state(slot)?;
+        if !matches!(state, SlotState::Draining { .. }) {
+            return Err(SlotError::WrongState(slot, state));
+        }
+        let t = self.template_of[slot];
+        let checkpoint = self.templates.get(t.index()).and_then(|e| e.checkpoint);
+        let next = match checkpoint {
+            Some(ready) if self.below_warm_target(t) => SlotState::Ready(ready),
+            _ => SlotState::Free,
+        };
+        self.slots[slot] = next;
+        Ok(next)
+    }
+
+    /// Records a fault of slot `slot`, whatever it was doing; returns the
+    /// state it was in. [`Self::teardown`] then drains it.
     pub fn fault(&mut self, slot: usize) -> Result<SlotState, SlotError> {
         let before = self.state(slot)?;
         self.slots[slot] = SlotState::Faulted;
+        self.idle_deadline[slot] = None;
         Ok(before)
+    }
+
+    /// Active slot `slot` did work at `now` (ns): its idle deadline moves to
+    /// `now` plus its template's idle timeout.
+    pub fn touch(&mut self, slot: usize, now: u64) -> Result<(), SlotError> {
+        let state = self.state(slot)?;
+        if !matches!(state, SlotState::Active { .. }) {
+            return Err(SlotError::WrongState(slot, state));
+        }
+        let config = self.config(self.template_of[slot])?;
+        self.idle_deadline[slot] = config.idle_timeout_ns.map(|ns| now.saturating_add(ns));
+        Ok(())
+    }
+
+    /// Slot `slot`'s idle deadline, if it is active and has one.
+    pub fn idle_deadline(&self, slot: usize) -> Option<u64> {
+        self.idle_deadline.get(slot).copied().flatten()
+    }
+
+    /// Active slots whose idle deadline is at or before `now`: each is due
+    /// for `teardown(slot, TeardownReason::IdleTimeout)`.
+    pub fn idle_expired(&self, now: u64) -> impl Iterator<Item = usize> + '_ {
+        (0..N).filter(move |s| self.idle_deadline[*s].is_some_and(|d| d <= now))
+    }
+
+    /// The earliest idle deadline of any active slot: what the mux asks the
+    /// timer for.
+    pub fn next_idle_deadline(&self) -> Option<u64> {
+        self.idle_deadline.iter().flatten().min().copied()
     }
 
     /// Number of slots currently serving.
     pub fn active(&self) -> usize {
-        self.slots.iter().filter(|s| matches!(s, SlotState::Active { .. })).count()
+        self.count(|_| true, StateKind::Active)
+    }
+
+    /// Number of slots of template `t` currently serving.
+    pub fn active_of(&self, t: TemplateId) -> usize {
+        self.count(|s| self.template_of[s] == t, StateKind::Active)
+    }
+
+    /// Number of slots of template `t` in state `kind`.
+    pub fn count_of(&self, t: TemplateId, kind: StateKind) -> usize {
+        self.count(|s| self.template_of[s] == t, kind)
+    }
+
+    /// Number of slots in each state.
+    pub fn counts(&self) -> StateCounts {
+        let mut counts = StateCounts::default();
+        for s in &self.slots {
+            counts.0[s.kind() as usize] += 1;
+        }
+        counts
+    }
+
+    fn count(&self, which: impl Fn(usize) -> bool, kind: StateKind) -> usize {
+        (0..N).filter(|s| which(*s) && self.slots[*s].kind() == kind).count()
+    }
+
+    fn check_limit(&self, t: TemplateId) -> Result<(), SlotError> {
+        if self.active_of(t) >= self.config(t)?.max_active {
+            return Err(SlotError::LimitReached(t));
+        }
+        Ok(())
+    }
+
+    fn below_warm_target(&self, t: TemplateId) -> bool {
+        let Ok(config) = self.config(t) else { return false };
+        let warm = self.count_of(t, StateKind::Ready) + self.count_of(t, StateKind::Restoring);
+        self.templates[t.index()].checkpoint.is_some() && warm < config.warm_target()
+    }
+
+    fn activate(&mut self, slot: usize, ready: TemplateReady, idle: Option<u64>) -> Result<SpawnPlan, SlotError> {
+        let generation = self.generations[slot].checked_add(1).ok_or(SlotError::GenerationsExhausted(slot))?;
+        self.generations[slot] = generation;
+        self.slots[slot] = SlotState::Active { ready, generation };
+        self.idle_deadline[slot] = idle;
+        Ok(SpawnPlan { slot, pc: ready.serve_entry, sp: ready.stack_top, generation })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const READY: TemplateReady = TemplateReady { serve_entry: 0x1000, stack_top: 0x8000 };
-
-    #[test]
-    fn ready_then_spawn_yields_the_template_entry_and_counts_generations() {
-        let mut pool = SlotPool::<2>::new();
-        assert_eq!(pool.first_ready(), None);
-        pool.template_ready(1, READY).unwrap();
-        assert_eq!(pool.first_ready(), Some(1));
-        let plan = pool.spawn(1).unwrap();
-        assert_eq!(plan, SpawnPlan { slot: 1, pc: 0x1000, sp: 0x8000, generation: 1 });
-        assert_eq!(pool.active(), 1);
-        assert_eq!(pool.state(1), Ok(SlotState::Active { ready: READY, generation: 1 }));
-    }
-
-    #[test]
-    fn wrong_order_and_bad_indices_are_refused() {
-        let mut pool = SlotPool::<1>::new();
-        assert_eq!(pool.spawn(0), Err(SlotError::WrongState(0, SlotState::Initialising)));
-        assert_eq!(pool.spawn(1), Err(SlotError::NoSuchSlot(1)));
-        pool.template_ready(0, READY).unwrap();
-        assert!(matches!(pool.template_ready(0, READY), Err(SlotError::WrongState(0, _))));
-        pool.spawn(0).unwrap();
-        assert!(matches!(pool.spawn(0), Err(SlotError::WrongState(0, SlotState::Active { .. }))));
-    }
-
-    #[test]
-    fn a_fault_takes_the_slot_out_of_service() {
-        let mut pool = SlotPool::<1>::new();
-        pool.template_ready(0, READY).unwrap();
-        pool.spawn(0).unwrap();
-        assert!(matches!(pool.fault(0), Ok(SlotState::Active { .. })));
-        assert_eq!(pool.active(), 0);
-        assert!(pool.spawn(0).is_err());
-        assert!(pool.template_ready(0, READY).is_err(), "a faulted slot cannot re-register itself");
-    }
-}
+mod tests;
