@@ -7,14 +7,13 @@
 
 mod slots;
 
-use core::ptr::NonNull;
 
 use edgeos_config::MuxConfig;
 use edgeos_flow::{FlowTable, NetIdentity};
 use edgeos_cycles::{Samples, Summary};
 use edgeos_mux::{DriverLink, DriverPorts, Multiplexer, StatsLine, TenantLink, TenantPorts, Wake};
 use edgeos_net_driver::protocol::{ConnectReply, MacDisplay, Request, LABEL_OK};
-use edgeos_pd_ring::{now_ns, reader, region, writer, ReadEnd, SharedRegion, WriteEnd};
+use edgeos_pd_ring::{now_ns, ring_at, reader, region, writer, ReadEnd, SharedRegion, WriteEnd};
 use edgeos_ring::Region;
 use heapless::Vec;
 use sel4_microkit::{
@@ -46,17 +45,12 @@ fn hops() -> &'static mut Samples<HOP_SAMPLES> {
     unsafe { &mut *core::ptr::addr_of_mut!(HOPS) }
 }
 
-
 type Mux = Multiplexer<ReadEnd<'static>, WriteEnd<'static>, SharedRegion, MAX_SLOTS, MAX_BUFFERS, FLOWS>;
 
 struct MuxPd {
     mux: Mux,
     driver: Channel,
     slots: Slots<MAX_SLOTS>,
-}
-
-fn ring(vaddr: usize) -> NonNull<sel4_shared_ring_buffer::RawRingBuffer> {
-    NonNull::new(vaddr as *mut _).expect("ring address set by system.xml")
 }
 
 fn load_config() -> Option<MuxConfig> {
@@ -89,10 +83,10 @@ fn init() -> MuxPd {
     let config = load_config();
     let net_dma_size = *var!(net_dma_size: usize = 0);
     let driver_ports = DriverPorts {
-        rx_free: writer(ring(*var!(net_rx_free_vaddr: usize = 0))),
-        rx_used: reader(ring(*var!(net_rx_used_vaddr: usize = 0))),
-        tx_free: writer(ring(*var!(net_tx_free_vaddr: usize = 0))),
-        tx_used: reader(ring(*var!(net_tx_used_vaddr: usize = 0))),
+        rx_free: writer(ring_at(*var!(net_rx_free_vaddr: usize = 0))),
+        rx_used: reader(ring_at(*var!(net_rx_used_vaddr: usize = 0))),
+        tx_free: writer(ring_at(*var!(net_tx_free_vaddr: usize = 0))),
+        tx_used: reader(ring_at(*var!(net_tx_used_vaddr: usize = 0))),
         // SAFETY: `net_dma` is mapped rw into this PD and the driver only.
         mem: unsafe { region(*var!(net_dma_vaddr: usize = 0), net_dma_size) },
     };
@@ -108,10 +102,10 @@ fn init() -> MuxPd {
         });
         for slot in &config.slots {
             let ports = TenantPorts {
-                rx_empty: reader(ring(slot.rings[0] as usize)),
-                rx_filled: writer(ring(slot.rings[1] as usize)),
-                tx_outgoing: reader(ring(slot.rings[2] as usize)),
-                tx_done: writer(ring(slot.rings[3] as usize)),
+                rx_empty: reader(ring_at(slot.rings[0] as usize)),
+                rx_filled: writer(ring_at(slot.rings[1] as usize)),
+                tx_outgoing: reader(ring_at(slot.rings[2] as usize)),
+                tx_done: writer(ring_at(slot.rings[3] as usize)),
                 // SAFETY: the generator maps these regions into this PD and the slot only.
                 rx_mem: unsafe { region(slot.rx_buf.0 as usize, slot.rx_buf.1 as usize) },
                 tx_mem: unsafe { region(slot.tx_buf.0 as usize, slot.tx_buf.1 as usize) },

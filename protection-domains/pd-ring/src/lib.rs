@@ -96,6 +96,12 @@ impl BufferMemory for SharedRegion {
     }
 }
 
+/// The ring at `vaddr`, an address system.xml maps (through a setvar or a
+/// configuration blob).
+pub fn ring_at(vaddr: usize) -> core::ptr::NonNull<sel4_shared_ring_buffer::RawRingBuffer> {
+    core::ptr::NonNull::new(vaddr as *mut _).expect("ring address set by system.xml")
+}
+
 /// A ring this PD writes to, starting from the zeroed indices the region
 /// holds at boot (the writer publishes the initial state).
 pub fn writer(raw: core::ptr::NonNull<sel4_shared_ring_buffer::RawRingBuffer>) -> WriteEnd<'static> {

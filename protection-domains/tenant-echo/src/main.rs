@@ -9,13 +9,13 @@
 #![no_std]
 #![no_main]
 
-use core::ptr::{addr_of_mut, NonNull};
+use core::ptr::addr_of_mut;
 
 use edgeos_config::{Protocol, TenantConfig};
 use edgeos_echo::{Echo, EchoStorage};
 use edgeos_cycles::Samples;
 use edgeos_fwp::{TemplateReady, CTRL_READ_LEN, HOP_SUMMARY_AT, READY_BLOCK_LEN};
-use edgeos_pd_ring::{now, now_ns, reader, region, writer, ReadEnd, SharedRegion, WriteEnd};
+use edgeos_pd_ring::{now, now_ns, ring_at, reader, region, writer, ReadEnd, SharedRegion, WriteEnd};
 use edgeos_tenant_net::{RingDevice, RxSide, TxSide};
 use sel4_microkit::{
     debug_println, memory_region_symbol, protection_domain, var, Channel, Handler, Infallible,
@@ -56,10 +56,6 @@ static mut STORAGE: EchoStorage<'static> = EchoStorage::new();
 static mut TEMPLATE: Option<Template> = None;
 static mut HOPS: Samples<HOP_SAMPLES> = Samples::new();
 
-fn ring(vaddr: usize) -> NonNull<sel4_shared_ring_buffer::RawRingBuffer> {
-    NonNull::new(vaddr as *mut _).expect("ring address set by system.xml")
-}
-
 #[protection_domain(heap_size = 16 * 1024)]
 fn init() -> Parked {
     // SAFETY: `tenant_config` is this slot's prefilled, read-only config region.
@@ -87,13 +83,13 @@ fn init() -> Parked {
     };
     let mut dev = RingDevice::new(
         RxSide {
-            filled: reader(ring(*var!(rx_used_vaddr: usize = 0))),
-            empty: writer(ring(*var!(rx_free_vaddr: usize = 0))),
+            filled: reader(ring_at(*var!(rx_used_vaddr: usize = 0))),
+            empty: writer(ring_at(*var!(rx_free_vaddr: usize = 0))),
             mem: rx_mem,
         },
         TxSide {
-            outgoing: writer(ring(*var!(tx_free_vaddr: usize = 0))),
-            done: reader(ring(*var!(tx_used_vaddr: usize = 0))),
+            outgoing: writer(ring_at(*var!(tx_free_vaddr: usize = 0))),
+            done: reader(ring_at(*var!(tx_used_vaddr: usize = 0))),
             mem: tx_mem,
         },
         BUFFER_SIZE,
