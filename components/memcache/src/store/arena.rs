@@ -1,0 +1,302 @@
+//! The index slots, their three lists, and the compacting arena.
+//!
+//! Every item is one contiguous run `key ++ value` in the arena. Runs are
+//! placed at `top` in the order they were stored, and the *placement list*
+//! (`addr`) keeps them in arena order, so compaction is one pass sliding
+//! each run down to the end of the previous one (`copy_within`). Freeing a
+//! run only lowers `live`; the hole is reclaimed by the next compaction,
+//! which runs only when an item does not fit above `top` but would fit in
+//! the free bytes overall. Freeing the topmost run lowers `top` at once.
+//!
+//! Slots are threaded on three intrusive lists by `u32` index: the hash
+//! bucket chain (`hnext`, also the free list), the LRU list (`lru`, head =
+//! most recently used) and the placement list (`addr`).
+
+use super::time::Expiry;
+use super::Store;
+
+/// "No slot": the end of every list.
+pub(super) const NIL: u32 = u32::MAX;
+
+/// A doubly linked list position.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Link {
+    pub prev: u32,
+    pub next: u32,
+}
+
+/// The two ends of a doubly linked list.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ends {
+    pub head: u32,
+    pub tail: u32,
+}
+
+impl Ends {
+    pub const EMPTY: Ends = Ends {
+        head: NIL,
+        tail: NIL,
+    };
+}
+
+/// One index entry: where an item's bytes are and what memcached keeps
+/// alongside them.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Slot {
+    pub off: u32,
+    pub vlen: u32,
+    pub klen: u8,
+    pub used: bool,
+    pub flags: u32,
+    pub hash: u32,
+    pub expiry: Expiry,
+    /// When the item was last stored, for delayed `flush_all`.
+    pub set_at: u64,
+    pub cas: u64,
+    pub hnext: u32,
+    pub lru: Link,
+    pub addr: Link,
+}
+
+impl Slot {
+    pub const EMPTY: Slot = Slot {
+        off: 0,
+        vlen: 0,
+        klen: 0,
+        used: false,
+        flags: 0,
+        hash: 0,
+        expiry: Expiry::Never,
+        set_at: 0,
+        cas: 0,
+        hnext: NIL,
+        lru: Link {
+            prev: NIL,
+            next: NIL,
+        },
+        addr: Link {
+            prev: NIL,
+            next: NIL,
+        },
+    };
+
+    /// Arena bytes the item occupies.
+    pub fn len(&self) -> usize {
+        self.klen as usize + self.vlen as usize
+    }
+}
+
+/// Which of the two doubly linked lists.
+#[derive(Clone, Copy)]
+pub(super) enum List {
+    Lru,
+    Addr,
+}
+
+/// FNV-1a: short, no tables, good enough spread for a bucket index.
+pub(super) fn hash(key: &[u8]) -> u32 {
+    key.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
+}
+
+impl<const N: usize> Store<'_, N> {
+    fn link_of(&mut self, i: u32, list: List) -> &mut Link {
+        let slot = &mut self.slots[i as usize];
+        match list {
+            List::Lru => &mut slot.lru,
+            List::Addr => &mut slot.addr,
+        }
+    }
+
+    fn ends_of(&mut self, list: List) -> &mut Ends {
+        match list {
+            List::Lru => &mut self.lru,
+            List::Addr => &mut self.addr,
+        }
+    }
+
+    pub(super) fn list_remove(&mut self, i: u32, list: List) {
+        let Link { prev, next } = *self.link_of(i, list);
+        match prev {
+            NIL => self.ends_of(list).head = next,
+            p => self.link_of(p, list).next = next,
+        }
+        match next {
+            NIL => self.ends_of(list).tail = prev,
+            n => self.link_of(n, list).prev = prev,
+        }
+    }
+
+    pub(super) fn list_push_head(&mut self, i: u32, list: List) {
+        let head = self.ends_of(list).head;
+        *self.link_of(i, list) = Link {
+            prev: NIL,
+            next: head,
+        };
+        match head {
+            NIL => self.ends_of(list).tail = i,
+            h => self.link_of(h, list).prev = i,
+        }
+        self.ends_of(list).head = i;
+    }
+
+    pub(super) fn list_push_tail(&mut self, i: u32, list: List) {
+        let tail = self.ends_of(list).tail;
+        *self.link_of(i, list) = Link {
+            prev: tail,
+            next: NIL,
+        };
+        match tail {
+            NIL => self.ends_of(list).head = i,
+            t => self.link_of(t, list).next = i,
+        }
+        self.ends_of(list).tail = i;
+    }
+
+    /// Marks `i` most recently used.
+    pub(super) fn bump(&mut self, i: u32) {
+        self.list_remove(i, List::Lru);
+        self.list_push_head(i, List::Lru);
+    }
+
+    pub(super) fn key_of(&self, i: u32) -> &[u8] {
+        let s = &self.slots[i as usize];
+        &self.arena[s.off as usize..][..s.klen as usize]
+    }
+
+    pub(super) fn value_of(&self, i: u32) -> &[u8] {
+        let s = &self.slots[i as usize];
+        &self.arena[s.off as usize + s.klen as usize..][..s.vlen as usize]
+    }
+
+    pub(super) fn value_mut(&mut self, i: u32) -> &mut [u8] {
+        let s = self.slots[i as usize];
+        &mut self.arena[s.off as usize + s.klen as usize..][..s.vlen as usize]
+    }
+
+    /// The slot holding `key`, valid or not.
+    pub(super) fn find(&self, key: &[u8]) -> Option<u32> {
+        let h = hash(key);
+        let mut i = self.buckets[h as usize % N];
+        while i != NIL {
+            let s = &self.slots[i as usize];
+            if s.hash == h && self.key_of(i) == key {
+                return Some(i);
+            }
+            i = s.hnext;
+        }
+        None
+    }
+
+    /// Frees slot `i` and its arena run.
+    pub(super) fn unlink(&mut self, i: u32) {
+        let s = self.slots[i as usize];
+        let bucket = s.hash as usize % N;
+        if self.buckets[bucket] == i {
+            self.buckets[bucket] = s.hnext;
+        } else {
+            let mut p = self.buckets[bucket];
+            while p != NIL && self.slots[p as usize].hnext != i {
+                p = self.slots[p as usize].hnext;
+            }
+            if p != NIL {
+                self.slots[p as usize].hnext = s.hnext;
+            }
+        }
+        self.list_remove(i, List::Lru);
+        self.list_remove(i, List::Addr);
+        if s.off as usize + s.len() == self.top {
+            // The topmost run: its bytes are free above the new top at once.
+            self.top = match self.addr.tail {
+                NIL => 0,
+                t => self.slots[t as usize].off as usize + self.slots[t as usize].len(),
+            };
+        }
+        self.live -= s.len();
+        self.count -= 1;
+        self.slots[i as usize] = Slot {
+            hnext: self.free,
+            ..Slot::EMPTY
+        };
+        self.free = i;
+    }
+
+    /// Evicts the least recently used item other than `pin`; false if none.
+    fn evict_one(&mut self, pin: u32, now: u64) -> bool {
+        let mut victim = self.lru.tail;
+        if victim == pin && victim != NIL {
+            victim = self.slots[victim as usize].lru.prev;
+        }
+        if victim == NIL {
+            return false;
+        }
+        if self.is_valid(victim, now) {
+            self.stats.evictions += 1;
+        } else {
+            self.stats.reclaimed += 1;
+        }
+        self.unlink(victim);
+        true
+    }
+
+    /// Slides every run down to close the holes.
+    fn compact(&mut self) {
+        let mut cursor = 0usize;
+        let mut i = self.addr.head;
+        while i != NIL {
+            let s = self.slots[i as usize];
+            let (off, len) = (s.off as usize, s.len());
+            if off != cursor {
+                self.arena.copy_within(off..off + len, cursor);
+                self.slots[i as usize].off = cursor as u32;
+            }
+            cursor += len;
+            i = s.addr.next;
+        }
+        self.top = cursor;
+    }
+
+    /// Takes a free slot and `len` arena bytes at `top`, evicting least
+    /// recently used items (never `pin`) until both are available. The slot
+    /// is on no list yet; `None` if even evicting everything else is not
+    /// enough.
+    pub(super) fn allocate(&mut self, len: usize, pin: u32, now: u64) -> Option<u32> {
+        if len > self.arena.len() {
+            return None;
+        }
+        while self.free == NIL || self.arena.len() - self.live < len {
+            if !self.evict_one(pin, now) {
+                return None;
+            }
+        }
+        if self.arena.len() - self.top < len {
+            self.compact();
+        }
+        let i = self.free;
+        self.free = self.slots[i as usize].hnext;
+        self.slots[i as usize] = Slot {
+            off: self.top as u32,
+            used: true,
+            ..Slot::EMPTY
+        };
+        self.top += len;
+        Some(i)
+    }
+
+    /// Puts an allocated slot holding `key` on the bucket, LRU and placement
+    /// lists, and accounts for its bytes.
+    pub(super) fn link(&mut self, i: u32, key: &[u8]) {
+        let h = hash(key);
+        let bucket = h as usize % N;
+        let slot = &mut self.slots[i as usize];
+        slot.hash = h;
+        slot.hnext = self.buckets[bucket];
+        self.buckets[bucket] = i;
+        self.list_push_head(i, List::Lru);
+        self.list_push_tail(i, List::Addr);
+        self.live += self.slots[i as usize].len();
+        self.count += 1;
+        self.stats.total_items += 1;
+    }
+}

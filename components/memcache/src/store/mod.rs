@@ -1,0 +1,552 @@
+//! The bounded store: items in a caller-lent arena, found through a
+//! fixed-capacity index, evicted least-recently-used first.
+//!
+//! # Memory
+//!
+//! The caller lends the arena (`&'a mut [u8]`); each item takes exactly
+//! `key.len() + value.len()` bytes of it, with no per-item padding or
+//! header in the arena (`store/arena.rs` describes the compaction that
+//! keeps it so). The index is `N` slots of [`SLOT_BYTES`] bytes plus a 4-byte
+//! bucket head per slot, held inside the `Store` value: a store of `N`
+//! items costs `N * (SLOT_BYTES + 4)` = `N * 76` bytes beside its arena
+//! (the slot's fields are fixed-width, so this holds on every target).
+//! Size `N` to the expected item count: a 1 MiB arena of ~100-byte items
+//! wants `N` ≈ 10 000, i.e. ~740 KiB of index; a `Store` that size
+//! belongs in the PD's data section (a `static`), not on its stack.
+//!
+//! The alternative, fixed-size slab chunks, would make the arena overhead
+//! the rounding of each item up to its chunk class (memcached's slab
+//! classes waste ~10-20%), and an item could not be larger than a chunk.
+//! A compacting arena wastes nothing; its cost is time: a compaction
+//! moves every live byte once, and runs only when a new item does not
+//! fit above `top` although the free bytes in total would hold it.
+//!
+//! # Time
+//!
+//! Every operation takes `now`, in unix seconds from the tenant's timer
+//! service; the store keeps no clock. Expired and flushed items are
+//! reclaimed lazily, when a lookup meets them or eviction reaches them.
+
+mod arena;
+mod key;
+mod stats;
+mod time;
+
+pub use key::{Key, KEY_MAX};
+pub use stats::Stats;
+pub use time::{Expiry, MAX_RELATIVE};
+
+use arena::{Ends, Slot, NIL};
+
+/// memcached's default `item_size_max` (`-I 1m`).
+pub const DEFAULT_ITEM_SIZE_MAX: usize = 1024 * 1024;
+
+/// Bytes of one index slot (the per-item overhead outside the arena, less
+/// the 4-byte bucket head).
+pub const SLOT_BYTES: usize = core::mem::size_of::<Slot>();
+
+/// A valid item, as a read returns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Item<'s> {
+    /// The value bytes.
+    pub value: &'s [u8],
+    /// The client's opaque flags.
+    pub flags: u32,
+    /// The CAS unique of the item's last store.
+    pub cas: u64,
+}
+
+/// The five storage commands and `cas`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOp {
+    /// Store unconditionally.
+    Set,
+    /// Store only if the key holds no valid item.
+    Add,
+    /// Store only if the key holds a valid item.
+    Replace,
+    /// Add the data after the existing value (flags and expiry are kept).
+    Append,
+    /// Add the data before the existing value (flags and expiry are kept).
+    Prepend,
+    /// Store only if the item's CAS unique is still this one.
+    Cas(u64),
+}
+
+/// How a storage command ended (memcached's reply word for each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// `STORED`.
+    Stored,
+    /// `NOT_STORED`: the add/replace/append/prepend condition failed.
+    NotStored,
+    /// `EXISTS`: `cas` found the item changed since the client read it.
+    Exists,
+    /// `NOT_FOUND`: `cas` found no item.
+    NotFound,
+}
+
+/// A storage command the store refuses outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge;
+
+/// Why `incr`/`decr` failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeltaError {
+    /// No valid item under the key.
+    NotFound,
+    /// The value is not a decimal unsigned 64-bit number.
+    NonNumeric,
+    /// The longer result did not fit beside the old value in the arena.
+    OutOfMemory,
+}
+
+/// A bounded memcached store of at most `N` items in a lent arena.
+pub struct Store<'a, const N: usize> {
+    arena: &'a mut [u8],
+    slots: [Slot; N],
+    /// Bucket heads of the hash index; chains run through `Slot::hnext`.
+    buckets: [u32; N],
+    /// Free slots, chained through `Slot::hnext`.
+    free: u32,
+    lru: Ends,
+    addr: Ends,
+    /// End of the highest arena run; new runs go here.
+    top: usize,
+    /// Arena bytes held by items.
+    live: usize,
+    count: usize,
+    item_size_max: usize,
+    /// The last CAS unique handed out (memcached's `cas_id`).
+    cas_id: u64,
+    /// Items with a CAS unique below this were flushed (0: no flush yet).
+    oldest_cas: u64,
+    /// Items stored at or before this second are flushed once it is reached.
+    oldest_live: Option<u64>,
+    /// The latest `oldest_live` already reached when a newer flush replaced
+    /// it: items stored at or before it stay flushed (memcached forgets
+    /// it and lets them reappear).
+    flushed_through: Option<u64>,
+    stats: Stats,
+}
+
+impl<'a, const N: usize> Store<'a, N> {
+    /// An empty store over `arena`, refusing items (key plus value) over
+    /// `item_size_max` bytes. Offsets are 32-bit, so an arena beyond 4 GiB
+    /// is used only up to that size.
+    pub fn new(arena: &'a mut [u8], item_size_max: usize) -> Self {
+        const {
+            assert!(
+                N > 0 && N < u32::MAX as usize,
+                "N must fit a u32 slot index"
+            )
+        };
+        let len = arena.len().min(u32::MAX as usize);
+        let mut slots = [Slot::EMPTY; N];
+        for (i, s) in slots.iter_mut().enumerate() {
+            s.hnext = if i + 1 < N { i as u32 + 1 } else { NIL };
+        }
+        Store {
+            arena: &mut arena[..len],
+            slots,
+            buckets: [NIL; N],
+            free: 0,
+            lru: Ends::EMPTY,
+            addr: Ends::EMPTY,
+            top: 0,
+            live: 0,
+            count: 0,
+            item_size_max,
+            cas_id: 0,
+            oldest_cas: 0,
+            oldest_live: None,
+            flushed_through: None,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The largest item (key plus value) the store accepts.
+    pub fn item_size_max(&self) -> usize {
+        self.item_size_max.min(self.arena.len())
+    }
+
+    /// The counters, with `curr_items`, `bytes` and `limit_maxbytes` filled in.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            curr_items: self.count as u64,
+            bytes: self.live as u64,
+            limit_maxbytes: self.arena.len() as u64,
+            ..self.stats
+        }
+    }
+
+    /// `stats reset`.
+    pub fn reset_stats(&mut self) {
+        self.stats.reset();
+    }
+
+    fn next_cas(&mut self) -> u64 {
+        self.cas_id += 1;
+        self.cas_id
+    }
+
+    fn is_flushed(&self, i: u32, now: u64) -> bool {
+        let s = &self.slots[i as usize];
+        (self.oldest_cas != 0 && s.cas < self.oldest_cas)
+            || matches!(self.oldest_live, Some(t) if t <= now && s.set_at <= t)
+            || matches!(self.flushed_through, Some(t) if s.set_at <= t)
+    }
+
+    fn is_valid(&self, i: u32, now: u64) -> bool {
+        !self.slots[i as usize].expiry.is_past(now) && !self.is_flushed(i, now)
+    }
+
+    /// The valid item under `key`; an invalid one met on the way is freed.
+    fn lookup(&mut self, key: Key<'_>, now: u64) -> Option<u32> {
+        let i = self.find(key.as_bytes())?;
+        if self.is_valid(i, now) {
+            return Some(i);
+        }
+        if self.is_flushed(i, now) {
+            self.stats.get_flushed += 1;
+        } else {
+            self.stats.get_expired += 1;
+        }
+        self.unlink(i);
+        None
+    }
+
+    fn item(&self, i: u32) -> Item<'_> {
+        let s = &self.slots[i as usize];
+        Item {
+            value: self.value_of(i),
+            flags: s.flags,
+            cas: s.cas,
+        }
+    }
+
+    /// The valid item under `key`, changing nothing (not even the LRU
+    /// order or the counters): lets a caller size a reply before
+    /// committing to it.
+    pub fn peek(&self, key: Key<'_>, now: u64) -> Option<Item<'_>> {
+        let i = self.find(key.as_bytes())?;
+        self.is_valid(i, now).then(|| self.item(i))
+    }
+
+    /// Drops the item under `key` without counting a delete: memcached's
+    /// unlink of the old item when a `set` is refused as too large.
+    pub fn forget(&mut self, key: Key<'_>, now: u64) {
+        if let Some(i) = self.lookup(key, now) {
+            self.unlink(i);
+        }
+    }
+
+    /// `get`/`gets`: the valid item under `key`, now most recently used.
+    pub fn get(&mut self, key: Key<'_>, now: u64) -> Option<Item<'_>> {
+        self.stats.cmd_get += 1;
+        match self.lookup(key, now) {
+            Some(i) => {
+                self.stats.get_hits += 1;
+                self.bump(i);
+                Some(self.item(i))
+            }
+            None => {
+                self.stats.get_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// `gat`/`gats`: a get that also sets a new expiry (counted, as
+    /// memcached counts it, as a get and a touch).
+    pub fn gat(&mut self, key: Key<'_>, exptime: i64, now: u64) -> Option<Item<'_>> {
+        self.stats.cmd_get += 1;
+        self.stats.cmd_touch += 1;
+        match self.lookup(key, now) {
+            Some(i) => {
+                self.stats.touch_hits += 1;
+                self.slots[i as usize].expiry = Expiry::from_exptime(exptime, now);
+                self.bump(i);
+                Some(self.item(i))
+            }
+            None => {
+                self.stats.touch_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// `touch`: sets a new expiry; false if there is no valid item.
+    pub fn touch(&mut self, key: Key<'_>, exptime: i64, now: u64) -> bool {
+        self.stats.cmd_touch += 1;
+        match self.lookup(key, now) {
+            Some(i) => {
+                self.stats.touch_hits += 1;
+                self.slots[i as usize].expiry = Expiry::from_exptime(exptime, now);
+                self.bump(i);
+                true
+            }
+            None => {
+                self.stats.touch_misses += 1;
+                false
+            }
+        }
+    }
+
+    /// `delete`: true if a valid item was removed.
+    pub fn delete(&mut self, key: Key<'_>, now: u64) -> bool {
+        match self.lookup(key, now) {
+            Some(i) => {
+                self.stats.delete_hits += 1;
+                self.unlink(i);
+                true
+            }
+            None => {
+                self.stats.delete_misses += 1;
+                false
+            }
+        }
+    }
+
+    /// `flush_all [delay]`: items stored before the flush time (now, or
+    /// `delay` read like an `exptime`) become invalid once it is reached.
+    pub fn flush_all(&mut self, delay: i64, now: u64) {
+        self.stats.cmd_flush += 1;
+        let at = if delay > 0 {
+            time::realtime(delay, now)
+        } else {
+            now
+        };
+        if let Some(reached) = self.oldest_live.filter(|&t| t <= now) {
+            self.flushed_through = self.flushed_through.max(Some(reached));
+        }
+        // memcached's arithmetic: items stored at or before `at - 1` are
+        // flushed, and an immediate flush also cuts at the CAS counter so
+        // items stored earlier within this same second go too.
+        self.oldest_live = at.checked_sub(1);
+        if at <= now.saturating_add(1) {
+            self.oldest_cas = self.next_cas();
+        }
+    }
+
+    /// The set/add/replace/append/prepend/cas commands.
+    ///
+    /// `TooLarge` when key plus (resulting) value exceeds the item size
+    /// limit or the arena; a refused `set` also drops the old item, as
+    /// memcached does so stale data does not outlive a failed update.
+    /// An append/prepend that cannot fit is `NotStored`.
+    pub fn store(
+        &mut self,
+        op: StoreOp,
+        key: Key<'_>,
+        flags: u32,
+        exptime: i64,
+        value: &[u8],
+        now: u64,
+    ) -> Result<Stored, TooLarge> {
+        let k = key.as_bytes();
+        let len = k.len() + value.len();
+        let old = self.lookup(key, now);
+        if len > self.item_size_max() {
+            if let (StoreOp::Set, Some(i)) = (op, old) {
+                self.unlink(i);
+            }
+            return Err(TooLarge);
+        }
+        self.stats.cmd_set += 1;
+        match (op, old) {
+            (StoreOp::Add, Some(i)) => {
+                self.bump(i);
+                return Ok(Stored::NotStored);
+            }
+            (StoreOp::Replace | StoreOp::Append | StoreOp::Prepend, None) => {
+                return Ok(Stored::NotStored)
+            }
+            (StoreOp::Cas(_), None) => {
+                self.stats.cas_misses += 1;
+                return Ok(Stored::NotFound);
+            }
+            (StoreOp::Cas(unique), Some(i)) if self.slots[i as usize].cas != unique => {
+                self.stats.cas_badval += 1;
+                return Ok(Stored::Exists);
+            }
+            (StoreOp::Cas(_), Some(_)) => self.stats.cas_hits += 1,
+            _ => {}
+        }
+        if let (StoreOp::Append | StoreOp::Prepend, Some(i)) = (op, old) {
+            return Ok(self.concat(i, op == StoreOp::Append, key, value, now));
+        }
+        if let Some(i) = old {
+            self.unlink(i);
+        }
+        // Everything else can be evicted and len fits the arena, so this
+        // allocation cannot fail; stay total anyway.
+        let Some(i) = self.allocate(len, NIL, now) else {
+            return Err(TooLarge);
+        };
+        self.fill(
+            i,
+            k,
+            value.len(),
+            flags,
+            Expiry::from_exptime(exptime, now),
+            now,
+        );
+        self.value_mut(i).copy_from_slice(value);
+        Ok(Stored::Stored)
+    }
+
+    /// Sets up an allocated slot for `key` with room for `vlen` value bytes.
+    fn fill(&mut self, i: u32, key: &[u8], vlen: usize, flags: u32, expiry: Expiry, now: u64) {
+        let cas = self.next_cas();
+        let s = &mut self.slots[i as usize];
+        s.klen = key.len() as u8;
+        s.vlen = vlen as u32;
+        s.flags = flags;
+        s.expiry = expiry;
+        s.set_at = now;
+        s.cas = cas;
+        let off = s.off as usize;
+        self.arena[off..off + key.len()].copy_from_slice(key);
+        self.link(i, key);
+    }
+
+    /// append/prepend onto the valid item `old`.
+    fn concat(&mut self, old: u32, append: bool, key: Key<'_>, data: &[u8], now: u64) -> Stored {
+        let k = key.as_bytes();
+        let old_len = self.slots[old as usize].vlen as usize;
+        let len = k.len() + old_len + data.len();
+        if len > self.item_size_max() {
+            // memcached: the bigger item cannot be allocated, NOT_STORED.
+            return Stored::NotStored;
+        }
+        let Some(i) = self.allocate(len, old, now) else {
+            return Stored::NotStored;
+        };
+        let (flags, expiry) = (
+            self.slots[old as usize].flags,
+            self.slots[old as usize].expiry,
+        );
+        self.fill(i, k, old_len + data.len(), flags, expiry, now);
+        // The old run may have moved in compaction: read its place now.
+        let src = self.slots[old as usize].off as usize + k.len();
+        let dst = self.slots[i as usize].off as usize + k.len();
+        let (old_at, data_at) = if append {
+            (dst, dst + old_len)
+        } else {
+            (dst + data.len(), dst)
+        };
+        self.arena.copy_within(src..src + old_len, old_at);
+        self.arena[data_at..data_at + data.len()].copy_from_slice(data);
+        self.unlink(old);
+        Stored::Stored
+    }
+
+    /// `incr`/`decr`: the new value. Increment wraps at 2^64, decrement
+    /// stops at 0. A shorter result is written in place padded with spaces,
+    /// as memcached does; a longer one moves the item.
+    pub fn incr_decr(
+        &mut self,
+        key: Key<'_>,
+        delta: u64,
+        incr: bool,
+        now: u64,
+    ) -> Result<u64, DeltaError> {
+        let Some(i) = self.lookup(key, now) else {
+            if incr {
+                self.stats.incr_misses += 1
+            } else {
+                self.stats.decr_misses += 1
+            }
+            return Err(DeltaError::NotFound);
+        };
+        let value = crate::number::strtoull(self.value_of(i)).ok_or(DeltaError::NonNumeric)?;
+        if incr {
+            self.stats.incr_hits += 1
+        } else {
+            self.stats.decr_hits += 1
+        }
+        let new = if incr {
+            value.wrapping_add(delta)
+        } else {
+            value.saturating_sub(delta)
+        };
+        let mut buf = [0u8; 20];
+        let digits = crate::number::format_u64(new, &mut buf);
+        let old_len = self.slots[i as usize].vlen as usize;
+        if digits.len() <= old_len {
+            let v = self.value_mut(i);
+            v[..digits.len()].copy_from_slice(digits);
+            v[digits.len()..].fill(b' ');
+            let cas = self.next_cas();
+            let s = &mut self.slots[i as usize];
+            s.cas = cas;
+            s.set_at = now;
+            self.bump(i);
+            return Ok(new);
+        }
+        let k = key.as_bytes();
+        let len = k.len() + digits.len();
+        if len > self.item_size_max() {
+            return Err(DeltaError::OutOfMemory);
+        }
+        let Some(n) = self.allocate(len, i, now) else {
+            return Err(DeltaError::OutOfMemory);
+        };
+        let (flags, expiry) = (self.slots[i as usize].flags, self.slots[i as usize].expiry);
+        self.fill(n, k, digits.len(), flags, expiry, now);
+        self.value_mut(n).copy_from_slice(digits);
+        self.unlink(i);
+        Ok(new)
+    }
+
+    /// Checks the index against the arena: every list consistent, every
+    /// key found through its bucket, byte and item counts right, no two
+    /// runs overlapping. For tests and fuzzing; `Err` names what broke.
+    pub fn verify(&self) -> Result<(), &'static str> {
+        let (mut n, mut bytes, mut end) = (0usize, 0usize, 0usize);
+        let mut i = self.addr.head;
+        let mut prev = NIL;
+        while i != NIL {
+            let s = &self.slots[i as usize];
+            if !s.used || s.addr.prev != prev {
+                return Err("placement list broken");
+            }
+            if (s.off as usize) < end {
+                return Err("runs overlap or are out of order");
+            }
+            end = s.off as usize + s.len();
+            if self.find(self.key_of(i)) != Some(i) {
+                return Err("item not reachable through its bucket");
+            }
+            if Key::new(self.key_of(i)).is_none() {
+                return Err("stored key is invalid");
+            }
+            n += 1;
+            bytes += s.len();
+            if n > N {
+                return Err("placement list cycles");
+            }
+            prev = i;
+            i = s.addr.next;
+        }
+        if end != self.top || self.top > self.arena.len() {
+            return Err("top is wrong");
+        }
+        if n != self.count || bytes != self.live {
+            return Err("counts are wrong");
+        }
+        let (mut m, mut i) = (0usize, self.lru.head);
+        while i != NIL && m <= N {
+            m += 1;
+            i = self.slots[i as usize].lru.next;
+        }
+        if m != n {
+            return Err("LRU list length differs");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
