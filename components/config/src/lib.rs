@@ -14,7 +14,7 @@ mod bytes;
 mod mux;
 mod tenant;
 
-pub use mux::{MuxConfig, SlotLayout, SlotService, MAX_SLOTS};
+pub use mux::{MuxConfig, SlotLayout, SlotService, MAX_SLOTS, MUX_SLOT_CAPACITY};
 pub use tenant::TenantConfig;
 
 /// Why a blob was refused.

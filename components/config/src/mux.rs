@@ -7,6 +7,11 @@ use crate::{ConfigError, Protocol};
 /// the multiplexer, rounded down to what child ids 0..=61 allow.
 pub const MAX_SLOTS: usize = 61;
 
+/// FWP slots the multiplexer binary drives: its tables are sized at build
+/// time. The system tool refuses configurations with more, so a
+/// configuration mistake is reported before boot instead of by the mux.
+pub const MUX_SLOT_CAPACITY: usize = 16;
+
 const MAGIC: u32 = u32::from_le_bytes(*b"EDMX");
 
 /// The service a slot answers: its protocol and destination port.

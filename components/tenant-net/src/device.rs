@@ -33,6 +33,7 @@ struct Half<S, B> {
     scratch: [u8; MTU],
     notify: bool,
     errors: u64,
+    frames: u64,
 }
 
 /// smoltcp device over a tenant's rings. `N` bounds the tx buffers.
@@ -59,8 +60,8 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const N: usize> RingDevice<C, P,
         tx.done.request_wake();
         let pool = BufferPool::new(Region::new(tx.mem.len(), buf_size));
         Self {
-            rx: Half { side: rx, buffers: region, scratch: [0; MTU], notify: offered > 0, errors: 0 },
-            tx: Half { side: tx, buffers: pool, scratch: [0; MTU], notify: false, errors: 0 },
+            rx: Half { side: rx, buffers: region, scratch: [0; MTU], notify: offered > 0, errors: 0, frames: 0 },
+            tx: Half { side: tx, buffers: pool, scratch: [0; MTU], notify: false, errors: 0, frames: 0 },
         }
     }
 
@@ -95,6 +96,11 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const N: usize> RingDevice<C, P,
     /// Refused descriptors and ring errors seen: multiplexer bugs, counted.
     pub fn errors(&self) -> u64 {
         self.rx.errors + self.tx.errors
+    }
+
+    /// Frames received and frames sent so far.
+    pub fn frames(&self) -> (u64, u64) {
+        (self.rx.frames, self.tx.frames)
     }
 
     /// Tx buffers free for new frames.
@@ -151,6 +157,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory> phy::RxToken for RxToken<'_, C, 
         let frame = &mut half.scratch[..self.buf.len];
         half.side.mem.read_at(self.buf.offset, frame);
         let result = f(frame);
+        half.frames += 1;
         let empty = Buf { len: half.buffers.buf_size(), ..self.buf };
         // The free ring has room for every rx buffer we own.
         if !matches!(half.side.empty.enqueue(empty), Ok(Ok(()))) {
@@ -183,6 +190,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const N: usize> phy::TxToken
             Ok(Ok(())) => {
                 half.side.outgoing.commit();
                 half.notify = true;
+                half.frames += 1;
             }
             Ok(Err(_)) | Err(_) => {
                 let _ = half.buffers.give_back(&buf);

@@ -31,7 +31,7 @@ const MAX_BUFFERS: usize = 1024;
 /// Rx buffers kept offered to the driver: a quarter of the pool, the rest for tx.
 const RX_BUFFERS: usize = 256;
 /// FWP slots this binary can drive; the configuration may use fewer.
-const MAX_SLOTS: usize = 8;
+const MAX_SLOTS: usize = edgeos_config::MUX_SLOT_CAPACITY;
 /// Flow-table capacity (a power of two).
 const FLOWS: usize = 64;
 /// Per-frame time samples kept (the first ones; later frames only count).

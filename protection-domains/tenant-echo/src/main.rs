@@ -163,7 +163,7 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
     loop {
         // Time is counted up to the hand-off to the mux, which preempts us
         // (higher priority): its work is its own hop.
-        let (mut busy, echoed) = (0, template.echo.echoed());
+        let (mut busy, (received, _)) = (0, template.dev.frames());
         loop {
             let start = now_ns();
             template.echo.serve(&mut template.dev, now());
@@ -177,7 +177,8 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
             }
         }
         let before = hops.seen();
-        hops.record_batch(busy, (template.echo.echoed() - echoed) as usize);
+        // Per frame received, for UDP and TCP alike (TCP's echo count is bytes).
+        hops.record_batch(busy, (template.dev.frames().0 - received) as usize);
         if hops.seen() / HOP_PUBLISH_EVERY != before / HOP_PUBLISH_EVERY {
             publish_hops(hops);
         }

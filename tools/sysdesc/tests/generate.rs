@@ -158,3 +158,15 @@ fn n_slots_follow_the_naming_and_layout_rules() {
         );
     }
 }
+
+#[test]
+fn more_slots_than_the_mux_drives_are_refused() {
+    let dir = temp_dir("too-many-for-mux");
+    let path = dir.join("system.toml");
+    let n = edgeos_config::MUX_SLOT_CAPACITY + 1;
+    std::fs::write(&path, config(n)).expect("write");
+    let (_, diags) = load_and_check(&path, &[]);
+    let text = format!("{:?}", diags.items());
+    assert!(diags.has_errors());
+    assert!(text.contains("the mux drives at most"), "{text}");
+}

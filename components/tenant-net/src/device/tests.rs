@@ -199,6 +199,8 @@ fn a_udp_echo_over_smoltcp_goes_through_the_rings_and_buffers_come_back() {
         assert!(mux.take_sent().is_none());
     }
     assert_eq!(mux.rx_empty.borrow().len(), SLOTS);
+    // Every request and every reply, plus the one ARP exchange.
+    assert_eq!(dev.frames(), (3 * SLOTS as u64 + 1, 3 * SLOTS as u64 + 1));
     echo.serve(&mut dev);
     assert_eq!(dev.tx_available(), SLOTS);
     assert_eq!(dev.errors(), 0);

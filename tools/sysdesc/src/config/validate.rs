@@ -231,6 +231,15 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
             format!("more FWP slots than Microkit allows PDs in a whole system ({MAX_SLOTS})"),
         );
         v.usable = false;
+    } else if total_slots > edgeos_config::MUX_SLOT_CAPACITY as u64 {
+        v.impossible(
+            "templates",
+            format!("{total_slots} slots in all"),
+            format!(
+                "the mux drives at most {} slots (edgeos_config::MUX_SLOT_CAPACITY)",
+                edgeos_config::MUX_SLOT_CAPACITY
+            ),
+        );
     }
 }
 
