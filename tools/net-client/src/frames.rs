@@ -253,17 +253,31 @@ fn ipv4_repr(dst: Ipv4Addr, protocol: IpProtocol, payload_len: usize) -> Ipv4Rep
     }
 }
 
-/// Ethernet + IPv4 (valid, checksummed) carrying `payload` as is.
-fn ipv4_frame(dst: Ipv4Addr, protocol: IpProtocol, ident: u16, payload: &[u8]) -> Vec<u8> {
-    let ip = ipv4_repr(dst, protocol, payload.len());
-    let mut frame = vec![0u8; ETHERNET_HEADER_LEN + ip.buffer_len() + payload.len()];
+/// Ethernet + a valid, checksummed IPv4 header with room for `payload_len`
+/// bytes, which `fill` writes (given the packet, so it can checksum over it).
+fn ipv4_frame_with(
+    dst: Ipv4Addr,
+    protocol: IpProtocol,
+    ident: u16,
+    payload_len: usize,
+    fill: impl FnOnce(&mut Ipv4Packet<&mut [u8]>),
+) -> Vec<u8> {
+    let ip = ipv4_repr(dst, protocol, payload_len);
+    let mut frame = vec![0u8; ETHERNET_HEADER_LEN + ip.buffer_len() + payload_len];
     ethernet_header(&mut frame);
     let mut packet = Ipv4Packet::new_unchecked(&mut frame[ETHERNET_HEADER_LEN..]);
     ip.emit(&mut packet, &ChecksumCapabilities::default());
     packet.set_ident(ident);
     packet.fill_checksum();
-    packet.payload_mut().copy_from_slice(payload);
+    fill(&mut packet);
     frame
+}
+
+/// Ethernet + IPv4 (valid, checksummed) carrying `payload` as is.
+fn ipv4_frame(dst: Ipv4Addr, protocol: IpProtocol, ident: u16, payload: &[u8]) -> Vec<u8> {
+    ipv4_frame_with(dst, protocol, ident, payload.len(), |packet| {
+        packet.payload_mut().copy_from_slice(payload)
+    })
 }
 
 /// A valid Ethernet + IPv4 + UDP frame to `dst`:[`UDP_PORT`].
@@ -272,23 +286,16 @@ fn udp_frame(dst: Ipv4Addr, src_port: u16, payload: &[u8], ident: u16) -> Vec<u8
         src_port,
         dst_port: UDP_PORT,
     };
-    let ip = ipv4_repr(dst, IpProtocol::Udp, udp.header_len() + payload.len());
-    let mut frame = vec![0u8; ETHERNET_HEADER_LEN + ip.buffer_len() + ip.payload_len];
-    ethernet_header(&mut frame);
-    let caps = ChecksumCapabilities::default();
-    let mut packet = Ipv4Packet::new_unchecked(&mut frame[ETHERNET_HEADER_LEN..]);
-    ip.emit(&mut packet, &caps);
-    packet.set_ident(ident);
-    packet.fill_checksum();
-    udp.emit(
-        &mut UdpPacket::new_unchecked(packet.payload_mut()),
-        &IpAddress::Ipv4(HOST_IP),
-        &IpAddress::Ipv4(dst),
-        payload.len(),
-        |buf| buf.copy_from_slice(payload),
-        &caps,
-    );
-    frame
+    ipv4_frame_with(dst, IpProtocol::Udp, ident, udp.header_len() + payload.len(), |packet| {
+        udp.emit(
+            &mut UdpPacket::new_unchecked(packet.payload_mut()),
+            &IpAddress::Ipv4(HOST_IP),
+            &IpAddress::Ipv4(dst),
+            payload.len(),
+            |buf| buf.copy_from_slice(payload),
+            &ChecksumCapabilities::default(),
+        )
+    })
 }
 
 /// Like [`udp_frame`] to the guest, with [`OPTIONS`] in the IPv4 header
@@ -340,21 +347,14 @@ fn tcp_syn_frame(src_port: u16, n: u32, ident: u16) -> Vec<u8> {
         timestamp: None,
         payload: &[],
     };
-    let ip = ipv4_repr(GUEST_IP, IpProtocol::Tcp, tcp.buffer_len());
-    let mut frame = vec![0u8; ETHERNET_HEADER_LEN + ip.buffer_len() + ip.payload_len];
-    ethernet_header(&mut frame);
-    let caps = ChecksumCapabilities::default();
-    let mut packet = Ipv4Packet::new_unchecked(&mut frame[ETHERNET_HEADER_LEN..]);
-    ip.emit(&mut packet, &caps);
-    packet.set_ident(ident);
-    packet.fill_checksum();
-    tcp.emit(
-        &mut TcpPacket::new_unchecked(packet.payload_mut()),
-        &IpAddress::Ipv4(HOST_IP),
-        &IpAddress::Ipv4(GUEST_IP),
-        &caps,
-    );
-    frame
+    ipv4_frame_with(GUEST_IP, IpProtocol::Tcp, ident, tcp.buffer_len(), |packet| {
+        tcp.emit(
+            &mut TcpPacket::new_unchecked(packet.payload_mut()),
+            &IpAddress::Ipv4(HOST_IP),
+            &IpAddress::Ipv4(GUEST_IP),
+            &ChecksumCapabilities::default(),
+        )
+    })
 }
 
 #[cfg(test)]
