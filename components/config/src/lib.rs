@@ -14,7 +14,7 @@ mod bytes;
 mod mux;
 mod tenant;
 
-pub use mux::{MuxConfig, SlotLayout, SlotService, MAX_SLOTS, MUX_SLOT_CAPACITY};
+pub use mux::{MuxConfig, SlotLayout, SlotService, TemplateLayout, MAX_SLOTS, MAX_TEMPLATES, MUX_SLOT_CAPACITY};
 pub use tenant::TenantConfig;
 
 /// Why a blob was refused.
@@ -45,7 +45,7 @@ impl core::fmt::Display for ConfigError {
 }
 
 /// Version of every blob layout in this crate.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Transport protocol of a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -3,18 +3,22 @@ use heapless::Vec;
 use crate::bytes::{Reader, Writer};
 use crate::{ConfigError, Protocol};
 
-/// Most FWP slots a system can have: Microkit's 63 PDs less the driver and
-/// the multiplexer, rounded down to what child ids 0..=61 allow.
-pub const MAX_SLOTS: usize = 61;
+/// Most FWP slots a system can have: Microkit's 63 PDs less the driver,
+/// the multiplexer, the timer and one template PD, rounded down to what
+/// child ids 0..=61 allow.
+pub const MAX_SLOTS: usize = 59;
 
 /// FWP slots the multiplexer binary drives: its tables are sized at build
 /// time. The system tool refuses configurations with more, so a
 /// configuration mistake is reported before boot instead of by the mux.
-pub const MUX_SLOT_CAPACITY: usize = 16;
+pub const MUX_SLOT_CAPACITY: usize = 56;
+
+/// Most templates a system can have (each costs a template PD).
+pub const MAX_TEMPLATES: usize = 8;
 
 const MAGIC: u32 = u32::from_le_bytes(*b"EDMX");
 
-/// The service a slot answers: its protocol and destination port.
+/// The service a template answers: its protocol and destination port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlotService {
     /// UDP or TCP.
@@ -23,18 +27,43 @@ pub struct SlotService {
     pub port: u16,
 }
 
+/// One template: its service, how its slots are spawned, and where its
+/// template PD's control region and rings sit in the multiplexer (the
+/// source of every slot's ring state after a scrub).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateLayout {
+    /// The service its FWPs answer.
+    pub service: SlotService,
+    /// One FWP per flow (5-tuple) rather than one for the whole service.
+    pub per_flow: bool,
+    /// Slots kept restored ahead of demand; 0: spawn on demand only.
+    pub warm_pool: u8,
+    /// Most of its FWPs serving at once.
+    pub max_active: u8,
+    /// An FWP without traffic for this long is torn down; 0: never.
+    pub idle_timeout_ms: u32,
+    /// The template PD's child id.
+    pub child_id: u8,
+    /// The multiplexer's channel id to the template PD.
+    pub channel: u8,
+    /// The template PD's control region (its ready block), read-only here.
+    pub ctrl: u64,
+    /// The template PD's rings, read-only here, in [`SlotLayout::rings`] order.
+    pub rings: [u64; 4],
+}
+
 /// Where one FWP slot's shared memory sits in the multiplexer's address
 /// space, and how the multiplexer reaches the slot. The system tool writes
 /// the same addresses into `system.xml`, so the PD copies none by hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlotLayout {
-    /// The service the slot carries, if any.
-    pub service: Option<SlotService>,
+    /// Index of the slot's template in [`MuxConfig::templates`].
+    pub template: u8,
     /// The slot's child PD id (for its TCB).
     pub child_id: u8,
     /// The multiplexer's channel id to the slot.
     pub channel: u8,
-    /// The slot's control region (ready block), read-only here.
+    /// The slot's control region (status, hop summary).
     pub ctrl: u64,
     /// The slot's rings: rx free, rx used, tx free, tx used.
     pub rings: [u64; 4],
@@ -44,11 +73,13 @@ pub struct SlotLayout {
     pub tx_buf: (u64, u32),
 }
 
+/// Bytes one [`TemplateLayout`] takes in the blob.
+const TEMPLATE_LEN: usize = 4 + 4 + 4 + 4 + 8 + 4 * 8;
 /// Bytes one [`SlotLayout`] takes in the blob.
-const SLOT_LEN: usize = 8 + 8 + 4 * 8 + 12 + 12;
+const SLOT_LEN: usize = 4 + 8 + 4 * 8 + 12 + 12;
 
-/// What the multiplexer needs to know: the system's addresses and every
-/// FWP slot's layout and service.
+/// What the multiplexer needs to know: the system's addresses, the
+/// templates and every FWP slot's layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MuxConfig {
     /// The system's IPv4 address.
@@ -57,6 +88,10 @@ pub struct MuxConfig {
     pub mac: [u8; 6],
     /// UDP port on which the multiplexer answers with its counters (0: off).
     pub stats_port: u16,
+    /// The multiplexer's channel id to the timer (its PPC endpoint).
+    pub timer_channel: u8,
+    /// The templates, in template order.
+    pub templates: Vec<TemplateLayout, MAX_TEMPLATES>,
     /// The slots, in slot order.
     pub slots: Vec<SlotLayout, MAX_SLOTS>,
 }
@@ -64,35 +99,78 @@ pub struct MuxConfig {
 /// Microkit's channel and child ids run 0..=61.
 const MAX_ID: u8 = 61;
 
-fn parse_slot(r: &mut Reader<'_>) -> Result<SlotLayout, ConfigError> {
-    let (proto, _pad, port) = (r.u8()?, r.u8()?, r.u16()?);
-    let service = match proto {
-        0 => None,
-        p => Some(SlotService { protocol: Protocol::from_byte(p)?, port }),
-    };
-    let (child_id, channel, _pad) = (r.u8()?, r.u8()?, r.u16()?);
+fn ids(r: &mut Reader<'_>) -> Result<(u8, u8), ConfigError> {
+    let (child_id, channel) = (r.u8()?, r.u8()?);
     if child_id > MAX_ID || channel > MAX_ID {
         return Err(ConfigError::BadValue("child or channel id"));
     }
-    let addr = |r: &mut Reader<'_>| -> Result<u64, ConfigError> {
-        let a = u64::from_le_bytes(r.take()?);
-        if a == 0 || a % 4096 != 0 {
-            return Err(ConfigError::BadValue("region address"));
-        }
-        Ok(a)
-    };
+    Ok((child_id, channel))
+}
+
+fn addr(r: &mut Reader<'_>) -> Result<u64, ConfigError> {
+    let a = u64::from_le_bytes(r.take()?);
+    if a == 0 || a % 4096 != 0 {
+        return Err(ConfigError::BadValue("region address"));
+    }
+    Ok(a)
+}
+
+fn rings(r: &mut Reader<'_>) -> Result<[u64; 4], ConfigError> {
+    Ok([addr(r)?, addr(r)?, addr(r)?, addr(r)?])
+}
+
+fn parse_template(r: &mut Reader<'_>) -> Result<TemplateLayout, ConfigError> {
+    let (proto, flags, port) = (r.u8()?, r.u8()?, r.u16()?);
+    let service = SlotService { protocol: Protocol::from_byte(proto)?, port };
+    let (warm_pool, max_active, _pad) = (r.u8()?, r.u8()?, r.u16()?);
+    if max_active == 0 || warm_pool > max_active {
+        return Err(ConfigError::BadValue("max_active or warm_pool"));
+    }
+    let idle_timeout_ms = r.u32()?;
+    let (child_id, channel) = ids(r)?;
+    let _pad = r.u16()?;
+    Ok(TemplateLayout {
+        service,
+        per_flow: flags & 1 != 0,
+        warm_pool,
+        max_active,
+        idle_timeout_ms,
+        child_id,
+        channel,
+        ctrl: addr(r)?,
+        rings: rings(r)?,
+    })
+}
+
+fn emit_template(w: &mut Writer<'_>, t: &TemplateLayout) -> Result<(), ConfigError> {
+    w.put(&[t.service.protocol.to_byte(), u8::from(t.per_flow)])?;
+    w.put(&t.service.port.to_le_bytes())?;
+    w.put(&[t.warm_pool, t.max_active, 0, 0])?;
+    w.put(&t.idle_timeout_ms.to_le_bytes())?;
+    w.put(&[t.child_id, t.channel, 0, 0])?;
+    w.put(&t.ctrl.to_le_bytes())?;
+    for ring in t.rings {
+        w.put(&ring.to_le_bytes())?;
+    }
+    Ok(())
+}
+
+fn parse_slot(r: &mut Reader<'_>, templates: usize) -> Result<SlotLayout, ConfigError> {
+    let template = r.u8()?;
+    if usize::from(template) >= templates {
+        return Err(ConfigError::BadValue("slot template"));
+    }
+    let (child_id, channel) = ids(r)?;
+    let _pad = r.u8()?;
     let ctrl = addr(r)?;
-    let rings = [addr(r)?, addr(r)?, addr(r)?, addr(r)?];
+    let rings = rings(r)?;
     let rx_buf = (addr(r)?, r.u32()?);
     let tx_buf = (addr(r)?, r.u32()?);
-    Ok(SlotLayout { service, child_id, channel, ctrl, rings, rx_buf, tx_buf })
+    Ok(SlotLayout { template, child_id, channel, ctrl, rings, rx_buf, tx_buf })
 }
 
 fn emit_slot(w: &mut Writer<'_>, slot: &SlotLayout) -> Result<(), ConfigError> {
-    let (proto, port) = slot.service.map_or((0, 0), |s| (s.protocol.to_byte(), s.port));
-    w.put(&[proto, 0])?;
-    w.put(&port.to_le_bytes())?;
-    w.put(&[slot.child_id, slot.channel, 0, 0])?;
+    w.put(&[slot.template, slot.child_id, slot.channel, 0])?;
     w.put(&slot.ctrl.to_le_bytes())?;
     for ring in slot.rings {
         w.put(&ring.to_le_bytes())?;
@@ -105,9 +183,19 @@ fn emit_slot(w: &mut Writer<'_>, slot: &SlotLayout) -> Result<(), ConfigError> {
 }
 
 impl MuxConfig {
+    /// Bytes `emit` writes for a configuration of `templates` and `slots`.
+    pub const fn len_for(templates: usize, slots: usize) -> usize {
+        8 + 4 + 6 + 2 + 4 + templates * TEMPLATE_LEN + slots * SLOT_LEN
+    }
+
     /// Bytes `emit` writes for this configuration.
     pub fn buffer_len(&self) -> usize {
-        8 + 4 + 6 + 2 + 2 + self.slots.len() * SLOT_LEN
+        Self::len_for(self.templates.len(), self.slots.len())
+    }
+
+    /// The slots of template `t`, by slot index.
+    pub fn slots_of(&self, t: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.slots.len()).filter(move |s| usize::from(self.slots[*s].template) == t)
     }
 
     /// Parses a blob written by [`emit`](Self::emit).
@@ -117,16 +205,25 @@ impl MuxConfig {
         let ip = r.take()?;
         let mac = r.take()?;
         let stats_port = r.u16()?;
-        let count = usize::from(r.u16()?);
-        if count > MAX_SLOTS {
-            return Err(ConfigError::BadValue("slot count"));
+        let (template_count, timer_channel) = (usize::from(r.u8()?), r.u8()?);
+        let count = usize::from(r.u8()?);
+        let _pad = r.u8()?;
+        if template_count > MAX_TEMPLATES || count > MAX_SLOTS {
+            return Err(ConfigError::BadValue("template or slot count"));
+        }
+        if timer_channel > MAX_ID {
+            return Err(ConfigError::BadValue("child or channel id"));
+        }
+        let mut templates = Vec::new();
+        for _ in 0..template_count {
+            // Counts were checked against the capacities above.
+            let _ = templates.push(parse_template(&mut r)?);
         }
         let mut slots = Vec::new();
         for _ in 0..count {
-            // count <= MAX_SLOTS was checked above.
-            let _ = slots.push(parse_slot(&mut r)?);
+            let _ = slots.push(parse_slot(&mut r, template_count)?);
         }
-        Ok(Self { ip, mac, stats_port, slots })
+        Ok(Self { ip, mac, stats_port, timer_channel, templates, slots })
     }
 
     /// Writes the blob into `out`, returning its length.
@@ -136,7 +233,10 @@ impl MuxConfig {
         w.put(&self.ip)?;
         w.put(&self.mac)?;
         w.put(&self.stats_port.to_le_bytes())?;
-        w.put(&(self.slots.len() as u16).to_le_bytes())?;
+        w.put(&[self.templates.len() as u8, self.timer_channel, self.slots.len() as u8, 0])?;
+        for template in &self.templates {
+            emit_template(&mut w, template)?;
+        }
         for slot in &self.slots {
             emit_slot(&mut w, slot)?;
         }
@@ -148,10 +248,11 @@ impl MuxConfig {
 mod tests {
     use super::*;
 
-    fn slot(i: u8, service: Option<SlotService>) -> SlotLayout {
+    /// A layout for tests: template `template`'s slot `i`.
+    pub(crate) fn slot(i: u8, template: u8) -> SlotLayout {
         let base = 0x7000_0000 + u64::from(i) * 0x10_0000;
         SlotLayout {
-            service,
+            template,
             child_id: i,
             channel: i + 1,
             ctrl: base,
@@ -161,12 +262,30 @@ mod tests {
         }
     }
 
+    fn template(protocol: Protocol, port: u16, child_id: u8) -> TemplateLayout {
+        let base = 0x5000_0000 + u64::from(child_id) * 0x10_0000;
+        TemplateLayout {
+            service: SlotService { protocol, port },
+            per_flow: protocol == Protocol::Tcp,
+            warm_pool: 1,
+            max_active: 2,
+            idle_timeout_ms: 500,
+            child_id,
+            channel: child_id + 1,
+            ctrl: base,
+            rings: [base + 0x1000, base + 0x5000, base + 0x9000, base + 0xd000],
+        }
+    }
+
     fn sample() -> MuxConfig {
+        let mut templates = Vec::new();
+        templates.push(template(Protocol::Udp, 7, 10)).unwrap();
+        templates.push(template(Protocol::Tcp, 8007, 11)).unwrap();
         let mut slots = Vec::new();
-        slots.push(slot(0, Some(SlotService { protocol: Protocol::Udp, port: 7 }))).unwrap();
-        slots.push(slot(1, None)).unwrap();
-        slots.push(slot(2, Some(SlotService { protocol: Protocol::Tcp, port: 8007 }))).unwrap();
-        MuxConfig { ip: [10, 0, 2, 15], mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56], stats_port: 7777, slots }
+        for (i, t) in [0, 0, 1].into_iter().enumerate() {
+            slots.push(slot(i as u8, t)).unwrap();
+        }
+        MuxConfig { ip: [10, 0, 2, 15], mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56], stats_port: 7777, timer_channel: 20, templates, slots }
     }
 
     #[test]
@@ -175,6 +294,8 @@ mod tests {
         let len = sample().emit(&mut buf).unwrap();
         assert_eq!(len, sample().buffer_len());
         assert_eq!(MuxConfig::parse(&buf[..len]), Ok(sample()));
+        assert!(sample().slots_of(0).eq([0, 1]));
+        assert!(sample().slots_of(1).eq([2]));
     }
 
     #[test]
@@ -184,24 +305,24 @@ mod tests {
         for cut in 0..len {
             assert!(MuxConfig::parse(&buf[..cut]).is_err(), "prefix of {cut} bytes");
         }
-        let mut bad = buf;
-        bad[0] ^= 1;
-        assert_eq!(MuxConfig::parse(&bad), Err(ConfigError::BadMagic));
-        let mut bad = buf;
-        bad[4] = 2;
-        assert_eq!(MuxConfig::parse(&bad), Err(ConfigError::Version(2)));
-        let mut bad = buf;
-        bad[22] = 99; // first slot's protocol
-        assert_eq!(MuxConfig::parse(&bad), Err(ConfigError::BadValue("protocol")));
-        let mut bad = buf;
-        bad[20..22].copy_from_slice(&500u16.to_le_bytes());
-        assert_eq!(MuxConfig::parse(&bad), Err(ConfigError::BadValue("slot count")));
-        let mut bad = buf;
-        bad[26] = 62; // first slot's child id
-        assert_eq!(MuxConfig::parse(&bad), Err(ConfigError::BadValue("child or channel id")));
-        let mut bad = buf;
-        bad[30] = 1; // first slot's ctrl address, no longer page-aligned
-        assert_eq!(MuxConfig::parse(&bad), Err(ConfigError::BadValue("region address")));
+        let t0 = 24; // first template
+        let s0 = t0 + 2 * TEMPLATE_LEN; // first slot
+        let cases: [(usize, u8, ConfigError); 9] = [
+            (0, 0x45 ^ 1, ConfigError::BadMagic),
+            (4, 3, ConfigError::Version(3)),
+            (20, 9, ConfigError::BadValue("template or slot count")),
+            (21, 62, ConfigError::BadValue("child or channel id")),
+            (t0, 99, ConfigError::BadValue("protocol")),
+            (t0 + 5, 0, ConfigError::BadValue("max_active or warm_pool")),
+            (t0 + 12, 62, ConfigError::BadValue("child or channel id")),
+            (s0, 2, ConfigError::BadValue("slot template")),
+            (s0 + 4, 1, ConfigError::BadValue("region address")),
+        ];
+        for (at, value, error) in cases {
+            let mut bad = buf;
+            bad[at] = value;
+            assert_eq!(MuxConfig::parse(&bad[..len]), Err(error), "byte {at} = {value}");
+        }
         assert_eq!(sample().emit(&mut [0u8; 10]), Err(ConfigError::NoRoom));
     }
 }

@@ -57,6 +57,9 @@ pub struct Echo<'a> {
     protocol: Protocol,
     port: u16,
     echoed: u64,
+    /// Per TCP socket: a connection was established on it since it last listened.
+    connected: [bool; TCP_CONNECTIONS],
+    closed: u64,
 }
 
 impl<'a> Echo<'a> {
@@ -102,12 +105,24 @@ impl<'a> Echo<'a> {
             protocol: config.protocol,
             port: config.port,
             echoed: 0,
+            connected: [false; TCP_CONNECTIONS],
+            closed: 0,
         }
     }
 
     /// Bytes (TCP) or datagrams (UDP) echoed so far.
     pub fn echoed(&self) -> u64 {
         self.echoed
+    }
+
+    /// TCP connections that were established and have closed since.
+    pub fn connections_closed(&self) -> u64 {
+        self.closed
+    }
+
+    /// Whether a TCP connection is established or closing.
+    pub fn has_open_connections(&self) -> bool {
+        self.connected.iter().any(|c| *c)
     }
 
     /// Processes everything the device has: echoes what arrived and sends
@@ -141,9 +156,15 @@ impl<'a> Echo<'a> {
 
     fn echo_tcp(&mut self) -> bool {
         let mut progressed = false;
-        for handle in &self.handles {
+        for (handle, connected) in self.handles.iter().zip(&mut self.connected) {
             let socket = self.sockets.get_mut::<tcp::Socket>(*handle);
+            if socket.is_active() {
+                *connected = true;
+            }
             if !socket.is_open() {
+                if core::mem::take(connected) {
+                    self.closed += 1;
+                }
                 let _ = socket.listen(self.port);
             }
             if socket.may_recv() && socket.can_send() {

@@ -134,8 +134,10 @@ fn tcp_echo_serves_two_connections_and_closes_after_the_peer() {
     let mut sent = [0usize; 2];
     let mut got: Vec<Vec<u8>> = vec![Vec::new(); 2];
     let mut now = Instant::ZERO;
+    let mut open_seen = false;
     for _ in 0..400 {
         now += Duration::from_millis(5);
+        open_seen |= echo.has_open_connections();
         for (i, h) in handles.iter().enumerate() {
             let socket = sockets.get_mut::<tcp::Socket>(*h);
             if socket.can_send() && sent[i] < messages[i].len() {
@@ -153,6 +155,9 @@ fn tcp_echo_serves_two_connections_and_closes_after_the_peer() {
     }
     assert_eq!(got, messages, "every byte came back, per connection");
     assert_eq!(echo.echoed(), 6000);
+    assert!(open_seen);
+    assert_eq!(echo.connections_closed(), 2, "both closed after the peers: an FWP per flow may exit");
+    assert!(!echo.has_open_connections());
     for h in &handles {
         let state = sockets.get::<tcp::Socket>(*h).state();
         assert!(matches!(state, tcp::State::Closed | tcp::State::TimeWait), "{state}");

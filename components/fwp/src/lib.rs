@@ -19,18 +19,24 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod image;
 mod ready_block;
 mod slot;
+mod status;
 
+pub use image::{ImageError, ImageLayout};
 pub use ready_block::{ReadyBlockError, TemplateReady, READY_BLOCK_LEN};
+pub use status::{SlotStatus, STATUS_AT, STATUS_LEN};
 
 /// Where in a slot's control region the FWP publishes its per-frame time
 /// summary (two little-endian words, `edgeos_cycles::Summary::to_words`),
-/// after the ready block.
+/// after the ready block and the status block.
 pub const HOP_SUMMARY_AT: usize = 64;
 
 /// Bytes of the control region the multiplexer reads.
 pub const CTRL_READ_LEN: usize = HOP_SUMMARY_AT + 16;
+
+const _: () = assert!(READY_BLOCK_LEN <= STATUS_AT && STATUS_AT + STATUS_LEN <= HOP_SUMMARY_AT);
 pub use slot::{
     SlotError, SlotPool, SlotState, SpawnPlan, SpawnPolicy, StateCounts, StateKind, Take, TeardownReason,
     TemplateConfig, TemplateId, DEFAULT_TEMPLATES,

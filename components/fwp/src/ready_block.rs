@@ -4,30 +4,42 @@
 //! Layout (little endian), in the style of smoltcp's `wire` formats:
 //!
 //! ```text
-//!  0      4        8              16             24
-//!  magic  version  serve_entry    stack_top
+//!  0      4        8            16             24           32          40
+//!  magic  version  serve_entry  restore_entry  park_entry   stack_top
 //! ```
+//!
+//! Every address is the same in each slot of the template: the slots run
+//! the template's ELF and map its regions where the template does.
 
 /// Bytes the block occupies at the start of the control region.
-pub const READY_BLOCK_LEN: usize = 24;
+pub const READY_BLOCK_LEN: usize = 40;
 
 const MAGIC: u32 = 0x5046_5745; // "EWFP" read as little-endian bytes
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 mod field {
     use core::ops::Range;
     pub const MAGIC: Range<usize> = 0..4;
     pub const VERSION: Range<usize> = 4..8;
-    pub const ENTRY: Range<usize> = 8..16;
-    pub const STACK_TOP: Range<usize> = 16..24;
+    pub const SERVE: Range<usize> = 8..16;
+    pub const RESTORE: Range<usize> = 16..24;
+    pub const PARK: Range<usize> = 24..32;
+    pub const STACK_TOP: Range<usize> = 32..40;
 }
 
-/// A template's serving entry point and the stack it runs on.
+/// Where a template's slots are started, and the stack they run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TemplateReady {
     /// Address of the `extern "C" fn(slot, generation) -> !` serving loop.
     pub serve_entry: u64,
-    /// Initial stack pointer for the serving loop (16-byte aligned).
+    /// Address of the restore routine: it copies the checkpoint image over
+    /// the slot's writable segments (see [`crate::image`]) and branches to
+    /// x2 with x0/x1 untouched.
+    pub restore_entry: u64,
+    /// Address of the `extern "C" fn(slot, generation) -> !` that reports
+    /// "restored" to the mux and parks until spawned.
+    pub park_entry: u64,
+    /// Initial stack pointer for all three (16-byte aligned).
     pub stack_top: u64,
 }
 
@@ -75,10 +87,13 @@ impl TemplateReady {
             return Err(ReadyBlockError::Version(version));
         }
         let ready = Self {
-            serve_entry: u64::from_le_bytes(word(bytes, field::ENTRY)),
+            serve_entry: u64::from_le_bytes(word(bytes, field::SERVE)),
+            restore_entry: u64::from_le_bytes(word(bytes, field::RESTORE)),
+            park_entry: u64::from_le_bytes(word(bytes, field::PARK)),
             stack_top: u64::from_le_bytes(word(bytes, field::STACK_TOP)),
         };
-        if ready.serve_entry == 0 || ready.stack_top == 0 || ready.stack_top & 0xf != 0 {
+        let entries = [ready.serve_entry, ready.restore_entry, ready.park_entry];
+        if entries.contains(&0) || ready.stack_top == 0 || ready.stack_top & 0xf != 0 {
             return Err(ReadyBlockError::BadAddress);
         }
         Ok(ready)
@@ -91,7 +106,9 @@ impl TemplateReady {
     pub fn emit(&self, out: &mut [u8]) {
         out[field::MAGIC].copy_from_slice(&MAGIC.to_le_bytes());
         out[field::VERSION].copy_from_slice(&VERSION.to_le_bytes());
-        out[field::ENTRY].copy_from_slice(&self.serve_entry.to_le_bytes());
+        out[field::SERVE].copy_from_slice(&self.serve_entry.to_le_bytes());
+        out[field::RESTORE].copy_from_slice(&self.restore_entry.to_le_bytes());
+        out[field::PARK].copy_from_slice(&self.park_entry.to_le_bytes());
         out[field::STACK_TOP].copy_from_slice(&self.stack_top.to_le_bytes());
     }
 }
@@ -100,11 +117,12 @@ impl TemplateReady {
 mod tests {
     use super::*;
 
-    const READY: TemplateReady = TemplateReady { serve_entry: 0x20_1234, stack_top: 0x30_0000 };
+    const READY: TemplateReady =
+        TemplateReady { serve_entry: 0x20_1234, restore_entry: 0x20_2000, park_entry: 0x20_3000, stack_top: 0x30_0000 };
 
     #[test]
     fn round_trip() {
-        let mut bytes = [0u8; 32];
+        let mut bytes = [0u8; 48];
         READY.emit(&mut bytes);
         assert_eq!(TemplateReady::parse(&bytes), Ok(READY));
     }
@@ -113,13 +131,19 @@ mod tests {
     fn untrusted_blocks_are_refused() {
         let mut bytes = [0u8; READY_BLOCK_LEN];
         assert_eq!(TemplateReady::parse(&bytes), Err(ReadyBlockError::NotReady));
-        assert_eq!(TemplateReady::parse(&bytes[..23]), Err(ReadyBlockError::Truncated));
+        assert_eq!(TemplateReady::parse(&bytes[..READY_BLOCK_LEN - 1]), Err(ReadyBlockError::Truncated));
         READY.emit(&mut bytes);
         bytes[4] = 9;
         assert_eq!(TemplateReady::parse(&bytes), Err(ReadyBlockError::Version(9)));
         TemplateReady { stack_top: 0x30_0008, ..READY }.emit(&mut bytes);
         assert_eq!(TemplateReady::parse(&bytes), Err(ReadyBlockError::BadAddress));
-        TemplateReady { serve_entry: 0, ..READY }.emit(&mut bytes);
-        assert_eq!(TemplateReady::parse(&bytes), Err(ReadyBlockError::BadAddress));
+        for broken in [
+            TemplateReady { serve_entry: 0, ..READY },
+            TemplateReady { restore_entry: 0, ..READY },
+            TemplateReady { park_entry: 0, ..READY },
+        ] {
+            broken.emit(&mut bytes);
+            assert_eq!(TemplateReady::parse(&bytes), Err(ReadyBlockError::BadAddress));
+        }
     }
 }

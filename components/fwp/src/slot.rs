@@ -6,13 +6,13 @@
 //!                                                          ▼
 //!  Free ──begin_restore / next_refill──▶ Restoring ──restored──▶ Ready
 //!   │ ▲                                                     │
-//!   │ └──────────── scrubbed (pool at target) ──┐           │ take_ready (warm) / spawn
-//!   │                                           │           ▼
-//!   └──────────── take_ready (cold: restore first) ──────▶ Active ◀── touch (idle deadline)
-//!                                               │           │
-//!                    scrubbed (pool below       │           │ teardown(IdleTimeout | Closed | Fault)
-//!                    target) ──▶ Ready          │           ▼
-//!                                               └──────── Draining
+//!   │ │                                                     │ take_ready (warm) / spawn
+//!   │ │                                                     ▼
+//!   └─┼────────── take_ready (cold: restore first) ──────▶ Active ◀── touch (idle deadline)
+//!     │                                                     │
+//!     │                                                     │ teardown(IdleTimeout | Closed | Fault)
+//!     │                                                     ▼
+//!     └──────────────────── scrubbed ──────────────────── Draining
 //!  any state ──fault──▶ Faulted ──teardown──▶ Draining
 //! ```
 //!
@@ -157,6 +157,21 @@ impl StateKind {
         [Self::Free, Self::Initialising, Self::Restoring, Self::Ready, Self::Active, Self::Draining, Self::Faulted];
 }
 
+impl StateKind {
+    /// The kind's name in stats lines: `free`, `initialising`, ...
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Free => "free",
+            Self::Initialising => "initialising",
+            Self::Restoring => "restoring",
+            Self::Ready => "ready",
+            Self::Active => "active",
+            Self::Draining => "draining",
+            Self::Faulted => "faulted",
+        }
+    }
+}
+
 impl SlotState {
     /// The state's kind.
     pub const fn kind(&self) -> StateKind {
@@ -236,12 +251,26 @@ impl core::fmt::Display for SlotError {
 pub struct SpawnPlan {
     /// Index of the slot (also the FWP's first argument, x0).
     pub slot: usize,
-    /// Program counter: the template's serving entry point.
+    /// Program counter: the serving entry point (warm), or the restore
+    /// routine (cold spawns and refills).
     pub pc: u64,
-    /// Stack pointer for the serving loop.
+    /// Stack pointer.
     pub sp: u64,
     /// The spawn number for this slot (the FWP's second argument, x1).
     pub generation: u32,
+    /// x2: where the restore routine continues (the serving entry point for
+    /// a cold spawn, the park entry point for a refill); 0 for a warm spawn.
+    pub then: u64,
+}
+
+impl SpawnPlan {
+    fn warm(slot: usize, ready: TemplateReady, generation: u32) -> Self {
+        Self { slot, pc: ready.serve_entry, sp: ready.stack_top, generation, then: 0 }
+    }
+
+    fn restore_then(slot: usize, ready: TemplateReady, generation: u32, then: u64) -> Self {
+        Self { slot, pc: ready.restore_entry, sp: ready.stack_top, generation, then }
+    }
 }
 
 /// The outcome of [`SlotPool::take_ready`].
@@ -366,6 +395,20 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
         Ok(())
     }
 
+    /// Records template `t`'s checkpoint, reported by its template PD: the
+    /// first report counts, a later one must match it.
+    pub fn set_checkpoint(&mut self, t: TemplateId, ready: TemplateReady) -> Result<(), SlotError> {
+        self.config(t)?;
+        let entry = &mut self.templates[t.index()];
+        match entry.checkpoint {
+            Some(known) if known != ready => Err(SlotError::CheckpointMismatch(usize::MAX)),
+            _ => {
+                entry.checkpoint = Some(ready);
+                Ok(())
+            }
+        }
+    }
+
     /// Records that slot `slot`'s template finished initialising; the first
     /// report becomes the template's checkpoint, later ones must match it.
     ///
@@ -397,7 +440,7 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
         match self.state(slot)? {
             SlotState::Ready(ready) => {
                 self.check_limit(self.template_of[slot])?;
-                self.activate(slot, ready, None)
+                self.activate(slot, None, |generation| SpawnPlan::warm(slot, ready, generation))
             }
             other => Err(SlotError::WrongState(slot, other)),
         }
@@ -417,13 +460,14 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
             _ => None,
         });
         if let Some((slot, ready)) = warm {
-            return self.activate(slot, ready, idle).map(Take::Warm);
+            return self.activate(slot, idle, |generation| SpawnPlan::warm(slot, ready, generation)).map(Take::Warm);
         }
         let Some(cold) = (0..N).filter(mine).find(|s| self.slots[*s] == SlotState::Free) else {
             return Err(SlotError::Exhausted(t));
         };
         let ready = self.templates[t.index()].checkpoint.ok_or(SlotError::NoCheckpoint(t))?;
-        self.activate(cold, ready, idle).map(Take::Cold)
+        self.activate(cold, idle, |generation| SpawnPlan::restore_then(cold, ready, generation, ready.serve_entry))
+            .map(Take::Cold)
     }
 
     /// Starts restoring Free slot `slot` from its template's image, off the
@@ -440,13 +484,16 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
     }
 
     /// The next slot to restore towards a warm pool's target, already moved
-    /// to Restoring; `None` when every pool is at target (or has no Free
-    /// slot or checkpoint). For the mux's idle time.
-    pub fn next_refill(&mut self) -> Option<usize> {
+    /// to Restoring, and how to start its restore (continuing at the park
+    /// entry point, which reports back for [`Self::restored`]); `None` when
+    /// every pool is at target (or has no Free slot or checkpoint). For the
+    /// mux's idle time.
+    pub fn next_refill(&mut self) -> Option<SpawnPlan> {
         let slot =
             (0..N).find(|s| self.slots[*s] == SlotState::Free && self.below_warm_target(self.template_of[*s]))?;
         self.begin_restore(slot).ok()?;
-        Some(slot)
+        let ready = self.templates[self.template_of[slot].index()].checkpoint?;
+        Some(SpawnPlan::restore_then(slot, ready, self.generations[slot], ready.park_entry))
     }
 
     /// Slot `slot`'s restore finished: it is parked, Ready.
@@ -475,23 +522,20 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
         Ok(generation)
     }
 
-    /// Slot `slot` was scrubbed (its state overwritten with the template
-    /// image, the rest zeroed, the child parked): it rejoins its template's
-    /// warm pool if that is below target, else goes Free. Returns the new
+    /// Slot `slot` was scrubbed (stopped, its rings reset to the template's,
+    /// its buffers and control region zeroed): it goes Free, to be restored
+    /// by the next cold spawn or by [`Self::next_refill`] while its warm pool
+    /// is below target. Its writable memory still holds the last tenant's
+    /// state, but nothing can reach it (only the slot maps it, and the slot
+    /// overwrites it in full before running anything else). Returns the new
     /// state.
     pub fn scrubbed(&mut self, slot: usize) -> Result<SlotState, SlotError> {
         let state = self.state(slot)?;
         if !matches!(state, SlotState::Draining { .. }) {
             return Err(SlotError::WrongState(slot, state));
         }
-        let t = self.template_of[slot];
-        let checkpoint = self.templates.get(t.index()).and_then(|e| e.checkpoint);
-        let next = match checkpoint {
-            Some(ready) if self.below_warm_target(t) => SlotState::Ready(ready),
-            _ => SlotState::Free,
-        };
-        self.slots[slot] = next;
-        Ok(next)
+        self.slots[slot] = SlotState::Free;
+        Ok(SlotState::Free)
     }
 
     /// Records a fault of slot `slot`, whatever it was doing; returns the
@@ -573,12 +617,28 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
         self.templates[t.index()].checkpoint.is_some() && warm < config.warm_target()
     }
 
-    fn activate(&mut self, slot: usize, ready: TemplateReady, idle: Option<u64>) -> Result<SpawnPlan, SlotError> {
+    fn activate(
+        &mut self,
+        slot: usize,
+        idle: Option<u64>,
+        plan: impl FnOnce(u32) -> SpawnPlan,
+    ) -> Result<SpawnPlan, SlotError> {
         let generation = self.generations[slot].checked_add(1).ok_or(SlotError::GenerationsExhausted(slot))?;
+        let ready = self.checkpoint_of(slot)?;
         self.generations[slot] = generation;
         self.slots[slot] = SlotState::Active { ready, generation };
         self.idle_deadline[slot] = idle;
-        Ok(SpawnPlan { slot, pc: ready.serve_entry, sp: ready.stack_top, generation })
+        Ok(plan(generation))
+    }
+
+    fn checkpoint_of(&self, slot: usize) -> Result<TemplateReady, SlotError> {
+        match self.slots[slot] {
+            SlotState::Ready(ready) => Ok(ready),
+            _ => {
+                let t = self.template_of[slot];
+                self.templates.get(t.index()).and_then(|e| e.checkpoint).ok_or(SlotError::NoCheckpoint(t))
+            }
+        }
     }
 }
 

@@ -14,7 +14,8 @@ const TEMPLATES: [(TemplateId, TemplateConfig, std::ops::Range<usize>); 3] = [
 ];
 
 fn checkpoint(t: TemplateId) -> TemplateReady {
-    TemplateReady { serve_entry: 0x1000 * (u64::from(t.0) + 1), stack_top: 0x10_0000 }
+    let base = 0x1000 * (u64::from(t.0) + 1);
+    TemplateReady { serve_entry: base, restore_entry: base + 0x100, park_entry: base + 0x200, stack_top: 0x10_0000 }
 }
 
 struct Rng(u64);
@@ -62,7 +63,11 @@ impl Soak {
                 let plan = take.plan();
                 assert!(self.active.insert(plan.slot), "slot {} active twice", plan.slot);
                 assert_eq!(self.pool.template_of(plan.slot), Ok(t));
-                assert_eq!(plan.pc, checkpoint(t).serve_entry);
+                let entry = checkpoint(t);
+                match take {
+                    Take::Warm(_) => assert_eq!((plan.pc, plan.then), (entry.serve_entry, 0)),
+                    Take::Cold(_) => assert_eq!((plan.pc, plan.then), (entry.restore_entry, entry.serve_entry)),
+                }
                 assert!(plan.generation > self.last_generation[plan.slot], "generation went backwards");
                 self.last_generation[plan.slot] = plan.generation;
                 assert_eq!(self.pool.idle_deadline(plan.slot), config.idle_timeout_ns.map(|ns| now + ns));
@@ -148,14 +153,16 @@ fn ten_thousand_random_cycles_keep_the_invariants() {
                 match soak.pool.scrubbed(slot) {
                     Ok(after) => {
                         assert!(matches!(before, SlotState::Draining { .. }));
-                        assert!(matches!(after, SlotState::Free | SlotState::Ready(_)));
+                        assert_eq!(after, SlotState::Free);
                     }
                     Err(_) => assert_eq!(soak.pool.state(slot), Ok(before)),
                 }
             }
             7 => {
-                if let Some(s) = soak.pool.next_refill() {
+                if let Some(plan) = soak.pool.next_refill() {
+                    let s = plan.slot;
                     assert_eq!(soak.pool.state(s), Ok(SlotState::Restoring));
+                    assert_eq!(plan.then, checkpoint(soak.pool.template_of(s).unwrap()).park_entry);
                     if rng.below(2) == 0 {
                         soak.pool.restored(s).unwrap();
                     }
@@ -224,8 +231,8 @@ fn ten_thousand_random_cycles_keep_the_invariants() {
     }
     assert!(soak.active.is_empty());
     // Warm pools refill to their targets and stop.
-    while let Some(s) = soak.pool.next_refill() {
-        soak.pool.restored(s).unwrap();
+    while let Some(plan) = soak.pool.next_refill() {
+        soak.pool.restored(plan.slot).unwrap();
     }
     for (t, config, _) in TEMPLATES {
         if let edgeos_fwp::SpawnPolicy::WarmPool { size } = config.policy {

@@ -1,34 +1,65 @@
-//! The multiplexer's routing and addresses from its configuration blob.
+//! The multiplexer's addresses, templates and slot pool from its
+//! configuration blob.
 
-use edgeos_config::{MuxConfig, Protocol as ConfigProtocol};
-use edgeos_flow::{FlowTable, FlowTableError, NetIdentity, Protocol, ServiceKey, TenantId};
+use edgeos_config::{MuxConfig, Protocol as ConfigProtocol, TemplateLayout};
+use edgeos_flow::{NetIdentity, Protocol, ServiceKey};
+use edgeos_fwp::{SlotError, SlotPool, SpawnPolicy, TemplateConfig, TemplateId};
+use heapless::Vec;
 use smoltcp::wire::{EthernetAddress, Ipv4Address};
+
+use crate::fwps::{Fwps, TemplateRoute, MAX_TEMPLATES};
 
 /// The system's addresses as the configuration gives them.
 pub fn identity(config: &MuxConfig) -> NetIdentity {
     NetIdentity { mac: EthernetAddress(config.mac), ip: Ipv4Address::from_octets(config.ip) }
 }
 
-/// A flow table routing each slot's service to it. Slots whose service
-/// cannot be routed (a port claimed twice, a full table) are reported to
-/// `refused` and left without traffic.
-pub fn service_table<const N: usize>(
-    config: &MuxConfig,
-    mut refused: impl FnMut(usize, FlowTableError),
-) -> FlowTable<N> {
-    let mut table = FlowTable::new();
-    for (slot, layout) in config.slots.iter().enumerate() {
-        let Some(service) = layout.service else { continue };
-        let protocol = match service.protocol {
+/// A template's spawn limits as the slot pool takes them.
+pub fn template_config(t: &TemplateLayout) -> TemplateConfig {
+    let policy = match t.warm_pool {
+        0 => SpawnPolicy::OnDemand,
+        size => SpawnPolicy::WarmPool { size: usize::from(size) },
+    };
+    let config = TemplateConfig { policy, max_active: usize::from(t.max_active), idle_timeout_ns: None };
+    match t.idle_timeout_ms {
+        0 => config,
+        ms => config.with_idle_timeout(u64::from(ms) * 1_000_000),
+    }
+}
+
+/// The FWP bookkeeping a configuration describes: every template's route
+/// and limits, every slot bound to its template and Free (no slot runs the
+/// initialisation: the template PDs do). Templates the pool refuses (a
+/// warm pool larger than the slots, no slots) are reported to `refused`
+/// and get no route.
+pub fn fwps<const N: usize>(config: &MuxConfig, mut refused: impl FnMut(usize, SlotError)) -> Fwps<N> {
+    let mut pool = SlotPool::<N, MAX_TEMPLATES>::new();
+    let mut routes = Vec::new();
+    for (t, layout) in config.templates.iter().enumerate() {
+        let id = TemplateId(t as u8);
+        let protocol = match layout.service.protocol {
             ConfigProtocol::Udp => Protocol::Udp,
             ConfigProtocol::Tcp => Protocol::Tcp,
         };
-        let key = ServiceKey { protocol, port: service.port };
-        if let Err(e) = table.insert_service(key, TenantId(slot as u16)) {
-            refused(slot, e);
+        let service = ServiceKey { protocol, port: layout.service.port };
+        let route = match pool.configure(id, template_config(layout)) {
+            Ok(()) => Some(TemplateRoute { service, per_flow: layout.per_flow }),
+            Err(e) => {
+                refused(t, e);
+                None
+            }
+        };
+        // Fits: the configuration has at most MAX_TEMPLATES templates.
+        let _ = routes.push(route);
+    }
+    for (slot, layout) in config.slots.iter().enumerate().take(N) {
+        if let Err(e) = pool.bind(slot, TemplateId(layout.template), false) {
+            refused(usize::from(layout.template), e);
         }
     }
-    table
+    // Slots beyond the configuration's stay Initialising for template 0:
+    // never ready, so never spawned, and left out of the stats.
+    Fwps::new(pool, routes)
 }
 
 #[cfg(test)]
@@ -37,13 +68,14 @@ mod tests {
     use std::vec::Vec;
 
     use edgeos_config::{SlotLayout, SlotService};
+    use edgeos_fwp::{SlotState, StateKind};
 
     use super::*;
 
-    fn slot(i: u8, service: Option<SlotService>) -> SlotLayout {
+    fn slot(i: u8, template: u8) -> SlotLayout {
         let base = 0x6000_0000 + u64::from(i) * 0x40_0000;
         SlotLayout {
-            service,
+            template,
             child_id: i,
             channel: i + 1,
             ctrl: base,
@@ -53,21 +85,70 @@ mod tests {
         }
     }
 
-    #[test]
-    fn each_service_routes_to_its_slot_and_clashes_are_reported() {
-        let udp7 = SlotService { protocol: ConfigProtocol::Udp, port: 7 };
-        let tcp7 = SlotService { protocol: ConfigProtocol::Tcp, port: 7 };
-        let mut slots = heapless::Vec::new();
-        for (i, service) in [Some(udp7), Some(tcp7), None, Some(udp7)].into_iter().enumerate() {
-            slots.push(slot(i as u8, service)).unwrap();
+    fn template(protocol: ConfigProtocol, port: u16, warm_pool: u8, max_active: u8) -> TemplateLayout {
+        TemplateLayout {
+            service: SlotService { protocol, port },
+            per_flow: protocol == ConfigProtocol::Tcp,
+            warm_pool,
+            max_active,
+            idle_timeout_ms: 250,
+            child_id: 40,
+            channel: 41,
+            ctrl: 0x5000_0000,
+            rings: [0x5001_0000, 0x5002_0000, 0x5003_0000, 0x5004_0000],
         }
-        let config = MuxConfig { ip: [10, 0, 2, 15], mac: [2, 0, 0, 0, 0, 1], stats_port: 0, slots };
+    }
+
+    #[test]
+    fn templates_route_their_services_and_slots_start_free() {
+        let mut config = MuxConfig {
+            ip: [10, 0, 2, 15],
+            mac: [2, 0, 0, 0, 0, 1],
+            stats_port: 0,
+            timer_channel: 50,
+            templates: heapless::Vec::new(),
+            slots: heapless::Vec::new(),
+        };
+        config.templates.push(template(ConfigProtocol::Udp, 7, 1, 2)).unwrap();
+        config.templates.push(template(ConfigProtocol::Tcp, 8, 0, 3)).unwrap();
+        for (i, t) in [0, 0, 1, 1, 1].into_iter().enumerate() {
+            config.slots.push(slot(i as u8, t)).unwrap();
+        }
         let mut refused = Vec::new();
-        let table: FlowTable<16> = service_table(&config, |slot, e| refused.push((slot, e)));
-        assert_eq!(table.get_service(&ServiceKey { protocol: Protocol::Udp, port: 7 }), Some(TenantId(0)));
-        assert_eq!(table.get_service(&ServiceKey { protocol: Protocol::Tcp, port: 7 }), Some(TenantId(1)));
-        assert_eq!(table.len(), 2);
-        assert_eq!(refused, [(3, FlowTableError::AlreadyMapped(TenantId(0)))]);
+        let fwps: Fwps<8> = fwps(&config, |t, e| refused.push((t, e)));
+        assert!(refused.is_empty(), "{refused:?}");
+        assert_eq!(fwps.templates(), 2);
+        let pool = fwps.pool();
+        assert_eq!(pool.count_of(TemplateId(0), StateKind::Free), 2);
+        assert_eq!(pool.count_of(TemplateId(1), StateKind::Free), 3);
+        assert_eq!(pool.state(5), Ok(SlotState::Initialising), "an unconfigured slot is never spawned");
+        let udp = pool.config(TemplateId(0)).unwrap();
+        assert_eq!(udp.policy, SpawnPolicy::WarmPool { size: 1 });
+        assert_eq!((udp.max_active, udp.idle_timeout_ns), (2, Some(250_000_000)));
+        assert_eq!(pool.config(TemplateId(1)).unwrap().policy, SpawnPolicy::OnDemand);
         assert_eq!(identity(&config).ip, Ipv4Address::new(10, 0, 2, 15));
+    }
+
+    #[test]
+    fn a_template_the_pool_cannot_meet_is_reported() {
+        let mut config = MuxConfig {
+            ip: [10, 0, 2, 15],
+            mac: [2, 0, 0, 0, 0, 1],
+            stats_port: 0,
+            timer_channel: 50,
+            templates: heapless::Vec::new(),
+            slots: heapless::Vec::new(),
+        };
+        // A warm pool of 9 cannot be kept in an 8-slot pool.
+        config.templates.push(template(ConfigProtocol::Udp, 7, 9, 9)).unwrap();
+        let mut refused = Vec::new();
+        let fwps: Fwps<8> = fwps(&config, |t, e| refused.push((t, e)));
+        assert_eq!(refused, [(0, SlotError::BadConfig(TemplateId(0)))]);
+        let udp7 = edgeos_flow::FiveTuple {
+            protocol: Protocol::Udp,
+            src: (Ipv4Address::new(10, 0, 2, 2), 5000),
+            dst: (Ipv4Address::new(10, 0, 2, 15), 7),
+        };
+        assert_eq!(fwps.template_for(&udp7), None, "no route to a refused template");
     }
 }

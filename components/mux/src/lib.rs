@@ -14,13 +14,15 @@
 
 pub mod config;
 mod driver_link;
+mod fwps;
 mod multiplexer;
 mod neighbours;
 mod stats;
 mod tenant_link;
 
 pub use driver_link::{ConnectError, DriverLink, LinkStats, SendError};
-pub use multiplexer::{DriverPorts, Multiplexer, MuxStats, TenantPorts, Wake, FRAME_BUF};
+pub use fwps::{FwpStats, Fwps, TemplateRoute, MAX_TEMPLATES};
+pub use multiplexer::{DriverPorts, Multiplexer, MuxStats, TenantPorts, Wake, FRAME_BUF, HOPS_QUERY};
 pub use neighbours::{Neighbours, TenantArp};
 pub use stats::{udp_reply, StatsLine, STATS_LINE};
 pub use tenant_link::{DeliverError, TenantLink, TenantStats};

@@ -2,18 +2,23 @@ use edgeos_flow::{
     answer_arp, answer_echo, classify, validate_tx, Classified, DropCounters, FiveTuple, FlowTable,
     NetIdentity, Protocol, TenantId,
 };
+use edgeos_fwp::{SlotError, SlotState, TeardownReason, TemplateId, TemplateReady};
 use edgeos_ring::signal::ready_to_sleep;
 use edgeos_ring::{BufferMemory, Consumer, Producer};
 use heapless::Vec;
-use smoltcp::wire::EthernetFrame;
+use smoltcp::wire::{EthernetFrame, Ipv4Packet, TcpPacket};
 
+use crate::fwps::Fwps;
 use crate::neighbours::{Neighbours, TenantArp};
 use crate::stats::{udp_reply, StatsLine};
-use crate::tenant_link::TenantLink;
+use crate::tenant_link::{DeliverError, TenantLink, TenantStats};
 use crate::DriverLink;
 
 /// Largest frame the multiplexer handles (a 2 KiB buffer slot).
 pub const FRAME_BUF: usize = 2048;
+/// A stats request whose payload starts with this is answered with the
+/// per-hop time summaries the PD gathers instead of the counters.
+pub const HOPS_QUERY: &[u8] = b"hops";
 /// Remote hosts remembered for answering tenants' ARP requests.
 const NEIGHBOURS: usize = 32;
 
@@ -93,6 +98,8 @@ pub struct Multiplexer<C, P, M, const SLOTS: usize, const BUFS: usize, const FLO
     drops: DropCounters,
     stats: MuxStats,
     stats_port: Option<u16>,
+    fwps: Fwps<SLOTS>,
+    now: u64,
     frame: [u8; FRAME_BUF],
     reply: [u8; FRAME_BUF],
 }
@@ -119,9 +126,33 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             drops: DropCounters::default(),
             stats: MuxStats::default(),
             stats_port: None,
+            fwps: Fwps::default(),
+            now: 0,
             frame: [0; FRAME_BUF],
             reply: [0; FRAME_BUF],
         }
+    }
+
+    /// Spawns FWPs from `fwps`'s templates for packets no flow routes yet.
+    pub fn with_fwps(mut self, fwps: Fwps<SLOTS>) -> Self {
+        self.fwps = fwps;
+        self
+    }
+
+    /// Sets the time (ns) that spawns and idle deadlines are measured
+    /// against; the PD sets it before handling each event.
+    pub fn set_now(&mut self, now_ns: u64) {
+        self.now = now_ns;
+    }
+
+    /// The FWP bookkeeping (slot states, counters).
+    pub fn fwps(&self) -> &Fwps<SLOTS> {
+        &self.fwps
+    }
+
+    /// The FWP bookkeeping, for the glue to take plans and draining slots.
+    pub fn fwps_mut(&mut self) -> &mut Fwps<SLOTS> {
+        &mut self.fwps
     }
 
     /// Answers UDP datagrams to `port` with a line of counters.
@@ -145,19 +176,50 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         for (reason, count) in self.drops.iter() {
             line.put(format_args!("drop."), reason.name(), count);
         }
-        for (slot, (_, tenant)) in self.tenants.iter().enumerate() {
-            let t = tenant.stats();
+        let f = self.fwps.stats();
+        for (key, value) in [
+            ("spawned_warm", f.spawned_warm),
+            ("spawned_cold", f.spawned_cold),
+            ("refills", f.refills),
+            ("refused_limit", f.refused_limit),
+            ("refused_exhausted", f.refused_exhausted),
+            ("refused_other", f.refused_other),
+            ("idle_teardowns", f.idle_teardowns),
+            ("closed_teardowns", f.closed_teardowns),
+            ("fault_teardowns", f.fault_teardowns),
+            ("scrubbed", f.scrubbed),
+        ] {
+            line.put(format_args!("fwp."), key, value);
+        }
+        for kind in edgeos_fwp::StateKind::ALL {
+            let n = (0..self.tenants.len()).filter(|s| self.fwps.pool().state(*s).is_ok_and(|st| st.kind() == kind));
+            line.put(format_args!("slots."), kind.name(), n.count() as u64);
+        }
+        line.put(format_args!(""), "flows", self.table.len() as u64);
+        for t in 0..self.fwps.templates().max(1) {
+            let s = self.template_stats(TemplateId(t as u8));
             for (key, value) in [
-                ("delivered", t.delivered),
-                ("dropped_full", t.dropped_full),
-                ("sent", t.sent),
-                ("rejected", t.rejected),
-                ("misbehaviour", t.misbehaviour),
+                ("delivered", s.delivered),
+                ("dropped_full", s.dropped_full),
+                ("sent", s.sent),
+                ("rejected", s.rejected),
+                ("misbehaviour", s.misbehaviour),
             ] {
-                line.put(format_args!("t{slot}."), key, value);
+                line.put(format_args!("t{t}."), key, value);
             }
         }
         line
+    }
+
+    /// Traffic counters of template `t`'s slots together, over every spawn.
+    pub fn template_stats(&self, t: TemplateId) -> TenantStats {
+        let mut sum = TenantStats::default();
+        for (slot, (_, link)) in self.tenants.iter().enumerate() {
+            if self.fwps.pool().template_of(slot) == Ok(t) {
+                sum.add(&link.stats());
+            }
+        }
+        sum
     }
 
     /// The flow table, for the spawn path to add and remove entries.
@@ -225,9 +287,9 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         self.on_driver_with(&mut |_| {})
     }
 
-    /// As [`on_driver`](Self::on_driver); `extra` appends counters the PD
-    /// gathers itself (other PDs' figures) to a stats reply, and is called
-    /// only when one is requested.
+    /// As [`on_driver`](Self::on_driver); `extra` writes the figures the PD
+    /// gathers itself (other PDs' hop summaries) for a stats request whose
+    /// payload starts with [`HOPS_QUERY`], and is called only then.
     pub fn on_driver_with(&mut self, extra: &mut dyn FnMut(&mut StatsLine)) -> Wake {
         let mut out = Published::default();
         self.link.reclaim_tx(&mut self.driver.tx_used);
@@ -261,15 +323,72 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                 }
             }
             Classified::Miss { tuple } if self.is_stats_request(&tuple) => {
-                let mut line = self.stats_line();
-                extra(&mut line);
+                let line = if udp_payload(&self.frame[..len]).starts_with(HOPS_QUERY) {
+                    let mut line = StatsLine::default();
+                    extra(&mut line);
+                    line
+                } else {
+                    self.stats_line()
+                };
                 if let Some(n) = udp_reply(&self.frame[..len], &tuple, &self.me, line.as_str().as_bytes(), &mut self.reply) {
                     out.tx_free |= self.send_reply(n);
                 }
             }
-            Classified::Miss { .. } => self.stats.no_flow += 1,
+            Classified::Miss { tuple } => {
+                if !self.spawn_for(&tuple, len, out) {
+                    self.stats.no_flow += 1;
+                }
+            }
             Classified::Drop(reason) => self.drops.count(reason),
         }
+    }
+
+    /// The spawn path: a packet no flow routes, to a template's service,
+    /// takes a slot of that template (warm if one is parked), gets a flow
+    /// (or service) entry to it, and is queued in its rx ring before the
+    /// FWP runs. The glue applies the plan. `false`: nothing to spawn.
+    fn spawn_for(&mut self, tuple: &FiveTuple, len: usize, out: &mut Published) -> bool {
+        let Some((t, route)) = self.fwps.template_for(tuple) else { return false };
+        if !Fwps::<SLOTS>::may_spawn(tuple, opens_connection(&self.frame[..len])) {
+            return false;
+        }
+        if self.table.len() >= self.table.capacity() {
+            self.fwps.count_refusal(SlotError::Exhausted(t));
+            return true;
+        }
+        let take = match self.fwps.pool.take_ready(t, self.now) {
+            Ok(take) => take,
+            Err(e) => {
+                self.fwps.count_refusal(e);
+                return true;
+            }
+        };
+        let plan = take.plan();
+        let tenant = TenantId(plan.slot as u16);
+        let routed = if route.per_flow {
+            self.table.insert_flow(*tuple, tenant)
+        } else {
+            self.table.insert_service(route.service, tenant)
+        };
+        if routed.is_err() {
+            // Checked for room above and missed by the lookup: cannot happen,
+            // but a slot must never serve without its entry.
+            let _ = self.fwps.teardown(plan.slot, TeardownReason::Closed);
+            self.fwps.count_refusal(SlotError::Exhausted(t));
+            return true;
+        }
+        if take.needs_restore() {
+            self.fwps.stats.spawned_cold += 1;
+        } else {
+            self.fwps.stats.spawned_warm += 1;
+        }
+        self.fwps.push_plan(plan);
+        let src_mac = EthernetFrame::new_unchecked(&self.frame[..len]).src_addr();
+        self.neighbours.learn(tuple.src.0, src_mac);
+        if self.deliver(tenant, len) {
+            out.filled |= 1 << plan.slot;
+        }
+        true
     }
 
     fn is_stats_request(&self, tuple: &FiveTuple) -> bool {
@@ -277,11 +396,28 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
     }
 
     fn deliver(&mut self, tenant: TenantId, len: usize) -> bool {
-        let Some((ports, link)) = self.tenants.get_mut(usize::from(tenant.0)) else {
+        let slot = usize::from(tenant.0);
+        let Some((ports, link)) = self.tenants.get_mut(slot) else {
             return false;
         };
-        link.deliver(&self.frame[..len], &mut ports.rx_empty, &mut ports.rx_filled, &mut ports.rx_mem)
-            .is_ok()
+        let delivered = link.deliver(&self.frame[..len], &mut ports.rx_empty, &mut ports.rx_filled, &mut ports.rx_mem);
+        let _ = self.fwps.pool.touch(slot, self.now);
+        match delivered {
+            Ok(()) => true,
+            Err(DeliverError::Full) => false,
+            Err(DeliverError::Misbehaving) => {
+                self.misbehaved(slot);
+                false
+            }
+        }
+    }
+
+    /// Tenant `slot` broke the ring protocol: it is torn down like a
+    /// faulting one (only an FWP the pool knows as serving).
+    fn misbehaved(&mut self, slot: usize) {
+        if matches!(self.fwps.pool.state(slot), Ok(SlotState::Active { .. })) {
+            self.fault(slot);
+        }
     }
 
     fn send_reply(&mut self, len: usize) -> bool {
@@ -301,6 +437,8 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             return Wake::default();
         }
         let tenant = TenantId(slot as u16);
+        let _ = self.fwps.pool.touch(slot, self.now);
+        let misbehaviour = self.tenants[slot].1.stats().misbehaviour;
         loop {
             let (ports, link) = &mut self.tenants[slot];
             let len = match link.next_outgoing(&mut ports.tx_outgoing, &mut ports.tx_done, &ports.tx_mem, &mut self.frame) {
@@ -321,6 +459,8 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                 TenantArp::Refused => self.tenants[slot].1.record_sent(false),
                 TenantArp::NotArp => {
                     let accepted = validate_tx(frame, tenant, &self.me, &self.table).is_ok();
+                    // Refused frames are the tenant's loss, not misbehaviour:
+                    // a stale flow's last segment can be refused after a close.
                     self.tenants[slot].1.record_sent(accepted);
                     if accepted {
                         match self.link.send(frame, &mut self.driver.tx_free, &mut self.driver.mem) {
@@ -331,7 +471,84 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                 }
             }
         }
+        // Bad descriptors and ring violations alike: the FWP is stopped.
+        if self.tenants[slot].1.stats().misbehaviour > misbehaviour {
+            self.misbehaved(slot);
+        }
         self.publish(out)
+    }
+
+    /// Records template `t`'s checkpoint (its template PD finished
+    /// initialising) and starts restores towards its warm pool.
+    pub fn set_checkpoint(&mut self, t: TemplateId, ready: TemplateReady) -> Result<(), SlotError> {
+        self.fwps.pool.set_checkpoint(t, ready)?;
+        self.fwps.queue_refills();
+        Ok(())
+    }
+
+    /// Slot `slot` reports its restore done (it parked): it is Ready.
+    pub fn restored(&mut self, slot: usize) -> Result<(), SlotError> {
+        self.fwps.pool.restored(slot)
+    }
+
+    /// Stops routing to slot `slot` for `reason`: its flows are removed and
+    /// the glue is asked to scrub it ([`Fwps::take_draining`]). Returns the
+    /// generation that ended.
+    pub fn teardown(&mut self, slot: usize, reason: TeardownReason) -> Result<u32, SlotError> {
+        let generation = self.fwps.teardown(slot, reason)?;
+        self.table.remove_tenant(TenantId(slot as u16));
+        Ok(generation)
+    }
+
+    /// Slot `slot` faulted (or broke its rings): it is torn down, whatever
+    /// it was doing, unless it is already being torn down.
+    pub fn fault(&mut self, slot: usize) {
+        match self.fwps.pool.state(slot) {
+            Ok(SlotState::Draining { .. } | SlotState::Faulted) | Err(_) => {}
+            Ok(_) => {
+                let _ = self.fwps.pool.fault(slot);
+                let _ = self.teardown(slot, TeardownReason::Fault);
+            }
+        }
+    }
+
+    /// Tears down every FWP idle since its deadline; returns how many.
+    pub fn expire_idle(&mut self) -> usize {
+        let expired: Vec<usize, SLOTS> = self.fwps.pool.idle_expired(self.now).collect();
+        for slot in &expired {
+            let _ = self.teardown(*slot, TeardownReason::IdleTimeout);
+        }
+        expired.len()
+    }
+
+    /// Gives slot `slot` fresh ring ends (`ports`), after the glue reset its
+    /// rings to its template's and zeroed its buffers. Only a slot that runs
+    /// nothing may be reset: Free or Draining.
+    pub fn reset_ports(&mut self, slot: usize, mut ports: TenantPorts<C, P, M>) -> Result<(), SlotError> {
+        let state = self.fwps.pool.state(slot)?;
+        let Some(entry) = self.tenants.get_mut(slot).filter(|_| matches!(state, SlotState::Free | SlotState::Draining { .. }))
+        else {
+            return Err(SlotError::WrongState(slot, state));
+        };
+        ports.tx_outgoing.request_wake();
+        // The link keeps no ring state (only region geometry and counters,
+        // which go on across spawns): the fresh ports are all that changes.
+        entry.0 = ports;
+        Ok(())
+    }
+
+    /// The glue stopped draining slot `slot` and reset its memory (see
+    /// [`Self::reset_ports`]): the slot goes Free, and warm pools are refilled.
+    pub fn scrubbed(&mut self, slot: usize, ports: TenantPorts<C, P, M>) -> Result<(), SlotError> {
+        let state = self.fwps.pool.state(slot)?;
+        if !matches!(state, SlotState::Draining { .. }) {
+            return Err(SlotError::WrongState(slot, state));
+        }
+        self.reset_ports(slot, ports)?;
+        self.fwps.pool.scrubbed(slot)?;
+        self.fwps.stats.scrubbed += 1;
+        self.fwps.queue_refills();
+        Ok(())
     }
 
     /// Publishes every ring written in this batch and says which peers
@@ -365,3 +582,21 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
     }
 }
 
+
+/// The UDP payload of `frame` (already classified as valid UDP).
+fn udp_payload(frame: &[u8]) -> &[u8] {
+    let eth = EthernetFrame::new_unchecked(frame);
+    let payload = eth.payload();
+    let Ok(ip) = Ipv4Packet::new_checked(payload) else { return &[] };
+    let header = usize::from(ip.header_len());
+    let total = usize::from(ip.total_len()).min(payload.len());
+    payload.get(header + 8..total).unwrap_or(&[])
+}
+
+/// Whether `frame` (already classified as valid) is a TCP segment opening
+/// a connection: SYN without ACK.
+fn opens_connection(frame: &[u8]) -> bool {
+    let eth = EthernetFrame::new_unchecked(frame);
+    let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else { return false };
+    TcpPacket::new_checked(ip.payload()).is_ok_and(|tcp| tcp.syn() && !tcp.ack())
+}

@@ -13,8 +13,9 @@ use smoltcp::wire::{
     UdpPacket, UdpRepr,
 };
 
-/// Longest stats line; counters beyond it are cut (the line stays valid).
-pub const STATS_LINE: usize = 1024;
+/// Longest stats line (one UDP datagram); counters beyond it are cut (the
+/// line stays valid).
+pub const STATS_LINE: usize = 1400;
 
 /// A stats line under construction: `key=value` pairs separated by spaces.
 #[derive(Default)]

@@ -16,6 +16,17 @@ pub struct TenantStats {
     pub misbehaviour: u64,
 }
 
+impl TenantStats {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &TenantStats) {
+        self.delivered += other.delivered;
+        self.dropped_full += other.dropped_full;
+        self.sent += other.sent;
+        self.rejected += other.rejected;
+        self.misbehaviour += other.misbehaviour;
+    }
+}
+
 /// The multiplexer's end of one tenant's rings: the tenant *provides* rx
 /// buffers and tx frames in its own two regions; the multiplexer copies
 /// across the boundary in both directions (sDDF's copier), so the tenant

@@ -1,19 +1,21 @@
-//! `mux`: wiring only. The decisions live in `edgeos_mux` (routing, copies,
-//! validation), `edgeos_flow` (classification) and `edgeos_fwp` (slots);
-//! this file binds them to channels, regions and the child TCBs. Every
-//! slot's addresses and ids come from the generated `mux_config` blob.
+//! `mux`: wiring only. The decisions live in `edgeos_mux` (routing, the
+//! spawn path, copies, validation), `edgeos_flow` (classification) and
+//! `edgeos_fwp` (the slot lifecycle); this file and `children.rs` bind them
+//! to channels, regions and the child TCBs. Every child's addresses and ids
+//! come from the generated `mux_config` blob.
 #![no_std]
 #![no_main]
 
-mod slots;
+mod children;
 
 
 use edgeos_config::MuxConfig;
 use edgeos_flow::{FlowTable, NetIdentity};
 use edgeos_cycles::{Samples, Summary};
-use edgeos_mux::{DriverLink, DriverPorts, Multiplexer, StatsLine, TenantLink, TenantPorts, Wake};
+use edgeos_fwp::{SlotState, TeardownReason, TemplateId};
+use edgeos_mux::{DriverLink, DriverPorts, Multiplexer, StatsLine, TenantLink, Wake};
 use edgeos_net_driver::protocol::{ConnectReply, MacDisplay, Request, LABEL_OK};
-use edgeos_pd_ring::{now_ns, ring_at, reader, region, writer, ReadEnd, SharedRegion, WriteEnd};
+use edgeos_pd_ring::{now_ns, reader, region, ring_at, writer, ReadEnd, SharedRegion, WriteEnd};
 use edgeos_ring::Region;
 use heapless::Vec;
 use sel4_microkit::{
@@ -22,7 +24,7 @@ use sel4_microkit::{
 };
 use sel4_shared_memory::SharedMemoryRef;
 
-use slots::Slots;
+use children::{Children, Sender};
 
 /// Buffer slot size in every shared region; the driver and tenants use the same.
 const BUFFER_SIZE: usize = 2048;
@@ -50,7 +52,7 @@ type Mux = Multiplexer<ReadEnd<'static>, WriteEnd<'static>, SharedRegion, MAX_SL
 struct MuxPd {
     mux: Mux,
     driver: Channel,
-    slots: Slots<MAX_SLOTS>,
+    children: Children<MAX_SLOTS>,
 }
 
 fn load_config() -> Option<MuxConfig> {
@@ -62,7 +64,7 @@ fn load_config() -> Option<MuxConfig> {
             n = size
         ))
     };
-    let mut blob = [0u8; 8192];
+    let mut blob = [0u8; MuxConfig::len_for(edgeos_config::MAX_TEMPLATES, edgeos_config::MAX_SLOTS)];
     let len = size.min(blob.len());
     region.as_ptr().index(..len).copy_into_slice(&mut blob[..len]);
     match MuxConfig::parse(&blob[..len]) {
@@ -92,29 +94,19 @@ fn init() -> MuxPd {
     };
     let link = DriverLink::new(Region::new(net_dma_size, BUFFER_SIZE), RX_BUFFERS);
 
+    let children = Children::new(config.as_ref());
     let mut tenants = Vec::new();
-    let mut table = FlowTable::new();
-    let mut me = NetIdentity::QEMU_USER_NET;
-    if let Some(config) = &config {
-        me = edgeos_mux::config::identity(config);
-        table = edgeos_mux::config::service_table(config, |slot, e| {
-            debug_println!("mux: ERROR: slot {slot}'s service not routed: {e:?}")
-        });
-        for slot in &config.slots {
-            let ports = TenantPorts {
-                rx_empty: reader(ring_at(slot.rings[0] as usize)),
-                rx_filled: writer(ring_at(slot.rings[1] as usize)),
-                tx_outgoing: reader(ring_at(slot.rings[2] as usize)),
-                tx_done: writer(ring_at(slot.rings[3] as usize)),
-                // SAFETY: the generator maps these regions into this PD and the slot only.
-                rx_mem: unsafe { region(slot.rx_buf.0 as usize, slot.rx_buf.1 as usize) },
-                tx_mem: unsafe { region(slot.tx_buf.0 as usize, slot.tx_buf.1 as usize) },
-            };
-            let link = TenantLink::new(slot.rx_buf.1 as usize, slot.tx_buf.1 as usize, BUFFER_SIZE);
-            let _ = tenants.push((ports, link));
-        }
+    for slot in children.slot_layouts() {
+        let link = TenantLink::new(slot.rx_buf.1 as usize, slot.tx_buf.1 as usize, BUFFER_SIZE);
+        let _ = tenants.push((Children::<MAX_SLOTS>::ports(slot), link));
     }
-    let mut mux = Multiplexer::new(me, driver_ports, link, tenants, table);
+    let me = config.as_ref().map_or(NetIdentity::QEMU_USER_NET, edgeos_mux::config::identity);
+    let mut mux = Multiplexer::new(me, driver_ports, link, tenants, FlowTable::new());
+    if let Some(config) = &config {
+        mux = mux.with_fwps(edgeos_mux::config::fwps(config, |t, e| {
+            debug_println!("mux: ERROR: template {t} gets no traffic: {e}")
+        }));
+    }
     if let Some(port) = config.as_ref().map(|c| c.stats_port).filter(|p| *p != 0) {
         mux.serve_stats_on(port);
     }
@@ -123,7 +115,7 @@ fn init() -> MuxPd {
         driver.notify();
     }
     connect(&mux, driver, &me);
-    MuxPd { mux, driver, slots: Slots::new(config.as_ref()) }
+    MuxPd { mux, driver, children }
 }
 
 /// Asks the driver what it sees of the rings and reports whether the two
@@ -161,7 +153,77 @@ impl MuxPd {
         if wake.driver {
             self.driver.notify();
         }
-        self.slots.notify(wake.tenants);
+        self.children.notify(wake.tenants);
+    }
+
+    /// Template `t`'s PD reports its checkpoint: every slot of the template
+    /// gets the template PD's ring state, then warm pools start filling.
+    fn template_ready(&mut self, t: usize) {
+        let ready = match self.children.ready_block(t) {
+            Ok(ready) => ready,
+            Err(e) => return debug_println!("mux: ERROR: template {t} not spawnable: {e}"),
+        };
+        let slots: Vec<usize, MAX_SLOTS> =
+            (0..self.children.len()).filter(|s| self.mux.fwps().pool().template_of(*s) == Ok(TemplateId(t as u8))).collect();
+        for slot in &slots {
+            if let Err(e) = self.mux.reset_ports(*slot, self.children.reset(*slot)) {
+                debug_println!("mux: ERROR: slot {slot} not reset: {e}");
+            }
+        }
+        match self.mux.set_checkpoint(TemplateId(t as u8), ready) {
+            Ok(()) => debug_println!("mux: template {t} ready ({} slots)", slots.len()),
+            Err(e) => debug_println!("mux: ERROR: template {t}'s checkpoint refused: {e}"),
+        }
+        self.children.stop_template(t);
+    }
+
+    /// A notification from slot `slot`: restored (it parked), frames to
+    /// send, or a request to exit.
+    fn slot_signalled(&mut self, slot: usize, busy: &mut u64) {
+        match self.mux.fwps().pool().state(slot) {
+            Ok(SlotState::Restoring) => {
+                let _ = self.mux.restored(slot);
+            }
+            Ok(SlotState::Active { generation, .. }) => {
+                loop {
+                    let start = now_ns();
+                    let wake = self.mux.on_tenant(slot);
+                    *busy += now_ns() - start;
+                    self.wake(wake);
+                    if self.mux.tenant_idle(slot) {
+                        break;
+                    }
+                }
+                if self.children.status(slot).is_some_and(|s| s.exits(generation)) {
+                    let _ = self.mux.teardown(slot, TeardownReason::Closed);
+                }
+            }
+            // Anything else is stale (a slot torn down since it signalled).
+            _ => {}
+        }
+    }
+
+    /// Applies what the last events decided: scrubs torn-down slots (which
+    /// may start refills) and starts every planned spawn and restore.
+    fn apply(&mut self) {
+        loop {
+            let draining = self.mux.fwps_mut().take_draining();
+            for slot in (0..self.children.len()).filter(|s| draining & (1 << s) != 0) {
+                if let Err(e) = self.mux.scrubbed(slot, self.children.reset(slot)) {
+                    debug_println!("mux: ERROR: slot {slot} not scrubbed: {e}");
+                }
+            }
+            let plans = self.mux.fwps_mut().take_plans();
+            for plan in &plans {
+                if let Err(e) = self.children.start(plan) {
+                    debug_println!("mux: ERROR: starting fwp slot {} failed: {e:?}", plan.slot);
+                    self.mux.fault(plan.slot);
+                }
+            }
+            if draining == 0 && plans.is_empty() {
+                break;
+            }
+        }
     }
 }
 
@@ -173,13 +235,14 @@ impl Handler for MuxPd {
         // notifications), not past it: a notified driver preempts us, and its
         // work is its own hop.
         let (mut busy, frames) = (0, self.mux.frames_handled());
+        self.mux.set_now(now_ns());
         if channels.contains(self.driver) {
-            let (driver, slots) = (self.driver, &self.slots);
+            let (driver, children) = (self.driver, &self.children);
             let mut extra = |line: &mut StatsLine| {
                 line.put_hop(format_args!("driver"), driver_hops(driver));
                 line.put_hop(format_args!("mux"), hops().summary());
-                for slot in 0..slots.len() {
-                    line.put_hop(format_args!("t{slot}"), slots.hop_summary(slot));
+                for slot in 0..children.len() {
+                    line.put_hop(format_args!("f{slot}"), children.hop_summary(slot));
                 }
             };
             loop {
@@ -189,35 +252,42 @@ impl Handler for MuxPd {
                 if wake.driver {
                     self.driver.notify();
                 }
-                self.slots.notify(wake.tenants);
+                self.children.notify(wake.tenants);
                 if self.mux.driver_idle() {
                     break;
                 }
             }
         }
-        let signalled: Vec<usize, MAX_SLOTS> = self.slots.signalled(channels).collect();
-        for slot in signalled {
-            if self.slots.is_serving(slot) {
-                loop {
-                    let start = now_ns();
-                    let wake = self.mux.on_tenant(slot);
-                    busy += now_ns() - start;
-                    self.wake(wake);
-                    if self.mux.tenant_idle(slot) {
-                        break;
-                    }
-                }
-            } else {
-                self.slots.template_ready(slot);
+        let senders: Vec<Sender, { MAX_SLOTS + edgeos_config::MAX_TEMPLATES }> = self.children.senders(channels).collect();
+        for sender in senders {
+            match sender {
+                Sender::Slot(slot) => self.slot_signalled(slot, &mut busy),
+                Sender::Template(t) => self.template_ready(t),
             }
         }
+        self.mux.expire_idle();
+        self.apply();
         let handled = self.mux.frames_handled() - frames;
         hops().record_batch(busy, handled as usize);
         Ok(())
     }
 
     fn fault(&mut self, child: Child, msg: MessageInfo) -> Result<Option<MessageInfo>, Self::Error> {
-        self.slots.fault(child, msg.label());
+        // Only the label is decoded: rust-sel4 5.0.0's full fault decoder
+        // panics on some labels (REFERENCE.md), and a tenant must never
+        // crash the mux.
+        match self.children.of(child) {
+            Some(Sender::Slot(slot)) => {
+                debug_println!("mux: fwp slot {slot} faulted (fault label {}), torn down", msg.label());
+                self.mux.fault(slot);
+                self.apply();
+            }
+            Some(Sender::Template(t)) => {
+                debug_println!("mux: ERROR: template {t}'s PD faulted (fault label {})", msg.label());
+                self.children.stop_template(t);
+            }
+            None => debug_println!("mux: fault from unknown child {}", child.index()),
+        }
         Ok(None)
     }
 }

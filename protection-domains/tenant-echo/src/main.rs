@@ -1,80 +1,64 @@
-//! `tenant_echo`: an FWP slot program running the echo template.
+//! `tenant_echo`: the echo template, run as a template PD and as FWP slots.
 //!
-//! At boot it runs the template's initialisation once (configuration, the
-//! ring device, the smoltcp interface and sockets), publishes a
-//! `TemplateReady` block in its control region, notifies the multiplexer
-//! and parks. The multiplexer spawns it by writing PC/SP/x0/x1 into its TCB,
-//! which lands in [`fwp_serve`]: the serving loop, which never re-runs
-//! initialisation.
+//! In the template PD, `init` builds the template's state once
+//! (configuration, ring device, smoltcp interface and sockets), checkpoints
+//! it (`edgeos_fwp_rt::checkpoint`) and reports ready. In a slot, `init`
+//! finds no configuration and parks; the mux restores the checkpoint into
+//! the slot and starts it at [`fwp_serve`], which never re-runs
+//! initialisation. A per-flow FWP asks to exit when its connection closed.
 #![no_std]
 #![no_main]
 
 use core::ptr::addr_of_mut;
 
-use edgeos_config::{Protocol, TenantConfig};
-use edgeos_echo::{Echo, EchoStorage};
+use edgeos_config::Protocol;
 use edgeos_cycles::Samples;
-use edgeos_fwp::{TemplateReady, CTRL_READ_LEN, HOP_SUMMARY_AT, READY_BLOCK_LEN};
-use edgeos_pd_ring::{now, now_ns, ring_at, reader, region, writer, ReadEnd, SharedRegion, WriteEnd};
+use edgeos_echo::{Echo, EchoStorage};
+use edgeos_fwp::HOP_SUMMARY_AT;
+use edgeos_fwp_rt as rt;
+use edgeos_pd_ring::{now, now_ns, reader, region, ring_at, writer, ReadEnd, SharedRegion, WriteEnd};
 use edgeos_tenant_net::{RingDevice, RxSide, TxSide};
-use sel4_microkit::{
-    debug_println, memory_region_symbol, protection_domain, var, Channel, Handler, Infallible,
-};
-use sel4_shared_memory::SharedMemoryRef;
+use sel4_microkit::{debug_println, protection_domain, var, Handler, Infallible};
 
-/// Microkit's fixed capability slots (libmicrokit's INPUT_CAP and REPLY_CAP).
-const INPUT_CAP: sel4::cap::Endpoint = sel4::Cap::from_bits(1);
-const REPLY_CAP: sel4::cap::Reply = sel4::Cap::from_bits(4);
 /// Buffer size in the slot's regions; the multiplexer uses the same.
 const BUFFER_SIZE: usize = 2048;
 /// Upper bound on tx buffers the device tracks.
 const TX_BUFFERS: usize = 64;
 /// Per-frame time samples kept (the first ones; later frames only count).
-const HOP_SAMPLES: usize = 16 * 1024;
+/// Kept small: the samples are part of the state every spawn restores.
+const HOP_SAMPLES: usize = 1024;
 /// The summary is republished every this many samples: sorting the samples
 /// takes time the tenant would rather spend serving.
-const HOP_PUBLISH_EVERY: u64 = 1000;
-
-/// The serving loop's own stack, so a spawn never depends on where the boot
-/// stack was when the slot parked.
-const SERVE_STACK_SIZE: usize = 32 * 1024;
-
-#[repr(C, align(16))]
-struct ServeStack([u8; SERVE_STACK_SIZE]);
+const HOP_PUBLISH_EVERY: u64 = 256;
 
 type Device = RingDevice<ReadEnd<'static>, WriteEnd<'static>, SharedRegion, TX_BUFFERS>;
 
-/// The template's whole writable state after initialisation.
+/// The template's whole state after initialisation.
 struct Template {
     dev: Device,
     echo: Echo<'static>,
-    mux: Channel,
+    /// One connection per FWP: exit when it closed.
+    per_connection: bool,
 }
 
-static mut SERVE_STACK: ServeStack = ServeStack([0; SERVE_STACK_SIZE]);
 static mut STORAGE: EchoStorage<'static> = EchoStorage::new();
 static mut TEMPLATE: Option<Template> = None;
 static mut HOPS: Samples<HOP_SAMPLES> = Samples::new();
 
+// The boot stack is Microkit's stack region, not part of the checkpoint: a
+// restored slot never returns to it.
 #[protection_domain(heap_size = 16 * 1024)]
 fn init() -> Parked {
-    // SAFETY: `tenant_config` is this slot's prefilled, read-only config region.
-    let config_region = unsafe {
-        SharedMemoryRef::<'static, [u8]>::new_read_only(memory_region_symbol!(
-            tenant_config_vaddr: *mut [u8],
-            n = TenantConfig::BUFFER_LEN
-        ))
-    };
-    let mut blob = [0u8; TenantConfig::BUFFER_LEN];
-    config_region.as_ptr().copy_into_slice(&mut blob);
-    let config = match TenantConfig::parse(&blob) {
-        Ok(config) => config,
-        Err(e) => {
-            debug_println!("fwp: ERROR: bad tenant configuration: {e}");
+    let config = match rt::template_config() {
+        // A slot: it runs only what the mux restores into it.
+        None => return Parked,
+        Some(Ok(config)) => config,
+        Some(Err(e)) => {
+            debug_println!("tmpl: ERROR: bad template configuration: {e}");
             return Parked;
         }
     };
-    // SAFETY: the buffer regions are this slot's own, shared with the mux only.
+    // SAFETY: the buffer regions are this PD's own, shared with the mux only.
     let (rx_mem, tx_mem) = unsafe {
         (
             region(*var!(rx_buf_vaddr: usize = 0), *var!(rx_buf_size: usize = 0)),
@@ -95,40 +79,32 @@ fn init() -> Parked {
         BUFFER_SIZE,
     );
     // SAFETY: init runs once, before anything else touches these statics;
-    // afterwards only the serving loop does.
+    // afterwards only a spawned FWP's serving loop does.
     let storage = unsafe { &mut *addr_of_mut!(STORAGE) };
     let echo = Echo::new(&config, &mut dev, storage, now());
-    let mux = Channel::new(*var!(mux_channel: usize = 0));
-    unsafe { *addr_of_mut!(TEMPLATE) = Some(Template { dev, echo, mux }) };
+    let per_connection = config.protocol == Protocol::Tcp;
+    unsafe { *addr_of_mut!(TEMPLATE) = Some(Template { dev, echo, per_connection }) };
 
-    publish_ready();
     let protocol = match config.protocol {
         Protocol::Udp => "udp",
         Protocol::Tcp => "tcp",
     };
-    debug_println!("fwp: template initialised ({protocol} echo on port {}), parked", config.port);
-    mux.notify();
+    match rt::checkpoint(fwp_serve) {
+        Ok(image) => debug_println!(
+            "tmpl: {protocol} echo on port {} initialised, checkpoint of {} bytes",
+            config.port,
+            image.data_len()
+        ),
+        Err(e) => {
+            debug_println!("tmpl: ERROR: no checkpoint: {e}");
+            return Parked;
+        }
+    }
+    rt::mux().notify();
     Parked
 }
 
-/// This slot's control region: the ready block, then the hop summary.
-fn ctrl_region() -> SharedMemoryRef<'static, [u8]> {
-    // SAFETY: `fwp_ctrl` is this slot's control region (rw here, read-only in the mux).
-    unsafe {
-        SharedMemoryRef::new(memory_region_symbol!(fwp_ctrl_vaddr: *mut [u8], n = CTRL_READ_LEN))
-    }
-}
-
-fn publish_ready() {
-    let mut ctrl = ctrl_region();
-    let stack_top = addr_of_mut!(SERVE_STACK) as usize + SERVE_STACK_SIZE;
-    let mut block = [0u8; READY_BLOCK_LEN];
-    TemplateReady { serve_entry: fwp_serve as *const () as u64, stack_top: stack_top as u64 }
-        .emit(&mut block);
-    ctrl.as_mut_ptr().index(..READY_BLOCK_LEN).copy_from_slice(&block);
-}
-
-/// A parked template waits to be spawned; notifications before then carry no work.
+/// A template PD, or a slot before its first restore: nothing to do.
 struct Parked;
 
 impl Handler for Parked {
@@ -139,25 +115,17 @@ impl Handler for Parked {
     }
 }
 
-/// The serving entry point the multiplexer starts a spawned FWP at, with
+/// The serving entry point: the mux starts a restored slot here with
 /// `slot` in x0 and `generation` in x1.
-///
-/// The spawn may have interrupted the parked handler loop inside a system
-/// call, leaving the `sel4` crate's global IPC-buffer borrow flag set, so
-/// this loop only uses an explicit IPC buffer (see REFERENCE.md).
 extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
+    let started_at = rt::counter();
+    rt::serving(generation, started_at);
     // SAFETY: the serving loop is the only code running in this PD from now on.
     let Some(template) = (unsafe { (*addr_of_mut!(TEMPLATE)).as_mut() }) else {
         debug_println!("fwp[{slot}]: ERROR: spawned without an initialised template");
-        loop {
-            sel4::r#yield();
-        }
+        rt::exit(generation, started_at);
     };
     debug_println!("fwp[{slot}]: serving (spawn {generation})");
-    // SAFETY: Microkit maps this PD's IPC buffer at the last page below
-    // seL4_UserVSpaceTop, and nothing else touches it on this path.
-    let ipc_buffer = unsafe { &mut *ipc_buffer_ptr() };
-    let mux = template.mux.notification();
     // SAFETY: only the serving loop touches HOPS.
     let hops = unsafe { &mut *addr_of_mut!(HOPS) };
     loop {
@@ -170,7 +138,7 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
             let notify = template.dev.take_notify();
             busy += now_ns() - start;
             if notify {
-                mux.with(&mut *ipc_buffer).signal();
+                rt::signal_mux();
             }
             if template.dev.ready_to_sleep() {
                 break;
@@ -182,20 +150,21 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
         if hops.seen() / HOP_PUBLISH_EVERY != before / HOP_PUBLISH_EVERY {
             publish_hops(hops);
         }
-        let _ = INPUT_CAP.with(&mut *ipc_buffer).recv(REPLY_CAP);
+        let echo = &template.echo;
+        if template.per_connection && echo.connections_closed() > 0 && !echo.has_open_connections() {
+            publish_hops(hops);
+            rt::exit(generation, started_at);
+        }
+        rt::wait();
     }
 }
 
-/// Writes the per-frame summary after the ready block, for the mux's stats.
+/// Writes the per-frame summary after the status block, for the mux's stats.
 fn publish_hops(hops: &mut Samples<HOP_SAMPLES>) {
     let Some(summary) = hops.summary() else { return };
     let mut bytes = [0u8; 16];
     for (i, word) in summary.to_words().into_iter().enumerate() {
         bytes[i * 8..i * 8 + 8].copy_from_slice(&word.to_le_bytes());
     }
-    ctrl_region().as_mut_ptr().index(HOP_SUMMARY_AT..HOP_SUMMARY_AT + 16).copy_from_slice(&bytes);
-}
-
-fn ipc_buffer_ptr() -> *mut sel4::IpcBuffer {
-    (sel4::sys::seL4_UserVSpaceTop & !((1 << sel4::sys::seL4_PageBits) - 1)) as *mut _
+    rt::ctrl().as_mut_ptr().index(HOP_SUMMARY_AT..HOP_SUMMARY_AT + 16).copy_from_slice(&bytes);
 }

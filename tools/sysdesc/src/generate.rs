@@ -1,14 +1,20 @@
 //! Builds the system model from a configuration: the driver, the mux, the
-//! rings between them, and one child PD of the mux per FWP slot.
+//! rings between them, and as children of the mux one template PD per
+//! template and one PD per FWP slot.
 //!
 //! The names below are the contract with the PDs, which read them as setvar
 //! symbols; the addresses are the layout every PD's address space follows.
 //! Slots are numbered across templates in order: `fwp_00`, `fwp_01`, ...
-//! with child ids 0..N-1 and mux channel ids 1..N. The mux has no setvar per
-//! slot: it learns each slot's ids and region addresses from its
-//! configuration blob (`mux_config`, written by [`crate::blobs`] from the
-//! same [`slot_plans`]), and each slot its service from its own
-//! (`fwp_NN_config`).
+//! with child ids 0..N-1 and mux channel ids 1..N; template PDs `tmpl_<name>`
+//! follow with child ids N.. and channel ids N+1... A template PD and its
+//! slots map their regions at the same addresses, because a slot runs on
+//! the template PD's checkpoint (its writable memory after initialisation,
+//! pointers included): the template PD writes it into `tmpl_<name>_image`,
+//! which every slot of the template maps read-only. The mux has no setvar
+//! per slot: it learns each slot's and template's ids and region addresses
+//! from its configuration blob (`mux_config`, written by [`crate::blobs`]
+//! from the same [`slot_plans`] and [`template_plans`]), and each template
+//! PD its service from its own (`tmpl_<name>_config`).
 
 mod header;
 mod parts;
@@ -54,6 +60,10 @@ pub const SLOT_RINGS_ALIGN: u64 = 0x1_0000;
 pub const SLOT_BUFFERS_ALIGN: u64 = 0x10_0000;
 /// Where a slot maps its private memory region, when it has one.
 pub const MEMORY_VADDR: u64 = 0x7000_0000;
+/// Where a template PD and its slots map the template's checkpoint image.
+pub const IMAGE_VADDR: u64 = 0x7800_0000;
+/// Names of template PDs start with this.
+pub const TEMPLATE_PD_PREFIX: &str = "tmpl_";
 
 /// The mux's configuration region, and the blob it is prefilled with.
 pub const MUX_CONFIG: &str = "mux_config";
@@ -70,9 +80,9 @@ pub const SLOT_RINGS: [&str; 4] = ["rx_free", "rx_used", "tx_free", "tx_used"];
 /// address in the mux is the slot's address moved by a constant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlotWindow {
-    /// The control region (ready block): first.
+    /// The control region (ready block or status): first.
     pub ctrl: u64,
-    /// The slot's configuration blob, right after the control region.
+    /// The configuration blob (template PDs only), right after the control region.
     pub config: u64,
     /// The four rings, from the next [`SLOT_RINGS_ALIGN`] boundary.
     pub rings: [u64; 4],
@@ -120,16 +130,29 @@ pub fn config_region_size(page: u64) -> u64 {
     round_up(edgeos_config::TenantConfig::BUFFER_LEN as u64, page)
 }
 
-/// One FWP slot: its template, how the mux knows it, and where its regions
-/// sit. Slots are numbered across templates in order.
+/// What a child PD of the mux is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// An FWP slot: spawned, torn down and restored by the mux.
+    Slot,
+    /// A template PD: initialises its template once and writes the checkpoint.
+    Template,
+}
+
+/// One child PD of the mux (an FWP slot or a template PD): its template,
+/// how the mux knows it, and where its regions sit.
 #[derive(Clone, Debug)]
 pub struct SlotPlan<'a> {
-    /// The slot's number: 0, 1, ...
+    /// Slot or template PD.
+    pub role: Role,
+    /// The slot's number (0, 1, ...), or the template's index.
     pub index: usize,
     /// Its template.
     pub template: &'a Template,
     /// The template's index in `templates`.
     pub template_index: usize,
+    /// Its child id in the mux.
+    pub child_id: u64,
     /// Where its regions sit in its window.
     pub window: SlotWindow,
     /// Where its window starts in the mux.
@@ -137,12 +160,15 @@ pub struct SlotPlan<'a> {
 }
 
 impl SlotPlan<'_> {
-    /// `fwp_NN`.
+    /// `fwp_NN`, or `tmpl_<template>`.
     pub fn name(&self) -> String {
-        slot_name(self.index)
+        match self.role {
+            Role::Slot => slot_name(self.index),
+            Role::Template => template_pd_name(&self.template.name),
+        }
     }
 
-    /// The name of one of its regions: `fwp_NN_<part>`.
+    /// The name of one of its regions: `<name>_<part>`.
     pub fn region(&self, part: &str) -> String {
         format!("{}_{part}", self.name())
     }
@@ -152,17 +178,17 @@ impl SlotPlan<'_> {
         format!("{}.bin", self.region("config"))
     }
 
-    /// Its child id in the mux.
-    pub fn child_id(&self) -> u64 {
-        self.index as u64
+    /// The template's checkpoint image region.
+    pub fn image_region(&self) -> String {
+        format!("{}_image", template_pd_name(&self.template.name))
     }
 
     /// The mux's channel id to it (0 is the driver's).
     pub fn mux_channel(&self) -> u64 {
-        self.index as u64 + 1
+        self.child_id + 1
     }
 
-    /// Where the region at window `offset` sits in the slot.
+    /// Where the region at window `offset` sits in the PD.
     pub fn slot_vaddr(&self, offset: u64) -> u64 {
         CTRL_VADDR.saturating_add(offset)
     }
@@ -177,21 +203,31 @@ impl SlotPlan<'_> {
 /// in turn, their windows in the mux one after another from
 /// [`CTRL_VADDR`], each on a [`SLOT_WINDOW_ALIGN`] boundary.
 pub fn slot_plans(loaded: &Loaded) -> Vec<SlotPlan<'_>> {
+    children(loaded).into_iter().filter(|p| p.role == Role::Slot).collect()
+}
+
+/// Every template PD, in template order, their windows in the mux after
+/// the slots'.
+pub fn template_plans(loaded: &Loaded) -> Vec<SlotPlan<'_>> {
+    children(loaded).into_iter().filter(|p| p.role == Role::Template).collect()
+}
+
+fn children(loaded: &Loaded) -> Vec<SlotPlan<'_>> {
     let page = loaded.board.small_page();
+    let templates = &loaded.config.templates;
+    let windows: Vec<SlotWindow> =
+        templates.iter().map(|t| SlotWindow::of(t, loaded.config.rings.queue_size, page)).collect();
+    let slots = templates.iter().enumerate().flat_map(|(ti, t)| (0..t.slots).map(move |_| ti));
+    let order = slots.enumerate().map(|(n, ti)| (Role::Slot, n, ti));
+    let order = order.chain((0..templates.len()).map(|ti| (Role::Template, ti, ti)));
     let mut plans = Vec::new();
     let mut mux_base = CTRL_VADDR;
-    for (template_index, template) in loaded.config.templates.iter().enumerate() {
-        let window = SlotWindow::of(template, loaded.config.rings.queue_size, page);
-        for _ in 0..template.slots {
-            plans.push(SlotPlan {
-                index: plans.len(),
-                template,
-                template_index,
-                window,
-                mux_base,
-            });
-            mux_base = round_up(mux_base.saturating_add(window.len), SLOT_WINDOW_ALIGN);
-        }
+    for (role, index, template_index) in order {
+        let window = windows[template_index];
+        let child_id = plans.len() as u64;
+        let template = &templates[template_index];
+        plans.push(SlotPlan { role, index, template, template_index, child_id, window, mux_base });
+        mux_base = round_up(mux_base.saturating_add(window.len), SLOT_WINDOW_ALIGN);
     }
     plans
 }
@@ -199,6 +235,11 @@ pub fn slot_plans(loaded: &Loaded) -> Vec<SlotPlan<'_>> {
 /// The name of FWP slot `n`.
 pub fn slot_name(n: usize) -> String {
     format!("fwp_{n:02}")
+}
+
+/// The name of template `template`'s template PD.
+pub fn template_pd_name(template: &str) -> String {
+    format!("{TEMPLATE_PD_PREFIX}{template}")
 }
 
 /// The system a configuration describes.
@@ -351,15 +392,15 @@ pub fn generate(loaded: &Loaded) -> System {
             "driver <-> mux: ring notifications both ways; the mux calls the driver (Connect).",
         ),
     });
-    let plans = slot_plans(loaded);
+    let plans = children(loaded);
     let mut mux_config = region(
         MUX_CONFIG,
-        round_up(crate::blobs::mux_config_len(plans.len()), small),
+        round_up(crate::blobs::mux_config_len(config.templates.len(), plans.len() - config.templates.len()), small),
         None,
         None,
         mspan,
         format!(
-            "The mux's configuration blob ({MUX_CONFIG_FILE}, from `sysdesc blobs`): addresses, stats port, and every slot's service, ids and region addresses in the mux."
+            "The mux's configuration blob ({MUX_CONFIG_FILE}, from `sysdesc blobs`): addresses, stats port, and every template's service and spawn policy, and every slot's and template PD's ids and region addresses in the mux."
         ),
     );
     mux_config.prefill_path = Some(MUX_CONFIG_FILE.to_string());
@@ -377,7 +418,7 @@ pub fn generate(loaded: &Loaded) -> System {
     ));
     for plan in &plans {
         let tspan = spans.get(&format!("templates[{}]", plan.template_index));
-        add_slot(&mut sys, &mut mux, plan, r.queue_size, small, tspan);
+        add_child(&mut sys, &mut mux, plan, r.queue_size, small, tspan);
     }
 
     sys.comment = Comment::new(header(loaded, &driver, &mux));
@@ -385,9 +426,10 @@ pub fn generate(loaded: &Loaded) -> System {
     sys
 }
 
-/// Slot `plan`'s regions, its PD (a child of the mux), its maps in the mux
-/// and its channel to the mux.
-fn add_slot(
+/// Child `plan`'s regions, its PD (a child of the mux), its maps in the mux
+/// and its channel to the mux. A template PD also gets its configuration
+/// blob and writes the checkpoint image; a slot maps that image read-only.
+fn add_child(
     sys: &mut System,
     mux: &mut ProtectionDomain,
     plan: &SlotPlan<'_>,
@@ -400,155 +442,107 @@ fn add_slot(
     let name = plan.name();
     let w = &plan.window;
     let ctrl = plan.region("ctrl");
-    let config = plan.region("config");
     let (rx_buf, tx_buf) = (plan.region("rx_buf"), plan.region("tx_buf"));
     let service = t.services.first().map_or_else(
         || "no service".to_string(),
         |s| format!("{}/{}", s.protocol, s.port),
     );
-
+    let template = plan.role == Role::Template;
+    let what = if template {
+        format!("Template PD of '{}' ({service})", t.name)
+    } else {
+        format!("FWP slot {n} ({service})")
+    };
     sys.memory_regions.push(region(
         &ctrl,
         t.ctrl_size,
         None,
         None,
         span,
-        format!("FWP slot {n} ({service}): its control region, written by the slot, read by the mux; then its configuration, rings and buffers, shared with the mux only."),
+        format!("{what}: its control region, written by it, read by the mux; then its rings and buffers, shared with the mux only."),
     ));
-    let mut cfg = region(
-        &config,
-        config_region_size(page),
-        None,
-        None,
-        span,
-        String::new(),
-    );
-    cfg.prefill_path = Some(plan.config_file());
-    sys.memory_regions.push(cfg);
     for ring in SLOT_RINGS {
-        sys.memory_regions.push(region(
-            &plan.region(ring),
-            queue_size,
-            None,
-            None,
-            span,
-            String::new(),
-        ));
+        sys.memory_regions.push(region(&plan.region(ring), queue_size, None, None, span, String::new()));
     }
-    sys.memory_regions.push(region(
-        &rx_buf,
-        t.rx_buffers_size,
-        None,
-        None,
-        span,
-        String::new(),
-    ));
-    sys.memory_regions.push(region(
-        &tx_buf,
-        t.tx_buffers_size,
-        None,
-        None,
-        span,
-        String::new(),
-    ));
+    sys.memory_regions.push(region(&rx_buf, t.rx_buffers_size, None, None, span, String::new()));
+    sys.memory_regions.push(region(&tx_buf, t.tx_buffers_size, None, None, span, String::new()));
 
-    // The mux: no setvars, it reads these addresses from mux_config.
-    mux.maps
-        .push(blob_map(&ctrl, plan.mux_vaddr(w.ctrl), Perms::R, span));
+    // The mux: no setvars, it reads these addresses from mux_config. It
+    // reads a template PD's ready block and rings (the state every scrubbed
+    // slot's rings are reset to), and drives a slot's rings and buffers and
+    // zeroes its control region at teardown.
+    let perms = if template { Perms::R } else { Perms::RW };
+    mux.maps.push(blob_map(&ctrl, plan.mux_vaddr(w.ctrl), perms, span));
     for (ring, offset) in SLOT_RINGS.iter().zip(w.rings) {
-        let mr = plan.region(ring);
-        mux.maps
-            .push(blob_map(&mr, plan.mux_vaddr(offset), Perms::RW, span));
+        mux.maps.push(blob_map(&plan.region(ring), plan.mux_vaddr(offset), perms, span));
     }
-    mux.maps
-        .push(blob_map(&rx_buf, plan.mux_vaddr(w.rx_buf), Perms::RW, span));
-    mux.maps
-        .push(blob_map(&tx_buf, plan.mux_vaddr(w.tx_buf), Perms::RW, span));
+    if !template {
+        mux.maps.push(blob_map(&rx_buf, plan.mux_vaddr(w.rx_buf), Perms::RW, span));
+        mux.maps.push(blob_map(&tx_buf, plan.mux_vaddr(w.tx_buf), Perms::RW, span));
+    }
 
     let policy = match t.spawn {
         Spawn::OnDemand => "spawned on demand".to_string(),
         Spawn::WarmPool { pool_size } => format!("warm pool of {pool_size}"),
     };
-    let mut slot = pd(&name, &t.program, t.priority, t.budget, t.period, t.stack_size, span, Comment::new(format!(
-        "FWP slot {n}: a child of the mux from template '{}' ({service}, {policy}), started by the mux at its serving entry point.",
-        t.name
-    )));
-    slot.maps.push(map(
-        &ctrl,
-        plan.slot_vaddr(w.ctrl),
-        Perms::RW,
-        true,
-        "fwp_ctrl_vaddr",
-        span,
-    ));
-    slot.maps.push(map(
-        &config,
-        plan.slot_vaddr(w.config),
-        Perms::R,
-        true,
-        "tenant_config_vaddr",
-        span,
-    ));
-    for (ring, offset) in SLOT_RINGS.iter().zip(w.rings) {
-        slot.maps.push(map(
-            &plan.region(ring),
-            plan.slot_vaddr(offset),
-            Perms::RW,
-            true,
-            &format!("{ring}_vaddr"),
-            span,
-        ));
+    let comment = if template {
+        format!(
+            "{what}: runs the template's initialisation once, writes the checkpoint image its slots restore from, and parks."
+        )
+    } else {
+        format!(
+            "FWP slot {n}: a child of the mux from template '{}' ({service}, {policy}); restored from the checkpoint and started by the mux.",
+            t.name
+        )
+    };
+    let mut pd = pd(&name, &t.program, t.priority, t.budget, t.period, t.stack_size, span, Comment::new(comment));
+    pd.maps.push(map(&ctrl, plan.slot_vaddr(w.ctrl), Perms::RW, true, "fwp_ctrl_vaddr", span));
+    if template {
+        let config = plan.region("config");
+        let mut cfg = region(&config, config_region_size(page), None, None, span, String::new());
+        cfg.prefill_path = Some(plan.config_file());
+        sys.memory_regions.push(cfg);
+        // Only the template PD maps its configuration: a PD that finds no
+        // configuration at boot knows it is a slot, and parks at once.
+        pd.maps.push(map(&config, plan.slot_vaddr(w.config), Perms::R, true, "tenant_config_vaddr", span));
     }
-    slot.maps.push(sized(
-        map(
-            &rx_buf,
-            plan.slot_vaddr(w.rx_buf),
-            Perms::RW,
-            true,
-            "rx_buf_vaddr",
+    for (ring, offset) in SLOT_RINGS.iter().zip(w.rings) {
+        let setvar = format!("{ring}_vaddr");
+        pd.maps.push(map(&plan.region(ring), plan.slot_vaddr(offset), Perms::RW, true, &setvar, span));
+    }
+    let buffers = [(&rx_buf, w.rx_buf, "rx_buf"), (&tx_buf, w.tx_buf, "tx_buf")];
+    for (mr, offset, var) in buffers {
+        let m = map(mr, plan.slot_vaddr(offset), Perms::RW, true, &format!("{var}_vaddr"), span);
+        pd.maps.push(sized(m, &format!("{var}_size")));
+    }
+    let image = plan.image_region();
+    if template {
+        sys.memory_regions.push(region(
+            &image,
+            t.image_size,
+            None,
+            None,
             span,
-        ),
-        "rx_buf_size",
-    ));
-    slot.maps.push(sized(
-        map(
-            &tx_buf,
-            plan.slot_vaddr(w.tx_buf),
-            Perms::RW,
-            true,
-            "tx_buf_vaddr",
-            span,
-        ),
-        "tx_buf_size",
-    ));
+            format!("Template '{}': its checkpoint, written by its template PD, read-only in its slots.", t.name),
+        ));
+        pd.maps.push(sized(map(&image, IMAGE_VADDR, Perms::RW, true, "tmpl_image_vaddr", span), "tmpl_image_size"));
+    } else {
+        pd.maps.push(map(&image, IMAGE_VADDR, Perms::R, true, "tmpl_image_vaddr", span));
+    }
     if t.memory_size > 0 {
         let mem = plan.region("mem");
-        sys.memory_regions.push(region(
-            &mem,
-            t.memory_size,
-            None,
-            None,
-            span,
-            format!("FWP slot {n}'s private memory."),
-        ));
-        slot.maps.push(sized(
-            map(&mem, MEMORY_VADDR, Perms::RW, true, "fwp_mem_vaddr", span),
-            "fwp_mem_size",
-        ));
+        sys.memory_regions.push(region(&mem, t.memory_size, None, None, span, format!("{name}'s private memory.")));
+        pd.maps.push(sized(map(&mem, MEMORY_VADDR, Perms::RW, true, "fwp_mem_vaddr", span), "fwp_mem_size"));
     }
-    mux.children.push(ChildPd {
-        id: plan.child_id(),
-        setvar_id: None,
-        pd: slot,
-    });
+    mux.children.push(ChildPd { id: plan.child_id, setvar_id: None, pd });
+    let comment = if template {
+        format!("mux <-> template PD of '{}': \"template ready\" (its ready block names the entry points).", t.name)
+    } else {
+        format!("mux <-> FWP slot {n}: \"restored\", then ring notifications both ways (the mux knows its id from mux_config).")
+    };
     sys.channels.push(Channel {
-        ends: [
-            end(MUX, plan.mux_channel(), false, None, span),
-            end(&name, 0, false, Some("mux_channel"), span),
-        ],
+        ends: [end(MUX, plan.mux_channel(), false, None, span), end(&name, 0, false, Some("mux_channel"), span)],
         span,
-        comment: Comment::new(format!(
-            "mux <-> FWP slot {n}: \"template ready\", then ring notifications both ways (the mux knows its id from mux_config)."
-        )),
+        comment: Comment::new(comment),
     });
 }

@@ -57,10 +57,7 @@ fn cross_check(path: &Path) -> (MuxConfig, Vec<TenantConfig>) {
     let mc = MuxConfig::parse(bytes).expect("mux_config.bin parses");
     let region = sys.memory_region("mux_config").expect("mux_config region");
     assert_eq!(region.prefill_path.as_deref(), Some("mux_config.bin"));
-    assert!(
-        bytes.len() as u64 <= region.size,
-        "the blob fits its region"
-    );
+    assert!(bytes.len() as u64 <= region.size, "the blob fits its region");
     let m = map(mux, "mux_config");
     assert_eq!(
         (m.perms, m.setvar_vaddr.as_deref(), m.setvar_size.as_deref()),
@@ -69,47 +66,29 @@ fn cross_check(path: &Path) -> (MuxConfig, Vec<TenantConfig>) {
     assert_eq!(mc.ip, c.network.address.address.octets());
     assert_eq!(mc.mac, c.network.mac.0);
     assert_eq!(mc.stats_port, c.mux.stats_port);
-    assert_eq!(mc.slots.len(), mux.children.len());
+    assert_eq!(mc.slots.len() + mc.templates.len(), mux.children.len());
+    assert_eq!(mc.templates.len(), c.templates.len());
 
-    let services: Vec<_> = c
-        .templates
-        .iter()
-        .flat_map(|t| (0..t.slots).map(move |_| t.services[0]))
-        .collect();
-    let mut tenants = Vec::new();
+    let channel_of = |name: &str| {
+        let channel = sys.channels.iter().find(|ch| ch.ends[1].pd.as_str() == name).expect("channel");
+        assert_eq!(channel.ends[0].pd.as_str(), "mux");
+        channel.ends[0].id.0
+    };
+    let slot_templates: Vec<usize> =
+        c.templates.iter().enumerate().flat_map(|(t, tc)| (0..tc.slots).map(move |_| t)).collect();
     for (k, slot) in mc.slots.iter().enumerate() {
         let name = format!("fwp_{k:02}");
         let child = &mux.children[k];
         assert_eq!(child.pd.name.as_str(), name);
         assert_eq!(u64::from(slot.child_id), child.id, "{name}'s child id");
-        let channel = sys
-            .channels
-            .iter()
-            .find(|ch| ch.ends[1].pd.as_str() == name)
-            .expect("channel");
-        assert_eq!(
-            (channel.ends[0].pd.as_str(), channel.ends[0].id.0),
-            ("mux", u64::from(slot.channel)),
-            "{name}'s channel"
-        );
-        let s = services[k];
-        let protocol = match s.protocol {
-            ConfigProtocol::Udp => Protocol::Udp,
-            ConfigProtocol::Tcp => Protocol::Tcp,
-        };
-        let service = SlotService {
-            protocol,
-            port: s.port,
-        };
-        assert_eq!(slot.service, Some(service), "{name}'s service");
+        assert_eq!(channel_of(&name), u64::from(slot.channel), "{name}'s channel");
+        assert_eq!(usize::from(slot.template), slot_templates[k], "{name}'s template");
 
         // The mux's maps: exactly the blob's addresses, and the buffer
         // regions' sizes its lengths.
-        assert_eq!(map(mux, &format!("{name}_ctrl")).vaddr, slot.ctrl);
-        for (ring, vaddr) in ["rx_free", "rx_used", "tx_free", "tx_used"]
-            .iter()
-            .zip(slot.rings)
-        {
+        let m = map(mux, &format!("{name}_ctrl"));
+        assert_eq!((m.vaddr, m.perms), (slot.ctrl, Perms::RW), "the mux zeroes a slot's control region");
+        for (ring, vaddr) in ["rx_free", "rx_used", "tx_free", "tx_used"].iter().zip(slot.rings) {
             let m = map(mux, &format!("{name}_{ring}"));
             assert_eq!(m.vaddr, vaddr, "{name}_{ring}");
             assert_eq!(m.perms, Perms::RW);
@@ -120,40 +99,60 @@ fn cross_check(path: &Path) -> (MuxConfig, Vec<TenantConfig>) {
             assert_eq!(size(sys, &mr), u64::from(len), "{mr}'s size");
         }
         assert!(
-            mux.maps
-                .iter()
-                .all(|m| !m.mr.starts_with(&name) || m.setvar_vaddr.is_none()),
+            mux.maps.iter().all(|m| !m.mr.starts_with(&name) || m.setvar_vaddr.is_none()),
             "no setvar for {name} in the mux"
         );
+        // The slot reads its template's image, and has no configuration:
+        // that is how its init knows it is a slot.
+        let template = &c.templates[slot_templates[k]].name;
+        let m = map(&child.pd, &format!("tmpl_{template}_image"));
+        assert_eq!((m.perms, m.setvar_vaddr.as_deref()), (Perms::R, Some("tmpl_image_vaddr")));
+        assert!(child.pd.maps.iter().all(|m| m.setvar_vaddr.as_deref() != Some("tenant_config_vaddr")));
+    }
 
-        // The slot's own blob.
+    let mut tenants = Vec::new();
+    for (t, layout) in mc.templates.iter().enumerate() {
+        let tc_config = &c.templates[t];
+        let name = format!("tmpl_{}", tc_config.name);
+        let child = mux.children.iter().find(|ch| ch.pd.name.as_str() == name).expect("template PD");
+        assert_eq!(u64::from(layout.child_id), child.id, "{name}'s child id");
+        assert_eq!(channel_of(&name), u64::from(layout.channel), "{name}'s channel");
+        let s = tc_config.services[0];
+        let protocol = match s.protocol {
+            ConfigProtocol::Udp => Protocol::Udp,
+            ConfigProtocol::Tcp => Protocol::Tcp,
+        };
+        assert_eq!(layout.service, SlotService { protocol, port: s.port }, "{name}'s service");
+        assert_eq!(layout.per_flow, tc_config.per_flow);
+        assert_eq!(u64::from(layout.max_active), tc_config.max_active());
+        assert_eq!(u64::from(layout.idle_timeout_ms), tc_config.idle_timeout_ms);
+        // The mux reads the template PD's ready block and rings.
+        assert_eq!((map(mux, &format!("{name}_ctrl")).vaddr, map(mux, &format!("{name}_ctrl")).perms), (layout.ctrl, Perms::R));
+        for (ring, vaddr) in ["rx_free", "rx_used", "tx_free", "tx_used"].iter().zip(layout.rings) {
+            let m = map(mux, &format!("{name}_{ring}"));
+            assert_eq!((m.vaddr, m.perms), (vaddr, Perms::R), "{name}_{ring}");
+        }
+        let m = map(&child.pd, &format!("{name}_image"));
+        assert_eq!((m.perms, m.setvar_size.as_deref()), (Perms::RW, Some("tmpl_image_size")));
+        assert_eq!(size(sys, &format!("{name}_image")), tc_config.image_size);
+
+        // The template PD's own blob.
         let file = format!("{name}_config.bin");
         let bytes = blob(&g, &file);
         let tc = TenantConfig::parse(bytes).expect("tenant blob parses");
-        let region = sys
-            .memory_region(&format!("{name}_config"))
-            .expect("config region");
+        let region = sys.memory_region(&format!("{name}_config")).expect("config region");
         assert_eq!(region.prefill_path.as_deref(), Some(file.as_str()));
         assert!(bytes.len() as u64 <= region.size);
         let m = map(&child.pd, &format!("{name}_config"));
-        assert_eq!(
-            (m.perms, m.setvar_vaddr.as_deref()),
-            (Perms::R, Some("tenant_config_vaddr"))
-        );
+        assert_eq!((m.perms, m.setvar_vaddr.as_deref()), (Perms::R, Some("tenant_config_vaddr")));
         assert_eq!(tc.ip, mc.ip);
         assert_eq!(tc.mac, mc.mac);
         assert_eq!(tc.prefix_len, c.network.address.prefix);
         assert_eq!(tc.gateway, c.network.gateway.octets());
-        assert_eq!(
-            Some(SlotService {
-                protocol: tc.protocol,
-                port: tc.port
-            }),
-            slot.service
-        );
+        assert_eq!(SlotService { protocol: tc.protocol, port: tc.port }, layout.service);
         tenants.push(tc);
     }
-    assert_eq!(g.blobs.len(), 1 + mc.slots.len());
+    assert_eq!(g.blobs.len(), 1 + mc.templates.len());
     (mc, tenants)
 }
 
@@ -161,18 +160,9 @@ fn cross_check(path: &Path) -> (MuxConfig, Vec<TenantConfig>) {
 fn system_toml_blobs_parse_back_and_match_the_maps() {
     let (mux, tenants) = cross_check(&repo_root().join("system.toml"));
     // What the Makefile forwards host ports to.
-    let udp7 = SlotService {
-        protocol: Protocol::Udp,
-        port: 7,
-    };
-    let tcp8 = SlotService {
-        protocol: Protocol::Tcp,
-        port: 8,
-    };
-    assert_eq!(
-        mux.slots.iter().map(|s| s.service).collect::<Vec<_>>(),
-        [Some(udp7), Some(tcp8)]
-    );
+    let udp7 = SlotService { protocol: Protocol::Udp, port: 7 };
+    let tcp8 = SlotService { protocol: Protocol::Tcp, port: 8 };
+    assert_eq!(mux.templates.iter().map(|t| t.service).collect::<Vec<_>>(), [udp7, tcp8]);
     assert_eq!(mux.stats_port, 7777);
     assert_eq!(mux.slots[0].ctrl, 0x6000_0000);
     assert_eq!(mux.slots[1].rx_buf, (0x6050_0000, 0x1_0000));
@@ -200,7 +190,7 @@ fn blobs_are_deterministic_and_written_as_generated() {
             .collect();
         assert_eq!(
             names,
-            ["mux_config.bin", "fwp_00_config.bin", "fwp_01_config.bin"]
+            ["mux_config.bin", "tmpl_udp_echo_config.bin", "tmpl_tcp_echo_config.bin"]
         );
         let files: Vec<_> = written
             .iter()
@@ -314,16 +304,16 @@ fn check_finds_blobs_that_disagree_with_the_maps() {
         "slot 0's tx buffer region at 0x60200000: the blob says 0x10000 bytes, region 'fwp_00_tx_buf' has 0x20000",
     );
 
-    // A slot configured for another port than the mux routes to it.
+    // A template configured for another port than the mux routes to it.
     let mut opts = options(&g, Vec::new());
-    let mut tc = TenantConfig::parse(blob(&g, "fwp_01_config.bin")).expect("parse");
+    let mut tc = TenantConfig::parse(blob(&g, "tmpl_tcp_echo_config.bin")).expect("parse");
     tc.port = 9;
     let mut bytes = vec![0; TenantConfig::BUFFER_LEN];
     tc.emit(&mut bytes).expect("emit");
-    opts.blobs.insert("fwp_01_config.bin".into(), bytes);
+    opts.blobs.insert("tmpl_tcp_echo_config.bin".into(), bytes);
     has(
         &messages(&g.system, &opts, Severity::Error),
-        "'fwp_01_config.bin' for 'fwp_01': the slot serves Tcp port 9, the mux's blob routes Tcp port 8 to it",
+        "'tmpl_tcp_echo_config.bin' for 'tmpl_tcp_echo': the template serves Tcp port 9, the mux's blob routes Tcp port 8 to it",
     );
 
     // A stale blob of another version.
@@ -357,7 +347,7 @@ fn check_of_system_xml_finds_the_blobs_through_the_search_path() {
         "qemu_virt_aarch64",
         &[dir.to_path_buf()],
     ));
-    for file in ["mux_config.bin", "fwp_00_config.bin", "fwp_01_config.bin"] {
+    for file in ["mux_config.bin", "tmpl_udp_echo_config.bin", "tmpl_tcp_echo_config.bin"] {
         assert!(
             before.iter().any(|e| e.starts_with(&format!(
                 "a prefill file must be in a search path: '{file}'"

@@ -102,10 +102,10 @@ fn dma_not_a_multiple_of_buffers() {
 }
 
 #[test]
-fn per_flow_and_services() {
+fn max_active_beyond_slots() {
     check_error(
-        "config_per_flow_and_services.toml",
-        "a template serves either one FWP per flow or listed services",
+        "config_max_active_beyond_slots.toml",
+        "between 1 and the template's slots (1): `templates[0].max_active` = 2",
         true,
     );
 }
@@ -127,7 +127,7 @@ fn not_toml() {
 
 #[test]
 fn too_many_slots_is_not_generated() {
-    check_error("config_too_many_slots.toml", "more FWP slots than Microkit allows PDs in a whole system (63): `templates` = 1000 slots in all", true);
+    check_error("config_too_many_slots.toml", "more FWP slots and template PDs than Microkit allows next to the driver, the mux and the timer (63): `templates` = 1001 slots and template PDs in all", true);
 }
 
 #[test]
@@ -140,7 +140,7 @@ fn unreadable_file() {
 fn template_without_service() {
     let e = check_error(
         "config_template_without_service.toml",
-        "every template needs one service: its slots' configuration blobs name the protocol and port they answer: `templates[0].services` = []",
+        "every template needs one service: the mux spawns its FWPs for packets to it: `templates[0].services` = []",
         true,
     );
     assert_eq!(e.len(), 1, "the blobs' own refusal is not repeated: {e:?}");
@@ -150,25 +150,25 @@ fn template_without_service() {
 fn two_services_in_a_template() {
     check_error(
         "config_two_services.toml",
-        "a template carries exactly one service for now: a slot answers one protocol and port: `templates[0].services` = 2 services",
+        "a template carries exactly one service: an FWP answers one protocol and port: `templates[0].services` = 2 services",
         true,
     );
 }
 
 #[test]
-fn several_slots_per_service() {
+fn image_too_small() {
     check_error(
-        "config_slots_per_service.toml",
-        "several slots per service need on-demand spawning, which is not there yet: `templates[0].slots` = 2",
+        "config_image_too_small.toml",
+        "a checkpoint image holds a header and the program's writable segments: at least a page: `templates[1].image_size` = 0x800",
         true,
     );
 }
 
 #[test]
-fn per_flow_is_not_there_yet() {
+fn per_flow_needs_a_service() {
     check_error(
         "config_per_flow.toml",
-        "one FWP per flow needs on-demand spawning, which is not there yet: `templates[0].per_flow` = true",
+        "every template needs one service: the mux spawns its FWPs for packets to it: `templates[0].services` = []",
         true,
     );
 }

@@ -19,7 +19,7 @@ mod schedule {
     fn overcommitted_config() {
         check_error(
             "schedule_overcommitted.toml",
-            "budget/period must sum to at most 1 per CPU: CPU 0 sums to 1.300 over 4 PDs, over by 0.300; biggest: 'fwp_00' 0.400 (400/1000 µs), 'fwp_01' 0.400 (400/1000 µs), 'mux' 0.300 (300/1000 µs)",
+            "budget/period must sum to at most 1 per CPU: CPU 0 sums to 2.100 over 6 PDs, over by 1.100; biggest: 'fwp_00' 0.400 (400/1000 µs), 'fwp_01' 0.400 (400/1000 µs), 'tmpl_echo' 0.400 (400/1000 µs)",
             true,
         );
     }
@@ -47,7 +47,7 @@ mod priority {
             "sDDF priority order needs every FWP below the mux: FWP 'fwp_00' has priority 200",
             true,
         );
-        assert_eq!(e.len(), 2, "both slots: {e:?}");
+        assert_eq!(e.len(), 4, "both slots and both template PDs: {e:?}");
     }
 
     #[test]
@@ -104,7 +104,7 @@ mod limits {
             "Microkit allows at most 63 protection domains: this system has 64 (1 too many)",
             true,
         );
-        // 62 slots: child ids 0..=61 fit, but the mux's channel ids run to 62.
+        // 62 children: child ids 0..=61 fit, but the mux's channel ids run to 62.
         assert!(!e.iter().any(|m| m.starts_with("child ids")), "{e:?}");
         assert!(
             e.iter().any(|m| m

@@ -1,7 +1,15 @@
 use super::*;
 
-const READY: TemplateReady = TemplateReady { serve_entry: 0x1000, stack_top: 0x8000 };
-const OTHER: TemplateReady = TemplateReady { serve_entry: 0x2000, stack_top: 0x9000 };
+const READY: TemplateReady = TemplateReady { serve_entry: 0x1000, restore_entry: 0x1100, park_entry: 0x1200, stack_top: 0x8000 };
+const OTHER: TemplateReady = TemplateReady { serve_entry: 0x2000, stack_top: 0x9000, ..READY };
+
+fn warm(slot: usize, generation: u32) -> SpawnPlan {
+    SpawnPlan { slot, pc: 0x1000, sp: 0x8000, generation, then: 0 }
+}
+
+fn cold(slot: usize, generation: u32) -> SpawnPlan {
+    SpawnPlan { slot, pc: 0x1100, sp: 0x8000, generation, then: 0x1000 }
+}
 const T0: TemplateId = TemplateId(0);
 const T1: TemplateId = TemplateId(1);
 
@@ -31,7 +39,7 @@ fn ready_then_spawn_yields_the_template_entry_and_counts_generations() {
     assert_eq!(pool.first_ready(), Some(1));
     assert_eq!(pool.checkpoint(T0), Ok(Some(READY)));
     let plan = pool.spawn(1).unwrap();
-    assert_eq!(plan, SpawnPlan { slot: 1, pc: 0x1000, sp: 0x8000, generation: 1 });
+    assert_eq!(plan, warm(1, 1));
     assert_eq!(pool.active(), 1);
     assert_eq!(pool.state(1), Ok(SlotState::Active { ready: READY, generation: 1 }));
     assert_eq!(pool.idle_deadline(1), None, "spawn() sets no idle deadline");
@@ -121,12 +129,12 @@ fn the_first_ready_report_is_the_checkpoint_and_others_must_match() {
 fn take_ready_prefers_warm_then_cold_then_refuses() {
     let mut pool = pool(TemplateConfig::on_demand(4));
     let warm = pool.take_ready(T1, 100).unwrap();
-    assert_eq!(warm, Take::Warm(SpawnPlan { slot: 0, pc: 0x1000, sp: 0x8000, generation: 1 }));
+    assert_eq!(warm, Take::Warm(self::warm(0, 1)));
     assert!(!warm.needs_restore());
     for slot in 1..4 {
-        let cold = pool.take_ready(T1, 100).unwrap();
-        assert!(cold.needs_restore());
-        assert_eq!(cold.plan(), SpawnPlan { slot, pc: 0x1000, sp: 0x8000, generation: 1 });
+        let take = pool.take_ready(T1, 100).unwrap();
+        assert!(take.needs_restore());
+        assert_eq!(take.plan(), cold(slot, 1), "restore first, then continue at the serving entry");
     }
     assert_eq!(pool.take_ready(T1, 100), Err(SlotError::LimitReached(T1)));
     assert_eq!(pool.active_of(T1), 4);
@@ -142,7 +150,9 @@ fn limits_and_exhaustion_are_refused() {
     // A parked slot is refused by spawn() too while at the limit.
     pool.teardown(0, TeardownReason::Closed).unwrap();
     pool.configure(T1, TemplateConfig::warm_pool(1, 1)).unwrap();
-    assert_eq!(pool.scrubbed(0), Ok(SlotState::Ready(READY)));
+    assert_eq!(pool.scrubbed(0), Ok(SlotState::Free));
+    assert_eq!(pool.next_refill().map(|p| p.slot), Some(0));
+    pool.restored(0).unwrap();
     assert_eq!(pool.spawn(0), Err(SlotError::LimitReached(T1)));
     // Template 0's slots never initialised: nothing to restore from.
     let mut fresh = SlotPool::<2, 1>::new();
@@ -187,16 +197,15 @@ fn illegal_transitions_are_refused_from_every_state() {
     }
     pool.begin_restore(2).unwrap();
     let plan = pool.take_ready(T0, 0).unwrap();
-    assert_eq!(plan, Take::Warm(SpawnPlan { slot: 3, pc: 0x1000, sp: 0x8000, generation: 1 }));
+    assert_eq!(plan, Take::Warm(warm(3, 1)));
     // Take the warm slot back to Ready, so 4 and 5 come from cold spawns.
     pool.teardown(3, TeardownReason::Closed).unwrap();
-    // Slot 2 (Restoring) counts towards the target: 2 keeps room for 3.
-    pool.configure(T0, TemplateConfig::warm_pool(2, 7)).unwrap();
-    assert_eq!(pool.scrubbed(3), Ok(SlotState::Ready(READY)));
+    assert_eq!(pool.scrubbed(3), Ok(SlotState::Free));
+    pool.begin_restore(3).unwrap();
+    pool.restored(3).unwrap();
     pool.bind(6, T0, false).unwrap();
     let cold = |pool: &mut SlotPool<7, 1>, s: usize| {
-        pool.configure(T0, TemplateConfig::on_demand(7)).unwrap();
-        pool.activate(s, READY, None).unwrap();
+        pool.activate(s, None, |generation| SpawnPlan::warm(s, READY, generation)).unwrap();
     };
     cold(&mut pool, 4);
     cold(&mut pool, 5);
@@ -242,8 +251,10 @@ fn illegal_transitions_are_refused_from_every_state() {
 #[test]
 fn warm_pool_refills_to_target_and_no_further() {
     let mut pool = pool(TemplateConfig::warm_pool(2, 4));
-    // Slot 0 is Ready from init: one more restore reaches the target.
-    assert_eq!(pool.next_refill(), Some(1));
+    // Slot 0 is Ready from init: one more restore reaches the target. A
+    // refill restores, then parks (continuing at the park entry point).
+    let refill = pool.next_refill().unwrap();
+    assert_eq!(refill, SpawnPlan { slot: 1, pc: 0x1100, sp: 0x8000, generation: 0, then: 0x1200 });
     assert_eq!(pool.state(1), Ok(SlotState::Restoring));
     assert_eq!(pool.next_refill(), None, "a restoring slot counts towards the target");
     pool.restored(1).unwrap();
@@ -251,19 +262,21 @@ fn warm_pool_refills_to_target_and_no_further() {
     // Two warm spawns empty the pool; the refill brings it back.
     assert!(!pool.take_ready(T1, 0).unwrap().needs_restore());
     assert!(!pool.take_ready(T1, 0).unwrap().needs_restore());
-    assert_eq!(pool.next_refill(), Some(2));
-    assert_eq!(pool.next_refill(), Some(3));
+    assert_eq!(pool.next_refill().map(|p| p.slot), Some(2));
+    assert_eq!(pool.next_refill().map(|p| p.slot), Some(3));
     assert_eq!(pool.next_refill(), None, "no Free slot left");
     pool.restored(2).unwrap();
     pool.restored(3).unwrap();
-    // Scrubbed slots: back to Ready while below target, else Free.
+    // Scrubbed slots go Free; refills bring the pool back to target only.
     pool.take_ready(T1, 0).unwrap();
     pool.teardown(0, TeardownReason::Closed).unwrap();
     pool.teardown(1, TeardownReason::IdleTimeout).unwrap();
-    assert_eq!(pool.scrubbed(0), Ok(SlotState::Ready(READY)));
+    assert_eq!(pool.scrubbed(0), Ok(SlotState::Free));
     assert_eq!(pool.scrubbed(1), Ok(SlotState::Free));
-    assert_eq!(pool.count_of(T1, StateKind::Ready), 2);
+    assert_eq!(pool.next_refill().map(|p| (p.slot, p.generation)), Some((0, 1)), "generation kept");
     assert_eq!(pool.next_refill(), None);
+    pool.restored(0).unwrap();
+    assert_eq!(pool.count_of(T1, StateKind::Ready), 2);
     // Template 0's slots (Initialising, never ready) are never refilled.
     assert_eq!(pool.count_of(T0, StateKind::Initialising), 2);
 }
@@ -307,12 +320,34 @@ fn generations_increase_per_slot_and_never_wrap() {
     for expected in 1..=5 {
         assert_eq!(pool.take_ready(T0, 0).unwrap().plan().generation, expected);
         pool.teardown(0, TeardownReason::Closed).unwrap();
-        assert_eq!(pool.scrubbed(0), Ok(SlotState::Ready(READY)));
+        pool.scrubbed(0).unwrap();
+        pool.next_refill().unwrap();
+        pool.restored(0).unwrap();
     }
     assert_eq!(pool.generation(0), Ok(5));
     pool.generations[0] = u32::MAX;
     assert_eq!(pool.take_ready(T0, 0), Err(SlotError::GenerationsExhausted(0)));
     assert_eq!(pool.state(0), Ok(SlotState::Ready(READY)), "refused, not wrapped");
+}
+
+#[test]
+fn a_template_pd_checkpoint_lets_free_slots_spawn_cold() {
+    let mut pool = SlotPool::<2, 2>::new();
+    pool.configure(T1, TemplateConfig::warm_pool(1, 2)).unwrap();
+    pool.bind(0, T1, false).unwrap();
+    pool.bind(1, T1, false).unwrap();
+    assert_eq!(pool.take_ready(T1, 0), Err(SlotError::NoCheckpoint(T1)));
+    assert_eq!(pool.next_refill(), None, "nothing to restore from yet");
+    pool.set_checkpoint(T1, READY).unwrap();
+    assert_eq!(pool.set_checkpoint(T1, READY), Ok(()), "the same report again is harmless");
+    assert!(pool.set_checkpoint(T1, OTHER).is_err(), "a different one is refused");
+    assert_eq!(pool.checkpoint(T1), Ok(Some(READY)));
+    assert_eq!(pool.set_checkpoint(TemplateId(7), READY), Err(SlotError::NoSuchTemplate(TemplateId(7))));
+    assert_eq!(pool.next_refill().map(|p| p.slot), Some(0));
+    assert_eq!(pool.take_ready(T1, 0), Ok(Take::Cold(cold(1, 1))));
+    assert_eq!(pool.take_ready(T1, 0), Err(SlotError::Exhausted(T1)), "slot 0 is still restoring");
+    pool.restored(0).unwrap();
+    assert_eq!(pool.take_ready(T1, 0), Ok(Take::Warm(warm(0, 1))));
 }
 
 #[test]

@@ -5,13 +5,14 @@
 //! - every prefill file must be found (when there is a search path, or the
 //!   blobs come with the configuration) and fit its region;
 //! - a mux blob (`edgeos_config::MuxConfig`) must parse, and for every slot
-//!   it lists, the mapping PD must have that child id, a channel with that id
-//!   to the child, and at each address the blob gives a map of a region the
-//!   child maps for the same purpose (the child's setvar says which: its
-//!   control region, each ring, each buffer region, with the blob's length);
+//!   and template PD it lists, the mapping PD must have that child id, a
+//!   channel with that id to the child, and at each address the blob gives a
+//!   map of a region the child maps for the same purpose (the child's setvar
+//!   says which: its control region, each ring, each buffer region, with the
+//!   blob's length);
 //! - a tenant blob (`edgeos_config::TenantConfig`) must parse, and its
 //!   service, address and MAC must be the ones the mux's blob has for the
-//!   slot that maps it.
+//!   template whose template PD maps it.
 //!
 //! The addresses a mux blob describes are how the mux learns its slots'
 //! maps, which have no setvars; [`Described`] tells the symbols pass so.
@@ -20,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
-use edgeos_config::{MuxConfig, SlotLayout, SlotService, TenantConfig};
+use edgeos_config::{MuxConfig, SlotLayout, SlotService, TemplateLayout, TenantConfig};
 
 use super::CheckOptions;
 use crate::diagnostic::{Diagnostics, Severity, Span};
@@ -156,31 +157,39 @@ struct Part {
     setvar: &'static str,
 }
 
-fn parts(slot: &SlotLayout) -> Vec<Part> {
-    let part = |what: &str, vaddr, len, write, setvar| Part {
+fn part(what: &str, vaddr: u64, len: Option<u32>, write: bool, setvar: &'static str) -> Part {
+    Part {
         what: what.to_string(),
         vaddr,
         len,
         write,
         setvar,
-    };
-    let mut out = vec![part(
-        "control region",
-        slot.ctrl,
-        None,
-        false,
-        "fwp_ctrl_vaddr",
-    )];
-    let rings = [
+    }
+}
+
+/// The control region and rings: `write` if the mux drives them, else
+/// it only reads them (a template PD's).
+fn ctrl_and_rings(ctrl: u64, rings: &[u64; 4], write: bool) -> Vec<Part> {
+    let mut out = vec![part("control region", ctrl, None, write, "fwp_ctrl_vaddr")];
+    let setvars = [
         "rx_free_vaddr",
         "rx_used_vaddr",
         "tx_free_vaddr",
         "tx_used_vaddr",
     ];
-    for (vaddr, setvar) in slot.rings.iter().zip(rings) {
+    for (vaddr, setvar) in rings.iter().zip(setvars) {
         let name = setvar.trim_end_matches("_vaddr");
-        out.push(part(&format!("{name} ring"), *vaddr, None, true, setvar));
+        out.push(part(&format!("{name} ring"), *vaddr, None, write, setvar));
     }
+    out
+}
+
+fn template_parts(t: &TemplateLayout) -> Vec<Part> {
+    ctrl_and_rings(t.ctrl, &t.rings, false)
+}
+
+fn parts(slot: &SlotLayout) -> Vec<Part> {
+    let mut out = ctrl_and_rings(slot.ctrl, &slot.rings, true);
     out.push(part(
         "rx buffer region",
         slot.rx_buf.0,
@@ -214,17 +223,18 @@ impl Ctx<'_> {
         diags.push(issue, span);
     }
 
-    /// Checks one slot of a mux blob; the addresses that matched a map.
-    fn slot(&self, i: usize, slot: &SlotLayout, diags: &mut Diagnostics) -> Vec<u64> {
+    /// Checks one child (`who`: "slot 3", "template 0") of a mux blob; the
+    /// addresses that matched a map.
+    fn child(&self, who: &str, child_id: u8, channel: u8, parts: Vec<Part>, diags: &mut Diagnostics) -> Vec<u64> {
         let pd = self.pd;
         let Some(child) = pd
             .children
             .iter()
-            .find(|c| c.id == u64::from(slot.child_id))
+            .find(|c| c.id == u64::from(child_id))
         else {
             let detail = format!(
-                "slot {i} is child id {}, which '{}' has not",
-                slot.child_id, pd.name
+                "{who} is child id {}, which '{}' has not",
+                child_id, pd.name
             );
             self.mismatch(diags, pd.span, detail);
             return Vec::new();
@@ -233,19 +243,19 @@ impl Ctx<'_> {
         let channel = self.system.channels.iter().any(|ch| {
             let [a, b] = &ch.ends;
             [(a, b), (b, a)].iter().any(|(me, it)| {
-                me.pd == pd.name && me.id.0 == u64::from(slot.channel) && it.pd == child.name
+                me.pd == pd.name && me.id.0 == u64::from(channel) && it.pd == child.name
             })
         });
         if !channel {
             let detail = format!(
-                "slot {i}'s channel is id {}, but no channel joins '{}' (id {}) and '{}'",
-                slot.channel, pd.name, slot.channel, child.name
+                "{who}'s channel is id {}, but no channel joins '{}' (id {}) and '{}'",
+                channel, pd.name, channel, child.name
             );
             self.mismatch(diags, child.span, detail);
         }
         let mut matched = Vec::new();
-        for part in parts(slot) {
-            let at = format!("slot {i}'s {} at {:#x}", part.what, part.vaddr);
+        for part in parts {
+            let at = format!("{who}'s {} at {:#x}", part.what, part.vaddr);
             let Some(m) = pd.maps.iter().find(|m| m.vaddr == part.vaddr) else {
                 self.mismatch(
                     diags,
@@ -397,7 +407,10 @@ pub fn check(system: &System, options: &CheckOptions, diags: &mut Diagnostics) -
         let ctx = Ctx { system, file, pd };
         let set = described.addresses.entry(pd.name.clone()).or_default();
         for (i, slot) in config.slots.iter().enumerate() {
-            set.extend(ctx.slot(i, slot, diags));
+            set.extend(ctx.child(&format!("slot {i}"), slot.child_id, slot.channel, parts(slot), diags));
+        }
+        for (i, t) in config.templates.iter().enumerate() {
+            set.extend(ctx.child(&format!("template {i}"), t.child_id, t.channel, template_parts(t), diags));
         }
     }
     for t in &tenants {
@@ -423,8 +436,13 @@ fn tenant(
         let Some((_, mux, _)) = muxes.iter().find(|(pd, _, _)| pd.name == parent.name) else {
             continue;
         };
-        let Some(slot) = mux.slots.iter().find(|s| u64::from(s.child_id) == child.id) else {
-            continue; // The mux blob's own check reports slots it lacks.
+        let Some(template) = mux.templates.iter().find(|t| u64::from(t.child_id) == child.id) else {
+            let detail = format!("'{}' is no template PD in the mux's blob", r.pd.name);
+            diags.push(
+                BlobIssue::Mismatch { file: t.file.to_string(), pd: r.pd.name.to_string(), detail },
+                m.span,
+            );
+            continue;
         };
         let mismatch = |detail: String, diags: &mut Diagnostics| {
             let issue = BlobIssue::Mismatch {
@@ -435,20 +453,15 @@ fn tenant(
             diags.push(issue, m.span);
         };
         let c = &t.config;
-        let service = Some(SlotService {
+        let service = SlotService {
             protocol: c.protocol,
             port: c.port,
-        });
-        if slot.service != service {
+        };
+        if template.service != service {
             mismatch(
                 format!(
-                    "the slot serves {:?} port {}, the mux's blob routes {} to it",
-                    c.protocol,
-                    c.port,
-                    slot.service.map_or_else(
-                        || "nothing".to_string(),
-                        |s| format!("{:?} port {}", s.protocol, s.port)
-                    )
+                    "the template serves {:?} port {}, the mux's blob routes {:?} port {} to it",
+                    c.protocol, c.port, template.service.protocol, template.service.port
                 ),
                 diags,
             );

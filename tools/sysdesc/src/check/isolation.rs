@@ -1,7 +1,9 @@
 //! Tenant isolation: tenants (FWPs) are untrusted, so what they can map is
 //! limited to their own regions, shared with the mux at most.
 //!
-//! - no memory region is mapped by two tenants;
+//! - no memory region is mapped by two tenants, except a template's
+//!   checkpoint image: written by its template PD (which never serves a
+//!   tenant) and read-only in every other PD that maps it;
 //! - a tenant's region is shared with nobody but the mux;
 //! - the DMA regions (`net_dma`, `net_virtio_dma`) are mapped only by the
 //!   driver and the mux (a tenant seeing them would see every frame);
@@ -12,7 +14,7 @@ use std::fmt;
 
 use super::roles::Roles;
 use crate::diagnostic::{Diagnostics, Span};
-use crate::generate::{NET_DMA, NET_VIRTIO_DMA};
+use crate::generate::{NET_DMA, NET_VIRTIO_DMA, TEMPLATE_PD_PREFIX};
 use crate::model::{ProtectionDomain, System};
 
 /// A mapping that breaks isolation.
@@ -77,6 +79,18 @@ impl fmt::Display for IsolationIssue {
     }
 }
 
+/// Whether the tenants in `list` share `mr` as a checkpoint image: at most
+/// one writes it, and that one is a template PD.
+fn is_checkpoint(mr: &str, list: &[&(&ProtectionDomain, Span)]) -> bool {
+    let writes = |pd: &ProtectionDomain| pd.maps.iter().any(|m| m.mr == mr && m.perms.write);
+    let mut writers = list.iter().filter(|(pd, _)| writes(pd));
+    match (writers.next(), writers.next()) {
+        (None, _) => true,
+        (Some((pd, _)), None) => pd.name.as_str().starts_with(TEMPLATE_PD_PREFIX),
+        _ => false,
+    }
+}
+
 fn is_dma(mr: &str) -> bool {
     mr == NET_DMA || mr == NET_VIRTIO_DMA
 }
@@ -97,7 +111,8 @@ pub fn check(system: &System, roles: &Roles<'_>, diags: &mut Diagnostics) {
     for (mr, list) in &mappers {
         let tenants: Vec<_> = list.iter().filter(|(pd, _)| roles.is_tenant(pd)).collect();
         if let Some((first, _)) = tenants.first() {
-            for (second, span) in tenants.iter().skip(1) {
+            let shared = if is_checkpoint(mr, &tenants) { &[][..] } else { &tenants[1..] };
+            for (second, span) in shared {
                 let issue = IsolationIssue::SharedByTenants {
                     mr: mr.to_string(),
                     first: first.name.to_string(),

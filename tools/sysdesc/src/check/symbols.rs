@@ -3,7 +3,9 @@
 //! the first one missing; this lists them all), and a global data symbol that
 //! looks like a setvar (`*_vaddr`, `*_paddr`, `*_channel`, `*_child_id`, or
 //! `*_size` beside a `*_vaddr`) but that nothing patches is a warning: the PD
-//! would run with its built-in default, usually 0. So is a map whose address
+//! would run with its built-in default, usually 0. (An FWP slot takes its
+//! values from its template PD's checkpoint, so what the template PD of the
+//! same program gets patched counts as patched in its slots.) So is a map whose address
 //! reaches the PD neither through a setvar nor through a configuration blob
 //! it maps (the mux learns its FWP slots' maps from `mux_config`; see
 //! [`super::blobs`]): the PD could only know it as a constant copied by hand.
@@ -15,6 +17,7 @@ use super::blobs::Described;
 use crate::diagnostic::{Diagnostics, Severity, Span};
 use crate::elf::Images;
 use crate::model::{ProtectionDomain, System};
+use crate::generate::TEMPLATE_PD_PREFIX;
 
 /// A mismatch between the setvars and a program image.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,6 +118,13 @@ fn looks_like_setvar(name: &str, all: &BTreeSet<String>) -> bool {
 /// Checks each PD whose image was found; `described` holds the map
 /// addresses the PDs learn from configuration blobs.
 pub fn check(system: &System, images: &Images, described: &Described, diags: &mut Diagnostics) {
+    // A slot runs on its template PD's checkpoint, which holds the values
+    // the system patched into the template PD: what that PD gets patched is
+    // patched for every PD of the same program.
+    let mut by_template: BTreeSet<(&str, String)> = BTreeSet::new();
+    for r in system.all_pds().iter().filter(|r| r.pd.name.as_str().starts_with(TEMPLATE_PD_PREFIX)) {
+        by_template.extend(patched(system, r.pd).into_iter().map(|(s, _)| (r.pd.program.as_str(), s)));
+    }
     for r in system.all_pds() {
         let pd = r.pd;
         let Some(Ok(image)) = images.get(&pd.program) else {
@@ -143,7 +153,8 @@ pub fn check(system: &System, images: &Images, described: &Described, diags: &mu
         }
         let names: BTreeSet<&str> = patched.iter().map(|(s, _)| s.as_str()).collect();
         for symbol in &image.data_symbols {
-            if !names.contains(symbol.as_str()) && looks_like_setvar(symbol, &image.data_symbols) {
+            let from_template = by_template.contains(&(pd.program.as_str(), symbol.clone()));
+            if !names.contains(symbol.as_str()) && !from_template && looks_like_setvar(symbol, &image.data_symbols) {
                 let issue = SymbolIssue::Unpatched {
                     pd: pd.name.to_string(),
                     symbol: symbol.clone(),

@@ -204,15 +204,29 @@ pub struct Template {
     /// slot sends, in `rings.buffer_size` buffers.
     #[serde(default = "default_slot_buffers_size")]
     pub tx_buffers_size: u64,
+    /// Size of the template's checkpoint image region (`tmpl_<name>_image`):
+    /// the template PD's writable segments after initialisation, plus a
+    /// 128-byte header. `sysdesc check` compares it with the program ELF.
+    #[serde(default = "default_image_size")]
+    pub image_size: u64,
     /// When the mux starts slots.
     #[serde(default)]
     pub spawn: Spawn,
-    /// The services the template answers; for now exactly one.
+    /// The services the template answers; exactly one.
     #[serde(default)]
     pub services: Vec<Service>,
-    /// One FWP per flow instead of listed services.
+    /// One FWP per flow (5-tuple) to the service, instead of one FWP for
+    /// the whole service.
     #[serde(default)]
     pub per_flow: bool,
+    /// Most FWPs of the template serving at once; the template's slots by
+    /// default. Spawns beyond it are refused and counted.
+    #[serde(default)]
+    pub max_active: Option<u64>,
+    /// An FWP that gets no traffic for this long (ms) is torn down; 0 (the
+    /// default): never.
+    #[serde(default)]
+    pub idle_timeout_ms: u64,
     /// Number of slots (child PDs) instantiated from this template.
     #[serde(default = "default_slots")]
     pub slots: u64,
@@ -224,6 +238,17 @@ fn default_ctrl_size() -> u64 {
 
 fn default_slot_buffers_size() -> u64 {
     0x1_0000
+}
+
+fn default_image_size() -> u64 {
+    0x4_0000
+}
+
+impl Template {
+    /// `max_active`, or the template's slots.
+    pub fn max_active(&self) -> u64 {
+        self.max_active.unwrap_or(self.slots)
+    }
 }
 
 fn default_slots() -> u64 {

@@ -156,36 +156,36 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
                 );
             }
         }
-        if t.per_flow && !t.services.is_empty() {
-            v.impossible(
-                &at("per_flow"),
-                true,
-                "a template serves either one FWP per flow or listed services, not both",
-            );
-        } else if t.per_flow {
-            v.impossible(
-                &at("per_flow"),
-                true,
-                "one FWP per flow needs on-demand spawning, which is not there yet",
-            );
-        } else if t.services.is_empty() {
+        if t.services.is_empty() {
             v.impossible(
                 &at("services"),
                 "[]",
-                "every template needs one service: its slots' configuration blobs name the protocol and port they answer",
+                "every template needs one service: the mux spawns its FWPs for packets to it",
             );
         } else if t.services.len() > 1 {
             v.impossible(
                 &at("services"),
                 format!("{} services", t.services.len()),
-                "a template carries exactly one service for now: a slot answers one protocol and port",
+                "a template carries exactly one service: an FWP answers one protocol and port",
             );
         }
-        if !t.services.is_empty() && t.slots > 1 {
+        if let Some(max) = t.max_active {
+            if max == 0 || max > t.slots || max > 255 {
+                v.impossible(
+                    &at("max_active"),
+                    max,
+                    format!("between 1 and the template's slots ({})", t.slots),
+                );
+            }
+        }
+        if t.idle_timeout_ms > u64::from(u32::MAX) {
+            v.impossible(&at("idle_timeout_ms"), t.idle_timeout_ms, "at most 2^32 - 1 ms");
+        }
+        if t.image_size < 0x1000 {
             v.impossible(
-                &at("slots"),
-                t.slots,
-                "several slots per service need on-demand spawning, which is not there yet",
+                &at("image_size"),
+                format!("{:#x}", t.image_size),
+                "a checkpoint image holds a header and the program's writable segments: at least a page",
             );
         }
         for (field, size) in [
@@ -224,13 +224,21 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
             ),
         );
     }
-    if total_slots > MAX_SLOTS {
+    // Each template also has its template PD.
+    let children = total_slots.saturating_add(config.templates.len() as u64);
+    if children > MAX_SLOTS {
         v.impossible(
             "templates",
-            format!("{total_slots} slots in all"),
-            format!("more FWP slots than Microkit allows PDs in a whole system ({MAX_SLOTS})"),
+            format!("{children} slots and template PDs in all"),
+            format!("more FWP slots and template PDs than Microkit allows next to the driver, the mux and the timer ({MAX_SLOTS})"),
         );
         v.usable = false;
+    } else if config.templates.len() > edgeos_config::MAX_TEMPLATES {
+        v.impossible(
+            "templates",
+            format!("{} templates", config.templates.len()),
+            format!("the mux routes at most {} templates (edgeos_config::MAX_TEMPLATES)", edgeos_config::MAX_TEMPLATES),
+        );
     } else if total_slots > edgeos_config::MUX_SLOT_CAPACITY as u64 {
         v.impossible(
             "templates",

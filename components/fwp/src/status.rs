@@ -1,0 +1,74 @@
+//! The block a spawned FWP keeps in its control region, after the ready
+//! block: when its serving loop started, which spawn it is, and whether it
+//! asks to be torn down. The mux treats every field as untrusted.
+//!
+//! ```text
+//!  40          48           52      56
+//!  started_at  generation   flags   (reserved)
+//! ```
+
+/// Where the block starts in the control region.
+pub const STATUS_AT: usize = 40;
+/// Bytes the block occupies.
+pub const STATUS_LEN: usize = 24;
+
+/// `flags` bit: the FWP's work is done (its flow closed); tear it down.
+const EXIT_REQUESTED: u32 = 1;
+
+/// A spawned FWP's report.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SlotStatus {
+    /// The counter (`CNTPCT_EL0`) read by the serving loop's first instruction.
+    pub started_at: u64,
+    /// The generation the FWP was started with (x1).
+    pub generation: u32,
+    /// The FWP asks the mux to tear it down.
+    pub exit_requested: bool,
+}
+
+impl SlotStatus {
+    /// Reads the block from the first [`STATUS_LEN`] bytes of `bytes`; `None`
+    /// if there are fewer.
+    pub fn parse(bytes: &[u8]) -> Option<Self> {
+        let bytes = bytes.get(..STATUS_LEN)?;
+        let started_at = u64::from_le_bytes(bytes[0..8].try_into().ok()?);
+        let generation = u32::from_le_bytes(bytes[8..12].try_into().ok()?);
+        let flags = u32::from_le_bytes(bytes[12..16].try_into().ok()?);
+        Some(Self { started_at, generation, exit_requested: flags & EXIT_REQUESTED != 0 })
+    }
+
+    /// Writes the block into the first [`STATUS_LEN`] bytes of `out`.
+    ///
+    /// # Panics
+    /// If `out` is shorter than [`STATUS_LEN`].
+    pub fn emit(&self, out: &mut [u8]) {
+        let out = &mut out[..STATUS_LEN];
+        out.fill(0);
+        out[0..8].copy_from_slice(&self.started_at.to_le_bytes());
+        out[8..12].copy_from_slice(&self.generation.to_le_bytes());
+        let flags = if self.exit_requested { EXIT_REQUESTED } else { 0 };
+        out[12..16].copy_from_slice(&flags.to_le_bytes());
+    }
+
+    /// Whether this report belongs to spawn `generation` and asks for exit.
+    pub fn exits(&self, generation: u32) -> bool {
+        self.exit_requested && self.generation == generation
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_short_input() {
+        let status = SlotStatus { started_at: 0x1234_5678_9abc, generation: 7, exit_requested: true };
+        let mut out = [0xff; STATUS_LEN + 4];
+        status.emit(&mut out);
+        assert_eq!(SlotStatus::parse(&out), Some(status));
+        assert_eq!(SlotStatus::parse(&out[..STATUS_LEN - 1]), None);
+        assert!(status.exits(7));
+        assert!(!status.exits(8), "a stale report from an earlier spawn is ignored");
+        assert!(!SlotStatus { exit_requested: false, ..status }.exits(7));
+    }
+}

@@ -1,0 +1,148 @@
+//! The FWP side of the multiplexer: which template answers which service,
+//! the slot pool, and what the PD glue must do next (spawn plans to apply,
+//! slots to scrub). The routing decision that uses it is
+//! [`Multiplexer`](crate::Multiplexer)'s `route`.
+
+use edgeos_flow::{FiveTuple, Protocol, ServiceKey};
+use edgeos_fwp::{SlotError, SlotPool, SpawnPlan, TeardownReason, TemplateId};
+use heapless::Vec;
+
+/// Templates one multiplexer routes to (`edgeos_config::MAX_TEMPLATES`).
+pub const MAX_TEMPLATES: usize = edgeos_config::MAX_TEMPLATES;
+
+/// A template's service and how flows map to its FWPs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateRoute {
+    /// Packets of this protocol to this port of ours go to the template.
+    pub service: ServiceKey,
+    /// One FWP per flow (5-tuple); otherwise one FWP serves the service.
+    pub per_flow: bool,
+}
+
+/// What happened to FWPs, for the stats line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FwpStats {
+    /// Spawns that took a parked, restored slot.
+    pub spawned_warm: u64,
+    /// Spawns that had to restore the slot first.
+    pub spawned_cold: u64,
+    /// Restores started ahead of demand (warm-pool refills).
+    pub refills: u64,
+    /// Spawns refused: the template serves its `max_active` FWPs already.
+    pub refused_limit: u64,
+    /// Spawns refused: every slot of the template is busy.
+    pub refused_exhausted: u64,
+    /// Spawns refused for any other reason (no checkpoint yet, table full).
+    pub refused_other: u64,
+    /// Teardowns after the idle timeout.
+    pub idle_teardowns: u64,
+    /// Teardowns the FWP asked for (its flow closed).
+    pub closed_teardowns: u64,
+    /// Teardowns after a fault or ring misbehaviour.
+    pub fault_teardowns: u64,
+    /// Slots scrubbed and returned to the pool.
+    pub scrubbed: u64,
+}
+
+/// The multiplexer's FWP bookkeeping.
+#[derive(Debug)]
+pub struct Fwps<const N: usize> {
+    pub(crate) pool: SlotPool<N, MAX_TEMPLATES>,
+    routes: Vec<Option<TemplateRoute>, MAX_TEMPLATES>,
+    plans: Vec<SpawnPlan, N>,
+    draining: u64,
+    pub(crate) stats: FwpStats,
+}
+
+impl<const N: usize> Default for Fwps<N> {
+    fn default() -> Self {
+        Self::new(SlotPool::new(), Vec::new())
+    }
+}
+
+impl<const N: usize> Fwps<N> {
+    /// Routes `routes[t]` to template `t`'s slots in `pool` (`None`: the
+    /// template gets no traffic).
+    pub fn new(pool: SlotPool<N, MAX_TEMPLATES>, routes: Vec<Option<TemplateRoute>, MAX_TEMPLATES>) -> Self {
+        Self { pool, routes, plans: Vec::new(), draining: 0, stats: FwpStats::default() }
+    }
+
+    /// The slot pool (states, counts, deadlines).
+    pub fn pool(&self) -> &SlotPool<N, MAX_TEMPLATES> {
+        &self.pool
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> FwpStats {
+        self.stats
+    }
+
+    /// Number of templates.
+    pub fn templates(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// The template answering `tuple`'s service, if any.
+    pub fn template_for(&self, tuple: &FiveTuple) -> Option<(TemplateId, TemplateRoute)> {
+        let key = tuple.service_key();
+        self.routes
+            .iter()
+            .enumerate()
+            .find_map(|(t, r)| r.filter(|r| r.service == key).map(|r| (TemplateId(t as u8), r)))
+    }
+
+    /// Whether a packet may start an FWP: any UDP datagram, but only a TCP
+    /// segment that opens a connection (a stray ACK or FIN of a torn-down
+    /// flow must not spawn one).
+    pub(crate) fn may_spawn(tuple: &FiveTuple, opens_connection: bool) -> bool {
+        tuple.protocol != Protocol::Tcp || opens_connection
+    }
+
+    /// Spawn plans and restores the glue must apply (TCB writes), oldest
+    /// first; taking them empties the list.
+    pub fn take_plans(&mut self) -> Vec<SpawnPlan, N> {
+        core::mem::take(&mut self.plans)
+    }
+
+    /// Slots torn down since the last call (bit `i`: slot `i`): the glue
+    /// stops each, resets its memory and reports it with `scrubbed`.
+    pub fn take_draining(&mut self) -> u64 {
+        core::mem::take(&mut self.draining)
+    }
+
+    pub(crate) fn push_plan(&mut self, plan: SpawnPlan) {
+        // At most one plan per slot is outstanding: a slot is spawned or
+        // restored once per state change, and the glue drains the list
+        // after every event.
+        let _ = self.plans.push(plan);
+    }
+
+    pub(crate) fn count_refusal(&mut self, e: SlotError) {
+        match e {
+            SlotError::LimitReached(_) => self.stats.refused_limit += 1,
+            SlotError::Exhausted(_) => self.stats.refused_exhausted += 1,
+            _ => self.stats.refused_other += 1,
+        }
+    }
+
+    /// Records teardown of `slot` for `reason` in the pool and the counters,
+    /// and marks it for scrubbing.
+    pub(crate) fn teardown(&mut self, slot: usize, reason: TeardownReason) -> Result<u32, SlotError> {
+        let generation = self.pool.teardown(slot, reason)?;
+        match reason {
+            TeardownReason::IdleTimeout => self.stats.idle_teardowns += 1,
+            TeardownReason::Closed => self.stats.closed_teardowns += 1,
+            TeardownReason::Fault => self.stats.fault_teardowns += 1,
+        }
+        self.draining |= 1 << slot;
+        Ok(generation)
+    }
+
+    /// Starts restores towards every warm pool's target.
+    pub(crate) fn queue_refills(&mut self) {
+        while let Some(plan) = self.pool.next_refill() {
+            self.stats.refills += 1;
+            self.push_plan(plan);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The FWP runtime: what a template program links to run as a template PD
+//! (initialise, checkpoint, report ready) and as a slot (park at boot, be
+//! restored, serve, ask to exit).
+//!
+//! ```text
+//!  template PD: init ──▶ checkpoint() ──▶ ready block ──▶ notify mux ──▶ park
+//!  slot, boot:  init finds no configuration ──▶ parks (never touches its rings)
+//!  slot, spawn: mux writes pc = fwp_restore, sp, x0 = slot, x1 = generation, x2 = next
+//!               fwp_restore copies the image over the writable segments ──▶ br x2
+//!               x2 = the template's serve entry (cold spawn) or fwp_park (refill)
+//! ```
+//!
+//! After a restore the slot's memory is the template PD's, byte for byte,
+//! at the moment it checkpointed: `.data`, `.bss`, the heap, the boot stack
+//! and the TLS block, and with them the `sel4` crate's IPC-buffer state.
+//! The only thing that differs is the registers the mux wrote, so the entry
+//! points below never return into code that ran before the spawn, and use
+//! an explicit IPC buffer (a spawn can land while the parked handler loop
+//! is inside a system call; see REFERENCE.md).
+#![no_std]
+
+mod checkpoint;
+mod restore;
+
+use core::ptr::{addr_of_mut, NonNull};
+
+use edgeos_config::TenantConfig;
+use edgeos_fwp::{SlotStatus, CTRL_READ_LEN, STATUS_AT, STATUS_LEN};
+use sel4_microkit::{var, Channel};
+use sel4_shared_memory::SharedMemoryRef;
+
+pub use checkpoint::checkpoint;
+pub use restore::restore_entry;
+
+/// Microkit's fixed capability slots (libmicrokit's INPUT_CAP and REPLY_CAP).
+const INPUT_CAP: sel4::cap::Endpoint = sel4::Cap::from_bits(1);
+const REPLY_CAP: sel4::cap::Reply = sel4::Cap::from_bits(4);
+
+/// The stack the restore routine, the park loop and the serving loop run on:
+/// in `.bss`, so a restore resets it with everything else, and never the boot
+/// stack, whose state at the checkpoint belongs to initialisation.
+const SERVE_STACK_SIZE: usize = 32 * 1024;
+
+#[repr(C, align(16))]
+struct ServeStack([u8; SERVE_STACK_SIZE]);
+
+static mut SERVE_STACK: ServeStack = ServeStack([0; SERVE_STACK_SIZE]);
+
+/// The top of the serving stack (16-byte aligned).
+pub fn serve_stack_top() -> u64 {
+    (addr_of_mut!(SERVE_STACK) as usize + SERVE_STACK_SIZE) as u64
+}
+
+/// The channel to the mux.
+pub fn mux() -> Channel {
+    Channel::new(*var!(mux_channel: usize = 0))
+}
+
+/// The template's configuration, in a template PD; `None` in a slot, which
+/// the system description gives no configuration region (see `sysdesc`).
+pub fn template_config() -> Option<Result<TenantConfig, edgeos_config::ConfigError>> {
+    let vaddr = *var!(tenant_config_vaddr: usize = 0);
+    let ptr = NonNull::slice_from_raw_parts(NonNull::new(vaddr as *mut u8)?, TenantConfig::BUFFER_LEN);
+    // SAFETY: the template PD's prefilled, read-only configuration region.
+    let region = unsafe { SharedMemoryRef::<'static, [u8]>::new_read_only(ptr) };
+    let mut blob = [0u8; TenantConfig::BUFFER_LEN];
+    region.as_ptr().copy_into_slice(&mut blob);
+    Some(TenantConfig::parse(&blob))
+}
+
+/// This PD's control region: the ready block (template PD), the status
+/// block and the hop summary (slot).
+pub fn ctrl() -> SharedMemoryRef<'static, [u8]> {
+    let vaddr = *var!(fwp_ctrl_vaddr: usize = 0);
+    let ptr = NonNull::slice_from_raw_parts(
+        NonNull::new(vaddr as *mut u8).expect("fwp_ctrl_vaddr set by system.xml"),
+        CTRL_READ_LEN,
+    );
+    // SAFETY: this PD's own control region (read-only in the mux).
+    unsafe { SharedMemoryRef::new(ptr) }
+}
+
+fn write_status(status: SlotStatus) {
+    let mut bytes = [0u8; STATUS_LEN];
+    status.emit(&mut bytes);
+    ctrl().as_mut_ptr().index(STATUS_AT..STATUS_AT + STATUS_LEN).copy_from_slice(&bytes);
+}
+
+/// The counter (`CNTPCT_EL0`).
+pub fn counter() -> u64 {
+    let ticks: u64;
+    // SAFETY: the SDK's kernel configs export the physical counter to EL0.
+    unsafe { core::arch::asm!("mrs {}, cntpct_el0", out(reg) ticks) };
+    ticks
+}
+
+/// Records that spawn `generation` started serving at counter `started_at`
+/// (read as the serving loop's first instruction): the mux measures spawn
+/// latency from it.
+pub fn serving(generation: usize, started_at: u64) {
+    write_status(SlotStatus { started_at, generation: generation as u32, exit_requested: false });
+}
+
+/// Asks the mux to tear this FWP down (its work is done), then waits for it.
+pub fn exit(generation: usize, started_at: u64) -> ! {
+    write_status(SlotStatus { started_at, generation: generation as u32, exit_requested: true });
+    signal_mux();
+    loop {
+        wait();
+    }
+}
+
+/// This PD's IPC buffer, used explicitly: Microkit maps it at the last page
+/// below `seL4_UserVSpaceTop`.
+///
+/// # Safety
+/// Only one reference may be live; on the serving path nothing else
+/// touches the IPC buffer.
+pub unsafe fn ipc_buffer() -> &'static mut sel4::IpcBuffer {
+    let page = (sel4::sys::seL4_UserVSpaceTop & !((1 << sel4::sys::seL4_PageBits) - 1)) as *mut sel4::IpcBuffer;
+    // SAFETY: the caller holds the only reference.
+    unsafe { &mut *page }
+}
+
+/// Notifies the mux, through the explicit IPC buffer.
+pub fn signal_mux() {
+    // SAFETY: transient, the only reference on this path.
+    let ipc = unsafe { ipc_buffer() };
+    mux().notification().with(ipc).signal();
+}
+
+/// Blocks until a notification arrives (the mux's), through the explicit
+/// IPC buffer.
+pub fn wait() {
+    // SAFETY: transient, the only reference on this path.
+    let ipc = unsafe { ipc_buffer() };
+    let _ = INPUT_CAP.with(ipc).recv(REPLY_CAP);
+}
+
+/// Where a refill's restore continues: report "restored" to the mux and
+/// park until it writes the serving entry point into this TCB.
+pub extern "C" fn fwp_park(_slot: usize, _generation: usize) -> ! {
+    signal_mux();
+    loop {
+        wait();
+    }
+}

@@ -1,0 +1,199 @@
+//! The mux's children: FWP slots and template PDs. Their channels, control
+//! regions, rings and TCBs, and the memory work of the FWP lifecycle (ring
+//! reset and zeroing at scrub, the register writes of a spawn). Decisions
+//! are `edgeos_mux::Multiplexer`'s and `edgeos_fwp::SlotPool`'s.
+
+use core::ptr::NonNull;
+
+use edgeos_config::{MuxConfig, SlotLayout, TemplateLayout};
+use edgeos_cycles::Summary;
+use edgeos_fwp::{SlotStatus, SpawnPlan, TemplateReady, CTRL_READ_LEN, HOP_SUMMARY_AT, READY_BLOCK_LEN, STATUS_AT, STATUS_LEN};
+use edgeos_mux::TenantPorts;
+use edgeos_pd_ring::{reader, region, ring_at, writer, ReadEnd, SharedRegion, WriteEnd, WAKE_FLAG_OFFSET};
+use heapless::Vec;
+use sel4_microkit::{debug_println, Channel, ChannelSet, Child};
+use sel4_shared_memory::SharedMemoryRef;
+
+/// Bytes of a ring region that hold state: the RawRingBuffer and the wake flag.
+const RING_STATE: usize = WAKE_FLAG_OFFSET + 64;
+
+/// A slot's ring ends and regions, as the multiplexer holds them.
+pub type Ports = TenantPorts<ReadEnd<'static>, WriteEnd<'static>, SharedRegion>;
+
+/// A mapped region of `len` bytes at `vaddr`.
+fn bytes(vaddr: u64, len: usize) -> SharedMemoryRef<'static, [u8]> {
+    let ptr = NonNull::slice_from_raw_parts(NonNull::new(vaddr as *mut u8).expect("checked by MuxConfig::parse"), len);
+    // SAFETY: the generator maps every address of mux_config into the mux.
+    unsafe { SharedMemoryRef::new(ptr) }
+}
+
+struct Slot {
+    layout: SlotLayout,
+    child: Child,
+    channel: Channel,
+}
+
+struct Template {
+    layout: TemplateLayout,
+    child: Child,
+    channel: Channel,
+}
+
+/// Who sent a notification.
+pub enum Sender {
+    /// FWP slot `n`.
+    Slot(usize),
+    /// Template `n`'s template PD.
+    Template(usize),
+}
+
+/// Every child the configuration describes.
+pub struct Children<const N: usize> {
+    slots: Vec<Slot, N>,
+    templates: Vec<Template, { edgeos_config::MAX_TEMPLATES }>,
+}
+
+impl<const N: usize> Children<N> {
+    /// The children of `config` (none without one).
+    pub fn new(config: Option<&MuxConfig>) -> Self {
+        let mut children = Self { slots: Vec::new(), templates: Vec::new() };
+        for layout in config.iter().flat_map(|c| c.slots.iter()) {
+            let slot = Slot { layout: *layout, child: Child::new(layout.child_id.into()), channel: Channel::new(layout.channel.into()) };
+            if children.slots.push(slot).is_err() {
+                break;
+            }
+        }
+        for layout in config.iter().flat_map(|c| c.templates.iter()) {
+            let t = Template { layout: *layout, child: Child::new(layout.child_id.into()), channel: Channel::new(layout.channel.into()) };
+            let _ = children.templates.push(t);
+        }
+        children
+    }
+
+    /// The ports the multiplexer starts slot `layout` with.
+    pub fn ports(layout: &SlotLayout) -> Ports {
+        TenantPorts {
+            rx_empty: reader(ring_at(layout.rings[0] as usize)),
+            rx_filled: writer(ring_at(layout.rings[1] as usize)),
+            tx_outgoing: reader(ring_at(layout.rings[2] as usize)),
+            tx_done: writer(ring_at(layout.rings[3] as usize)),
+            // SAFETY: the generator maps these regions into this PD and the slot only.
+            rx_mem: unsafe { region(layout.rx_buf.0 as usize, layout.rx_buf.1 as usize) },
+            tx_mem: unsafe { region(layout.tx_buf.0 as usize, layout.tx_buf.1 as usize) },
+        }
+    }
+
+    /// The slots' layouts, in slot order.
+    pub fn slot_layouts(&self) -> impl Iterator<Item = &SlotLayout> {
+        self.slots.iter().map(|s| &s.layout)
+    }
+
+    /// Whose channels are in `channels`.
+    pub fn senders(&self, channels: ChannelSet) -> impl Iterator<Item = Sender> + '_ {
+        let slots = (0..self.slots.len()).filter(move |i| channels.contains(self.slots[*i].channel)).map(Sender::Slot);
+        let templates =
+            (0..self.templates.len()).filter(move |i| channels.contains(self.templates[*i].channel)).map(Sender::Template);
+        slots.chain(templates)
+    }
+
+    /// Which child `child` is.
+    pub fn of(&self, child: Child) -> Option<Sender> {
+        if let Some(i) = self.slots.iter().position(|s| s.child == child) {
+            return Some(Sender::Slot(i));
+        }
+        self.templates.iter().position(|t| t.child == child).map(Sender::Template)
+    }
+
+    /// Notifies each slot whose bit is set in `mask`.
+    pub fn notify(&self, mask: u64) {
+        for (i, slot) in self.slots.iter().enumerate() {
+            if mask & (1 << i) != 0 {
+                slot.channel.notify();
+            }
+        }
+    }
+
+    /// Template `t`'s ready block (untrusted: parsed).
+    pub fn ready_block(&self, t: usize) -> Result<TemplateReady, edgeos_fwp::ReadyBlockError> {
+        let mut block = [0u8; READY_BLOCK_LEN];
+        bytes(self.templates[t].layout.ctrl, READY_BLOCK_LEN).as_ptr().copy_into_slice(&mut block);
+        TemplateReady::parse(&block)
+    }
+
+    /// Slot `slot`'s status block (untrusted).
+    pub fn status(&self, slot: usize) -> Option<SlotStatus> {
+        let mut block = [0u8; STATUS_LEN];
+        bytes(self.slots[slot].layout.ctrl, CTRL_READ_LEN).as_ptr().index(STATUS_AT..STATUS_AT + STATUS_LEN).copy_into_slice(&mut block);
+        SlotStatus::parse(&block)
+    }
+
+    /// The per-frame summary slot `slot` last published (untrusted: it only
+    /// ever reaches a stats line).
+    pub fn hop_summary(&self, slot: usize) -> Option<Summary> {
+        let mut bytes16 = [0u8; 16];
+        bytes(self.slots.get(slot)?.layout.ctrl, CTRL_READ_LEN)
+            .as_ptr()
+            .index(HOP_SUMMARY_AT..HOP_SUMMARY_AT + 16)
+            .copy_into_slice(&mut bytes16);
+        let word = |i: usize| u64::from_le_bytes(bytes16[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+        Summary::from_words([word(0), word(1)])
+    }
+
+    /// Stops slot `slot` and resets its memory to what its template PD left
+    /// at the checkpoint: its rings get the template PD's ring state (the
+    /// rx buffers its initialisation offered), its buffers and control
+    /// region are zeroed. Returns its fresh ports.
+    pub fn reset(&self, slot: usize) -> Ports {
+        let s = &self.slots[slot];
+        let _ = s.child.tcb().tcb_suspend();
+        let template = &self.templates[usize::from(s.layout.template)].layout;
+        let mut state = [0u8; RING_STATE];
+        for (from, to) in template.rings.iter().zip(s.layout.rings) {
+            bytes(*from, RING_STATE).as_ptr().copy_into_slice(&mut state);
+            bytes(to, RING_STATE).as_mut_ptr().copy_from_slice(&state);
+        }
+        for (vaddr, len) in [s.layout.rx_buf, s.layout.tx_buf] {
+            zero(vaddr, len as usize);
+        }
+        zero(s.layout.ctrl, CTRL_READ_LEN as u32 as usize);
+        Self::ports(&s.layout)
+    }
+
+    /// Applies a spawn or restore plan: one seL4 invocation writing PC, SP,
+    /// SPSR (sanitised by the kernel), x0 (slot), x1 (generation) and x2
+    /// (where a restore continues) into the slot's TCB and resuming it.
+    /// Works whether the slot is running, blocked, suspended or faulted.
+    pub fn start(&self, plan: &SpawnPlan) -> Result<(), sel4::Error> {
+        let mut regs = sel4::UserContext::default();
+        *regs.pc_mut() = plan.pc;
+        *regs.sp_mut() = plan.sp;
+        *regs.gpr_mut(0) = plan.slot as u64;
+        *regs.gpr_mut(1) = u64::from(plan.generation);
+        *regs.gpr_mut(2) = plan.then;
+        self.slots[plan.slot].child.tcb().tcb_write_registers(true, 6, &mut regs)
+    }
+
+    /// Stops template `t`'s PD: after its checkpoint, or after a fault.
+    pub fn stop_template(&self, t: usize) {
+        let _ = self.templates[t].child.tcb().tcb_suspend();
+        debug_println!("mux: template {t}'s PD stopped");
+    }
+
+    /// Number of slots.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+/// Zeroes `len` bytes at `vaddr`, a page at a time.
+fn zero(vaddr: u64, len: usize) {
+    const PAGE: usize = 4096;
+    let zeros = [0u8; PAGE];
+    let mut region = bytes(vaddr, len);
+    let mut at = 0;
+    while at < len {
+        let n = PAGE.min(len - at);
+        region.as_mut_ptr().index(at..at + n).copy_from_slice(&zeros[..n]);
+        at += n;
+    }
+}
