@@ -7,7 +7,7 @@
 //! ```text
 //!   main.rs (clap, exit codes)
 //!      │
-//!      ├── udp_echo, tcp_echo, silence, stats, inject   one module per command
+//!      ├── udp_echo, tcp_echo, tcp_churn, silence, stats, inject   one module per command
 //!      │        │            │                  │
 //!      │     pattern (contents, comparison)   frames (smoltcp::wire)
 //!      │        │
@@ -37,6 +37,7 @@ pub mod pattern;
 pub mod silence;
 pub mod stats;
 pub mod target;
+pub mod tcp_churn;
 pub mod tcp_echo;
 mod udp;
 pub mod udp_echo;

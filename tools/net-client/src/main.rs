@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::builder::RangedU64ValueParser;
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 use edgeos_net_client::stats::{self, Answer, Check, Stats};
+use edgeos_net_client::tcp_churn;
 use edgeos_net_client::{inject, silence, tcp_echo, udp_echo, Error, Loopback};
 
 const EXIT_FAILED: u8 = 1;
@@ -62,6 +63,22 @@ enum Command {
         #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = timeout_ms())]
         timeout_ms: u64,
     },
+    /// Many short TCP echo connections one after another, each with its own
+    /// bytes: against a per-flow template, a spawn and a teardown each.
+    TcpChurn {
+        /// The TCP echo service, e.g. 127.0.0.1:15008.
+        #[arg(long, value_name = "ADDR")]
+        to: Loopback,
+        /// Connections.
+        #[arg(long, value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(tcp_churn::MAX_COUNT)))]
+        count: u32,
+        /// Bytes each connection sends and expects back.
+        #[arg(long, default_value_t = 64, value_parser = RangedU64ValueParser::<usize>::new().range(1..=tcp_echo::MAX_BYTES as u64))]
+        bytes: usize,
+        /// Deadline for each connection's whole exchange.
+        #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = timeout_ms())]
+        timeout_ms: u64,
+    },
     /// Send one probe and succeed only if nothing comes back.
     #[command(group(ArgGroup::new("target").required(true).args(["udp_to", "tcp_to"])))]
     ExpectSilence {
@@ -92,15 +109,18 @@ enum Command {
         /// The stats service, e.g. 127.0.0.1:17777.
         #[arg(long, value_name = "ADDR")]
         to: Loopback,
-        /// A line written by `stats --save`.
-        #[arg(long, value_name = "FILE")]
-        since: PathBuf,
+        /// A line written by `stats --save` (needed by --rose and --same).
+        #[arg(long, value_name = "FILE", required_unless_present = "equals")]
+        since: Option<PathBuf>,
         /// A counter that must have increased (repeatable).
-        #[arg(long, value_name = "KEY", required_unless_present = "same")]
+        #[arg(long, value_name = "KEY", requires = "since", required_unless_present_any = ["same", "equals"])]
         rose: Vec<String>,
         /// A counter that must be unchanged (repeatable).
-        #[arg(long, value_name = "KEY")]
+        #[arg(long, value_name = "KEY", requires = "since")]
         same: Vec<String>,
+        /// A counter that must have this value now (repeatable).
+        #[arg(long, value_name = "KEY=VALUE", value_parser = parse_equals)]
+        equals: Vec<(String, u64)>,
         /// How long to wait for the reply before resending (3 resends).
         #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = timeout_ms())]
         timeout_ms: u64,
@@ -132,6 +152,13 @@ enum KindArg {
     /// lengths and checksums, IPv4 options, fragments, oversized, unknown
     /// EtherType, another destination IP.
     Malformed,
+}
+
+/// `KEY=VALUE` of `--equals`.
+fn parse_equals(arg: &str) -> Result<(String, u64), String> {
+    let (key, value) = arg.split_once('=').ok_or_else(|| format!("{arg:?} is not KEY=VALUE"))?;
+    let value = value.parse().map_err(|e| format!("{arg:?}: the value is not a counter: {e}"))?;
+    Ok((key.to_string(), value))
 }
 
 fn timeout_ms() -> RangedU64ValueParser<u64> {
@@ -188,6 +215,11 @@ fn run(command: Command) -> Result<bool, Error> {
             println!("{report}");
             Ok(report.success())
         }
+        Command::TcpChurn { to, count, bytes, timeout_ms } => {
+            let report = tcp_churn::run(tcp_churn::TcpChurn { target: to, count, bytes, timeout: ms(timeout_ms) })?;
+            println!("{report}");
+            Ok(report.success())
+        }
         Command::ExpectSilence {
             udp_to,
             tcp_to,
@@ -228,10 +260,15 @@ fn run(command: Command) -> Result<bool, Error> {
             since,
             rose,
             same,
+            equals,
             timeout_ms,
         } => {
-            let Some(before) = saved(&since)? else {
-                return Ok(false);
+            let before = match since {
+                Some(since) => match saved(&since)? {
+                    Some(before) => before,
+                    None => return Ok(false),
+                },
+                None => Stats::default(),
             };
             let Some((text, after)) = answered(stats::query(to, ms(timeout_ms))?, "stats-check")
             else {
@@ -242,6 +279,7 @@ fn run(command: Command) -> Result<bool, Error> {
                 .into_iter()
                 .map(Check::Rose)
                 .chain(same.into_iter().map(Check::Same))
+                .chain(equals.into_iter().map(|(key, value)| Check::Equals(key, value)))
                 .collect();
             let results = stats::compare(&before, &after, &checks);
             for result in &results {

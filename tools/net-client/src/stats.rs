@@ -58,7 +58,7 @@ pub enum ParseError {
 }
 
 /// A parsed stats line: counters in the order the line lists them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
     counters: Vec<(String, u64)>,
 }
@@ -131,6 +131,8 @@ pub enum Check {
     Rose(String),
     /// The value must be unchanged.
     Same(String),
+    /// The value must be this, now (the saved line is not consulted).
+    Equals(String, u64),
 }
 
 /// One check applied to two lines.
@@ -147,10 +149,14 @@ pub struct Comparison {
 impl Comparison {
     /// Whether the requirement holds (a key missing from either line fails).
     pub fn holds(&self) -> bool {
+        if let Check::Equals(_, value) = self.check {
+            return self.after == Some(value);
+        }
         match (self.before, self.after) {
             (Some(before), Some(after)) => match self.check {
                 Check::Rose(_) => after > before,
                 Check::Same(_) => after == before,
+                Check::Equals(_, value) => after == value,
             },
             _ => false,
         }
@@ -165,6 +171,12 @@ impl fmt::Display for Comparison {
         let (word, key) = match &self.check {
             Check::Rose(key) => ("rose", key),
             Check::Same(key) => ("same", key),
+            Check::Equals(key, value) => {
+                return match self.after {
+                    Some(now) => write!(f, "{verdict} {key} = {value}: now {now}"),
+                    None => write!(f, "{verdict} {key} = {value}: missing from the new line"),
+                };
+            }
         };
         write!(f, "{verdict} {word} {key}: ")?;
         match (self.before, self.after) {
@@ -189,7 +201,7 @@ pub fn compare(before: &Stats, after: &Stats, checks: &[Check]) -> Vec<Compariso
         .iter()
         .map(|check| {
             let key = match check {
-                Check::Rose(key) | Check::Same(key) => key,
+                Check::Rose(key) | Check::Same(key) | Check::Equals(key, _) => key,
             };
             Comparison {
                 check: check.clone(),
@@ -329,6 +341,18 @@ mod tests {
         let (line, stats) = Stats::parse_bytes(b"rx=1 drops=0\r\n").unwrap();
         assert_eq!(line, "rx=1 drops=0");
         assert_eq!(stats.get("drops"), Some(0));
+    }
+
+    #[test]
+    fn equals_checks_the_new_line_only() {
+        let now = Stats::parse("slots.active=0 flows=2").unwrap();
+        let results = compare(
+            &Stats::default(),
+            &now,
+            &[Check::Equals("slots.active".into(), 0), Check::Equals("flows".into(), 0), Check::Equals("gone".into(), 0)],
+        );
+        let shown: Vec<String> = results.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["ok   slots.active = 0: now 0", "FAIL flows = 0: now 2", "FAIL gone = 0: missing from the new line"]);
     }
 
     #[test]

@@ -136,7 +136,7 @@ pub fn run(params: TcpEcho) -> Result<TcpEchoReport, Error> {
     })
 }
 
-fn one_connection(params: TcpEcho, index: u32) -> Connection {
+pub(crate) fn one_connection(params: TcpEcho, index: u32) -> Connection {
     let started = Instant::now();
     let deadline = started + params.timeout;
     let stream = match TcpStream::connect_timeout(&params.target.addr(), params.timeout) {
