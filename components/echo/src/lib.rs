@@ -89,10 +89,18 @@ impl<'a> Echo<'a> {
             }
             Protocol::Tcp => {
                 for [rx, tx] in buffers.iter_mut() {
-                    let socket = tcp::Socket::new(
+                    let mut socket = tcp::Socket::new(
                         tcp::SocketBuffer::new(&mut rx[..]),
                         tcp::SocketBuffer::new(&mut tx[..]),
                     );
+                    // An echo answers at once: a delayed ACK or a segment held
+                    // back for Nagle would wait for a poll that only the next
+                    // packet brings (the FWP runs when frames arrive).
+                    socket.set_ack_delay(None);
+                    socket.set_nagle_enabled(false);
+                    // Listening already in the template's state: a spawned
+                    // FWP's first poll must accept the SYN that spawned it.
+                    let _ = socket.listen(config.port);
                     let _ = handles.push(set.add(socket));
                 }
             }
@@ -113,6 +121,15 @@ impl<'a> Echo<'a> {
     /// Bytes (TCP) or datagrams (UDP) echoed so far.
     pub fn echoed(&self) -> u64 {
         self.echoed
+    }
+
+    /// Whether every socket is ready for its first packet: TCP sockets
+    /// listening, the UDP socket bound.
+    pub fn listening(&self) -> bool {
+        self.handles.iter().all(|h| match self.protocol {
+            Protocol::Udp => self.sockets.get::<udp::Socket>(*h).is_open(),
+            Protocol::Tcp => self.sockets.get::<tcp::Socket>(*h).state() == tcp::State::Listen,
+        })
     }
 
     /// TCP connections that were established and have closed since.

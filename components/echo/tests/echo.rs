@@ -115,6 +115,19 @@ fn udp_echo_returns_each_datagram() {
 }
 
 #[test]
+fn tcp_sockets_listen_from_initialisation() {
+    // A spawned FWP's first poll sees the SYN that spawned it: the sockets
+    // must be listening in the template's initialised state, before any serve.
+    let (mut server_port, _) = wire();
+    let storage = Box::leak(Box::new(EchoStorage::new()));
+    let echo = Echo::new(&config(Protocol::Tcp), &mut server_port, storage, Instant::ZERO);
+    assert!(echo.listening());
+    let storage = Box::leak(Box::new(EchoStorage::new()));
+    let udp = Echo::new(&config(Protocol::Udp), &mut server_port, storage, Instant::ZERO);
+    assert!(udp.listening(), "a bound UDP socket counts");
+}
+
+#[test]
 fn tcp_echo_serves_two_connections_and_closes_after_the_peer() {
     let (mut server_port, mut client_port) = wire();
     let storage = Box::leak(Box::new(EchoStorage::new()));

@@ -3,8 +3,8 @@
 //! asks to be torn down. The mux treats every field as untrusted.
 //!
 //! ```text
-//!  40          48           52      56
-//!  started_at  generation   flags   (reserved)
+//!  40          48           52      56        60
+//!  started_at  generation   flags   wakeups   frames_in
 //! ```
 
 /// Where the block starts in the control region.
@@ -24,6 +24,10 @@ pub struct SlotStatus {
     pub generation: u32,
     /// The FWP asks the mux to tear it down.
     pub exit_requested: bool,
+    /// Times its serving loop woke up (wrapping).
+    pub wakeups: u32,
+    /// Frames it received (wrapping).
+    pub frames_in: u32,
 }
 
 impl SlotStatus {
@@ -34,7 +38,9 @@ impl SlotStatus {
         let started_at = u64::from_le_bytes(bytes[0..8].try_into().ok()?);
         let generation = u32::from_le_bytes(bytes[8..12].try_into().ok()?);
         let flags = u32::from_le_bytes(bytes[12..16].try_into().ok()?);
-        Some(Self { started_at, generation, exit_requested: flags & EXIT_REQUESTED != 0 })
+        let wakeups = u32::from_le_bytes(bytes[16..20].try_into().ok()?);
+        let frames_in = u32::from_le_bytes(bytes[20..24].try_into().ok()?);
+        Some(Self { started_at, generation, exit_requested: flags & EXIT_REQUESTED != 0, wakeups, frames_in })
     }
 
     /// Writes the block into the first [`STATUS_LEN`] bytes of `out`.
@@ -48,6 +54,8 @@ impl SlotStatus {
         out[8..12].copy_from_slice(&self.generation.to_le_bytes());
         let flags = if self.exit_requested { EXIT_REQUESTED } else { 0 };
         out[12..16].copy_from_slice(&flags.to_le_bytes());
+        out[16..20].copy_from_slice(&self.wakeups.to_le_bytes());
+        out[20..24].copy_from_slice(&self.frames_in.to_le_bytes());
     }
 
     /// Whether this report belongs to spawn `generation` and asks for exit.
@@ -62,7 +70,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_short_input() {
-        let status = SlotStatus { started_at: 0x1234_5678_9abc, generation: 7, exit_requested: true };
+        let status = SlotStatus { started_at: 0x1234_5678_9abc, generation: 7, exit_requested: true, wakeups: 9, frames_in: 12 };
         let mut out = [0xff; STATUS_LEN + 4];
         status.emit(&mut out);
         assert_eq!(SlotStatus::parse(&out), Some(status));

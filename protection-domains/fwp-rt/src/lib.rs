@@ -95,18 +95,23 @@ pub fn counter() -> u64 {
 }
 
 /// Records that spawn `generation` started serving at counter `started_at`
-/// (read as the serving loop's first instruction): the mux measures spawn
-/// latency from it.
-pub fn serving(generation: usize, started_at: u64) {
-    write_status(SlotStatus { started_at, generation: generation as u32, exit_requested: false });
+/// (read as the serving loop's first instruction; the mux measures spawn
+/// latency from it), and its activity so far.
+pub fn serving(generation: usize, started_at: u64, wakeups: u32, frames_in: u32) {
+    let generation = generation as u32;
+    write_status(SlotStatus { started_at, generation, exit_requested: false, wakeups, frames_in });
 }
 
 /// Asks the mux to tear this FWP down (its work is done), then waits for it.
 pub fn exit(generation: usize, started_at: u64) -> ! {
-    write_status(SlotStatus { started_at, generation: generation as u32, exit_requested: true });
+    let generation = generation as u32;
+    let mut status = SlotStatus { started_at, generation, exit_requested: true, wakeups: 0, frames_in: 0 };
+    write_status(status);
     signal_mux();
     loop {
         wait();
+        status.wakeups = status.wakeups.wrapping_add(1);
+        write_status(status);
     }
 }
 

@@ -243,6 +243,10 @@ impl Handler for MuxPd {
                 line.put_hop(format_args!("mux"), hops().summary());
                 for slot in 0..children.len() {
                     line.put_hop(format_args!("f{slot}"), children.hop_summary(slot));
+                    if let Some(s) = children.status(slot) {
+                        line.put(format_args!("f{slot}."), "wakeups", u64::from(s.wakeups));
+                        line.put(format_args!("f{slot}."), "frames_in", u64::from(s.frames_in));
+                    }
                 }
             };
             loop {

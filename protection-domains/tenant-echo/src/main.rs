@@ -119,15 +119,18 @@ impl Handler for Parked {
 /// `slot` in x0 and `generation` in x1.
 extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
     let started_at = rt::counter();
-    rt::serving(generation, started_at);
+    rt::serving(generation, started_at, 0, 0);
     // SAFETY: the serving loop is the only code running in this PD from now on.
     let Some(template) = (unsafe { (*addr_of_mut!(TEMPLATE)).as_mut() }) else {
         debug_println!("fwp[{slot}]: ERROR: spawned without an initialised template");
         rt::exit(generation, started_at);
     };
-    debug_println!("fwp[{slot}]: serving (spawn {generation})");
+    // No console line per spawn: in the debug kernel every character is a
+    // system call, and a few dozen of them cost more of the FWP's budget
+    // than serving a connection does. The mux's counters show the spawns.
     // SAFETY: only the serving loop touches HOPS.
     let hops = unsafe { &mut *addr_of_mut!(HOPS) };
+    let mut wakeups = 0u32;
     loop {
         // Time is counted up to the hand-off to the mux, which preempts us
         // (higher priority): its work is its own hop.
@@ -155,7 +158,9 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
             publish_hops(hops);
             rt::exit(generation, started_at);
         }
+        rt::serving(generation, started_at, wakeups, template.dev.frames().0 as u32);
         rt::wait();
+        wakeups = wakeups.wrapping_add(1);
     }
 }
 
