@@ -10,7 +10,7 @@ BUILD_DIR  := $(ROOT)/build/$(BOARD)/$(CONFIG)
 SPEC_DIR   := $(ROOT)/build/target-spec
 PD_TARGET  := aarch64-sel4
 PD_OUT     := $(BUILD_DIR)/cargo/$(PD_TARGET)/release
-PDS        := net_driver mux tenant_echo
+PDS        := net_driver mux tenant_echo timer
 IMAGE      := $(BUILD_DIR)/loader.img
 REPORT     := $(BUILD_DIR)/report.txt
 

@@ -88,8 +88,9 @@ pub struct MuxConfig {
     pub mac: [u8; 6],
     /// UDP port on which the multiplexer answers with its counters (0: off).
     pub stats_port: u16,
-    /// The multiplexer's channel id to the timer (its PPC endpoint).
-    pub timer_channel: u8,
+    /// The multiplexer's channel id to the timer (its PPC endpoint), if the
+    /// system has a timer.
+    pub timer_channel: Option<u8>,
     /// The templates, in template order.
     pub templates: Vec<TemplateLayout, MAX_TEMPLATES>,
     /// The slots, in slot order.
@@ -98,6 +99,8 @@ pub struct MuxConfig {
 
 /// Microkit's channel and child ids run 0..=61.
 const MAX_ID: u8 = 61;
+/// The timer channel byte of a system without a timer.
+const NO_TIMER: u8 = 0xff;
 
 fn ids(r: &mut Reader<'_>) -> Result<(u8, u8), ConfigError> {
     let (child_id, channel) = (r.u8()?, r.u8()?);
@@ -211,9 +214,11 @@ impl MuxConfig {
         if template_count > MAX_TEMPLATES || count > MAX_SLOTS {
             return Err(ConfigError::BadValue("template or slot count"));
         }
-        if timer_channel > MAX_ID {
-            return Err(ConfigError::BadValue("child or channel id"));
-        }
+        let timer_channel = match timer_channel {
+            NO_TIMER => None,
+            id if id > MAX_ID => return Err(ConfigError::BadValue("child or channel id")),
+            id => Some(id),
+        };
         let mut templates = Vec::new();
         for _ in 0..template_count {
             // Counts were checked against the capacities above.
@@ -233,7 +238,8 @@ impl MuxConfig {
         w.put(&self.ip)?;
         w.put(&self.mac)?;
         w.put(&self.stats_port.to_le_bytes())?;
-        w.put(&[self.templates.len() as u8, self.timer_channel, self.slots.len() as u8, 0])?;
+        let timer = self.timer_channel.unwrap_or(NO_TIMER);
+        w.put(&[self.templates.len() as u8, timer, self.slots.len() as u8, 0])?;
         for template in &self.templates {
             emit_template(&mut w, template)?;
         }
@@ -285,7 +291,7 @@ mod tests {
         for (i, t) in [0, 0, 1].into_iter().enumerate() {
             slots.push(slot(i as u8, t)).unwrap();
         }
-        MuxConfig { ip: [10, 0, 2, 15], mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56], stats_port: 7777, timer_channel: 20, templates, slots }
+        MuxConfig { ip: [10, 0, 2, 15], mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56], stats_port: 7777, timer_channel: Some(20), templates, slots }
     }
 
     #[test]
@@ -296,6 +302,9 @@ mod tests {
         assert_eq!(MuxConfig::parse(&buf[..len]), Ok(sample()));
         assert!(sample().slots_of(0).eq([0, 1]));
         assert!(sample().slots_of(1).eq([2]));
+        let untimed = MuxConfig { timer_channel: None, ..sample() };
+        let len = untimed.emit(&mut buf).unwrap();
+        assert_eq!(MuxConfig::parse(&buf[..len]), Ok(untimed));
     }
 
     #[test]

@@ -105,7 +105,7 @@ mod tests {
             ip: [10, 0, 2, 15],
             mac: [2, 0, 0, 0, 0, 1],
             stats_port: 0,
-            timer_channel: 50,
+            timer_channel: Some(50),
             templates: heapless::Vec::new(),
             slots: heapless::Vec::new(),
         };
@@ -135,7 +135,7 @@ mod tests {
             ip: [10, 0, 2, 15],
             mac: [2, 0, 0, 0, 0, 1],
             stats_port: 0,
-            timer_channel: 50,
+            timer_channel: None,
             templates: heapless::Vec::new(),
             slots: heapless::Vec::new(),
         };

@@ -53,6 +53,9 @@ struct MuxPd {
     mux: Mux,
     driver: Channel,
     children: Children<MAX_SLOTS>,
+    /// The timer (idle timeouts), and the deadline (ns) it will wake us at.
+    timer: Option<Channel>,
+    armed: Option<u64>,
 }
 
 fn load_config() -> Option<MuxConfig> {
@@ -115,7 +118,8 @@ fn init() -> MuxPd {
         driver.notify();
     }
     connect(&mux, driver, &me);
-    MuxPd { mux, driver, children }
+    let timer = config.as_ref().and_then(|c| c.timer_channel).map(|id| Channel::new(id.into()));
+    MuxPd { mux, driver, children, timer, armed: None }
 }
 
 /// Asks the driver what it sees of the rings and reports whether the two
@@ -203,6 +207,28 @@ impl MuxPd {
         }
     }
 
+    /// Makes sure the timer wakes us by the earliest idle deadline. A wake
+    /// already due earlier is kept: deadlines only move later as FWPs get
+    /// traffic, and an early wake re-arms for what is due then.
+    fn arm_timer(&mut self) {
+        let (Some(timer), Some(deadline)) = (self.timer, self.mux.fwps().pool().next_idle_deadline()) else {
+            return;
+        };
+        if self.armed.is_some_and(|armed| armed <= deadline) {
+            return;
+        }
+        let request = edgeos_timer::Request::SetTimeout { token: 0, ns_from_now: deadline.saturating_sub(now_ns()) };
+        let message = request.to_message();
+        let words = message.words();
+        sel4_microkit::with_msg_regs_mut(|mrs| mrs[..words.len()].copy_from_slice(words));
+        let reply = timer.pp_call(MessageInfo::new(message.label, words.len()));
+        if reply.label() == edgeos_timer::protocol::LABEL_OK {
+            self.armed = Some(deadline);
+        } else {
+            debug_println!("mux: ERROR: the timer refused a timeout (label {})", reply.label());
+        }
+    }
+
     /// Applies what the last events decided: scrubs torn-down slots (which
     /// may start refills) and starts every planned spawn and restore.
     fn apply(&mut self) {
@@ -262,6 +288,9 @@ impl Handler for MuxPd {
                 }
             }
         }
+        if self.timer.is_some_and(|t| channels.contains(t)) {
+            self.armed = None;
+        }
         let senders: Vec<Sender, { MAX_SLOTS + edgeos_config::MAX_TEMPLATES }> = self.children.senders(channels).collect();
         for sender in senders {
             match sender {
@@ -271,6 +300,7 @@ impl Handler for MuxPd {
         }
         self.mux.expire_idle();
         self.apply();
+        self.arm_timer();
         let handled = self.mux.frames_handled() - frames;
         hops().record_batch(busy, handled as usize);
         Ok(())

@@ -112,7 +112,10 @@ pub fn mux_config(loaded: &Loaded) -> Result<MuxConfig, String> {
         ip: c.network.address.address.octets(),
         mac: c.network.mac.0,
         stats_port: c.mux.stats_port,
-        timer_channel: 0,
+        timer_channel: match (&c.timer, loaded.board.timer_irq) {
+            (Some(_), Some(_)) => Some(u8::try_from(crate::generate::timer_channel(loaded)).map_err(|_| "the timer's channel id does not fit the blob".to_string())?),
+            _ => None,
+        },
         templates: heapless::Vec::new(),
         slots: heapless::Vec::new(),
     };

@@ -32,6 +32,8 @@ use crate::model::{
 pub const DRIVER: &str = "net_driver";
 /// The multiplexer PD's name.
 pub const MUX: &str = "mux";
+/// The timer driver PD's name.
+pub const TIMER: &str = "timer";
 /// The region of virtio-drivers' queues and buffers (the driver's).
 pub const NET_VIRTIO_DMA: &str = "net_virtio_dma";
 /// The frame buffers the mux lends the driver.
@@ -232,6 +234,11 @@ fn children(loaded: &Loaded) -> Vec<SlotPlan<'_>> {
     plans
 }
 
+/// The mux's channel id to the timer: after its children's.
+pub fn timer_channel(loaded: &Loaded) -> u64 {
+    children(loaded).len() as u64 + 1
+}
+
 /// The name of FWP slot `n`.
 pub fn slot_name(n: usize) -> String {
     format!("fwp_{n:02}")
@@ -421,8 +428,34 @@ pub fn generate(loaded: &Loaded) -> System {
         add_child(&mut sys, &mut mux, plan, r.queue_size, small, tspan);
     }
 
+    let timer = config.timer.as_ref().zip(board.timer_irq).map(|(t, irq)| {
+        let tspan = spans.get("timer");
+        let mut timer = pd(TIMER, &t.program, t.priority, t.budget, t.period, t.stack_size, tspan, Comment::new(
+            "The timer driver: the EL1 physical timer and its interrupt; timeouts for the mux.",
+        ));
+        timer.irqs.push(Irq {
+            irq,
+            id: ChannelId(0),
+            trigger: IrqTrigger::Level,
+            setvar_id: Some("timer_irq_channel".into()),
+            span: tspan,
+            comment: Comment::new(format!("The EL1 physical timer's interrupt (PPI {irq})."))
+        });
+        sys.channels.push(Channel {
+            ends: [
+                end(MUX, timer_channel(loaded), true, None, mspan),
+                end(TIMER, 1, false, Some("mux_channel"), tspan),
+            ],
+            span: tspan,
+            comment: Comment::new(
+                "mux <-> timer: the mux calls the timer (SetTimeout, Cancel, Now); the timer notifies it when a timeout passes. The mux knows its id from mux_config.",
+            ),
+        });
+        timer
+    });
     sys.comment = Comment::new(header(loaded, &driver, &mux));
     sys.protection_domains = vec![driver, mux];
+    sys.protection_domains.extend(timer);
     sys
 }
 

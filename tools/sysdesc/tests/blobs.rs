@@ -164,6 +164,16 @@ fn system_toml_blobs_parse_back_and_match_the_maps() {
     let tcp8 = SlotService { protocol: Protocol::Tcp, port: 8 };
     assert_eq!(mux.templates.iter().map(|t| t.service).collect::<Vec<_>>(), [udp7, tcp8]);
     assert_eq!(mux.stats_port, 7777);
+    // The timer: its interrupt, and the channel the mux calls it on, whose
+    // id the blob carries.
+    let g = generated(&repo_root().join("system.toml"));
+    let timer = g.system.pd("timer").expect("timer PD");
+    assert_eq!(timer.irqs.iter().map(|i| (i.irq, i.id.0)).collect::<Vec<_>>(), [(30, 0)]);
+    let id = u64::from(mux.timer_channel.expect("the blob names the timer's channel"));
+    assert_eq!(id, (mux.slots.len() + mux.templates.len()) as u64 + 1, "after the children's");
+    let channel = g.system.channels.iter().find(|c| c.ends[1].pd.as_str() == "timer").expect("mux-timer channel");
+    assert_eq!((channel.ends[0].pd.as_str(), channel.ends[0].id.0, channel.ends[0].pp), ("mux", id, true));
+    assert!(timer.priority > g.system.pd("mux").expect("mux").priority, "the mux calls up to the timer");
     assert_eq!(mux.slots[0].ctrl, 0x6000_0000);
     assert_eq!(mux.slots[1].rx_buf, (0x6050_0000, 0x1_0000));
     assert_eq!(tenants.len(), 2);

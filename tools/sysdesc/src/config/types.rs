@@ -23,6 +23,9 @@ pub struct Config {
     pub driver: DriverConfig,
     /// The multiplexer PD.
     pub mux: MuxConfig,
+    /// The timer driver PD; without it, FWPs are never torn down on idle.
+    #[serde(default)]
+    pub timer: Option<TimerConfig>,
     /// The driver-mux rings and their buffers.
     #[serde(default)]
     pub rings: Rings,
@@ -109,6 +112,28 @@ fn default_stack_size() -> u64 {
 
 fn default_dma_size() -> u64 {
     0x20_0000
+}
+
+/// `[timer]`: the timer driver, which the mux calls for idle timeouts.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TimerConfig {
+    /// ELF file name in the search path.
+    #[serde(default = "default_timer_program")]
+    pub program: String,
+    /// Priority, 0 to 254: above the mux, which calls it.
+    pub priority: u64,
+    /// Budget in µs.
+    pub budget: u64,
+    /// Period in µs.
+    pub period: u64,
+    /// Stack size in bytes.
+    #[serde(default = "default_stack_size")]
+    pub stack_size: u64,
+}
+
+fn default_timer_program() -> String {
+    "timer.elf".to_string()
 }
 
 /// `[mux]`
