@@ -20,11 +20,14 @@ pub struct TenantConfig {
     pub protocol: Protocol,
     /// The slot's service port.
     pub port: u16,
+    /// The template obeys fault probes (`edgeos_echo::probe`): for test
+    /// templates that prove the mux contains misbehaving FWPs.
+    pub probes: bool,
 }
 
 impl TenantConfig {
     /// Bytes `emit` writes.
-    pub const BUFFER_LEN: usize = 8 + 4 + 1 + 4 + 6 + 1 + 2;
+    pub const BUFFER_LEN: usize = 8 + 4 + 1 + 4 + 6 + 1 + 2 + 1;
 
     /// Parses a blob written by [`emit`](Self::emit).
     pub fn parse(bytes: &[u8]) -> Result<Self, ConfigError> {
@@ -39,7 +42,12 @@ impl TenantConfig {
         let mac = r.take()?;
         let protocol = Protocol::from_byte(r.u8()?)?;
         let port = r.u16()?;
-        Ok(Self { ip, prefix_len, gateway, mac, protocol, port })
+        let probes = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(ConfigError::BadValue("probes")),
+        };
+        Ok(Self { ip, prefix_len, gateway, mac, protocol, port, probes })
     }
 
     /// Writes the blob into `out`, returning its length.
@@ -52,6 +60,7 @@ impl TenantConfig {
         w.put(&self.mac)?;
         w.put(&[self.protocol.to_byte()])?;
         w.put(&self.port.to_le_bytes())?;
+        w.put(&[u8::from(self.probes)])?;
         Ok(w.len())
     }
 }
@@ -67,6 +76,7 @@ mod tests {
         mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
         protocol: Protocol::Tcp,
         port: 7,
+        probes: true,
     };
 
     #[test]
@@ -80,6 +90,9 @@ mod tests {
         let mut bad = buf;
         bad[12] = 33;
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("prefix_len")));
+        let mut bad = buf;
+        bad[TenantConfig::BUFFER_LEN - 1] = 2;
+        assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("probes")));
         let mut bad = buf;
         bad[0..4].copy_from_slice(b"EDMX");
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadMagic));

@@ -8,7 +8,10 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod probe;
+
 use edgeos_config::{Protocol, TenantConfig};
+pub use probe::Probe;
 use heapless::Vec;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::Device;
@@ -57,6 +60,10 @@ pub struct Echo<'a> {
     protocol: Protocol,
     port: u16,
     echoed: u64,
+    /// Obey fault probes (test templates only).
+    probes: bool,
+    /// The probe a datagram asked for, not yet taken.
+    probe: Option<Probe>,
     /// Per TCP socket: a connection was established on it since it last listened.
     connected: [bool; TCP_CONNECTIONS],
     closed: u64,
@@ -113,6 +120,8 @@ impl<'a> Echo<'a> {
             protocol: config.protocol,
             port: config.port,
             echoed: 0,
+            probes: config.probes,
+            probe: None,
             connected: [false; TCP_CONNECTIONS],
             closed: 0,
         }
@@ -130,6 +139,12 @@ impl<'a> Echo<'a> {
             Protocol::Udp => self.sockets.get::<udp::Socket>(*h).is_open(),
             Protocol::Tcp => self.sockets.get::<tcp::Socket>(*h).state() == tcp::State::Listen,
         })
+    }
+
+    /// The fault probe a datagram asked for since the last call (only with
+    /// `TenantConfig::probes`); the caller carries it out.
+    pub fn take_probe(&mut self) -> Option<Probe> {
+        self.probe.take()
     }
 
     /// TCP connections that were established and have closed since.
@@ -163,6 +178,10 @@ impl<'a> Echo<'a> {
         let mut progressed = false;
         while socket.can_send() {
             let Ok((len, meta)) = socket.recv_slice(&mut self.scratch) else { break };
+            if let Some(probe) = Probe::parse(&self.scratch[..len]).filter(|_| self.probes) {
+                self.probe = Some(probe);
+                return true;
+            }
             if socket.send_slice(&self.scratch[..len], meta.endpoint).is_ok() {
                 self.echoed += 1;
             }

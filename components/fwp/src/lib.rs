@@ -31,7 +31,7 @@ pub use status::{SlotStatus, STATUS_AT, STATUS_LEN};
 /// Where in a slot's control region the FWP publishes its per-frame time
 /// summary (two little-endian words, `edgeos_cycles::Summary::to_words`),
 /// after the ready block and the status block.
-pub const HOP_SUMMARY_AT: usize = 64;
+pub const HOP_SUMMARY_AT: usize = 80;
 
 /// Bytes of the control region the multiplexer reads.
 pub const CTRL_READ_LEN: usize = HOP_SUMMARY_AT + 16;

@@ -4,18 +4,18 @@
 //! Layout (little endian), in the style of smoltcp's `wire` formats:
 //!
 //! ```text
-//!  0      4        8            16             24           32          40
-//!  magic  version  serve_entry  restore_entry  park_entry   stack_top
+//!  0      4        8            16             24           32          40      48
+//!  magic  version  serve_entry  restore_entry  park_entry   stack_top   image
 //! ```
 //!
 //! Every address is the same in each slot of the template: the slots run
 //! the template's ELF and map its regions where the template does.
 
 /// Bytes the block occupies at the start of the control region.
-pub const READY_BLOCK_LEN: usize = 40;
+pub const READY_BLOCK_LEN: usize = 48;
 
 const MAGIC: u32 = 0x5046_5745; // "EWFP" read as little-endian bytes
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 mod field {
     use core::ops::Range;
@@ -25,6 +25,7 @@ mod field {
     pub const RESTORE: Range<usize> = 16..24;
     pub const PARK: Range<usize> = 24..32;
     pub const STACK_TOP: Range<usize> = 32..40;
+    pub const IMAGE: Range<usize> = 40..48;
 }
 
 /// Where a template's slots are started, and the stack they run on.
@@ -41,6 +42,10 @@ pub struct TemplateReady {
     pub park_entry: u64,
     /// Initial stack pointer for all three (16-byte aligned).
     pub stack_top: u64,
+    /// Where the slots map the checkpoint image: the restore routine gets it
+    /// in x3 from the mux, never from the slot's own memory, which the last
+    /// tenant may have corrupted.
+    pub image: u64,
 }
 
 /// Why a control region does not hold a usable ready block.
@@ -91,8 +96,9 @@ impl TemplateReady {
             restore_entry: u64::from_le_bytes(word(bytes, field::RESTORE)),
             park_entry: u64::from_le_bytes(word(bytes, field::PARK)),
             stack_top: u64::from_le_bytes(word(bytes, field::STACK_TOP)),
+            image: u64::from_le_bytes(word(bytes, field::IMAGE)),
         };
-        let entries = [ready.serve_entry, ready.restore_entry, ready.park_entry];
+        let entries = [ready.serve_entry, ready.restore_entry, ready.park_entry, ready.image];
         if entries.contains(&0) || ready.stack_top == 0 || ready.stack_top & 0xf != 0 {
             return Err(ReadyBlockError::BadAddress);
         }
@@ -110,6 +116,7 @@ impl TemplateReady {
         out[field::RESTORE].copy_from_slice(&self.restore_entry.to_le_bytes());
         out[field::PARK].copy_from_slice(&self.park_entry.to_le_bytes());
         out[field::STACK_TOP].copy_from_slice(&self.stack_top.to_le_bytes());
+        out[field::IMAGE].copy_from_slice(&self.image.to_le_bytes());
     }
 }
 
@@ -118,7 +125,7 @@ mod tests {
     use super::*;
 
     const READY: TemplateReady =
-        TemplateReady { serve_entry: 0x20_1234, restore_entry: 0x20_2000, park_entry: 0x20_3000, stack_top: 0x30_0000 };
+        TemplateReady { serve_entry: 0x20_1234, restore_entry: 0x20_2000, park_entry: 0x20_3000, stack_top: 0x30_0000, image: 0x7800_0000 };
 
     #[test]
     fn round_trip() {
@@ -141,6 +148,7 @@ mod tests {
             TemplateReady { serve_entry: 0, ..READY },
             TemplateReady { restore_entry: 0, ..READY },
             TemplateReady { park_entry: 0, ..READY },
+            TemplateReady { image: 0, ..READY },
         ] {
             broken.emit(&mut bytes);
             assert_eq!(TemplateReady::parse(&bytes), Err(ReadyBlockError::BadAddress));

@@ -261,15 +261,18 @@ pub struct SpawnPlan {
     /// x2: where the restore routine continues (the serving entry point for
     /// a cold spawn, the park entry point for a refill); 0 for a warm spawn.
     pub then: u64,
+    /// x3: the checkpoint image the restore routine copies from (0 for a
+    /// warm spawn).
+    pub image: u64,
 }
 
 impl SpawnPlan {
     fn warm(slot: usize, ready: TemplateReady, generation: u32) -> Self {
-        Self { slot, pc: ready.serve_entry, sp: ready.stack_top, generation, then: 0 }
+        Self { slot, pc: ready.serve_entry, sp: ready.stack_top, generation, then: 0, image: 0 }
     }
 
     fn restore_then(slot: usize, ready: TemplateReady, generation: u32, then: u64) -> Self {
-        Self { slot, pc: ready.restore_entry, sp: ready.stack_top, generation, then }
+        Self { slot, pc: ready.restore_entry, sp: ready.stack_top, generation, then, image: ready.image }
     }
 }
 

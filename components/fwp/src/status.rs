@@ -3,12 +3,12 @@
 //! asks to be torn down. The mux treats every field as untrusted.
 //!
 //! ```text
-//!  40          48           52      56        60
+//!  48          56           60      64        68
 //!  started_at  generation   flags   wakeups   frames_in
 //! ```
 
 /// Where the block starts in the control region.
-pub const STATUS_AT: usize = 40;
+pub const STATUS_AT: usize = 48;
 /// Bytes the block occupies.
 pub const STATUS_LEN: usize = 24;
 

@@ -15,7 +15,7 @@ const TEMPLATES: [(TemplateId, TemplateConfig, std::ops::Range<usize>); 3] = [
 
 fn checkpoint(t: TemplateId) -> TemplateReady {
     let base = 0x1000 * (u64::from(t.0) + 1);
-    TemplateReady { serve_entry: base, restore_entry: base + 0x100, park_entry: base + 0x200, stack_top: 0x10_0000 }
+    TemplateReady { serve_entry: base, restore_entry: base + 0x100, park_entry: base + 0x200, stack_top: 0x10_0000, image: 0x7800_0000 }
 }
 
 struct Rng(u64);

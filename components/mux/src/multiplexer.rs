@@ -204,6 +204,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                 ("sent", s.sent),
                 ("rejected", s.rejected),
                 ("misbehaviour", s.misbehaviour),
+                ("turnaround_max_ns", s.turnaround_max_ns),
             ] {
                 line.put(format_args!("t{t}."), key, value);
             }
@@ -403,7 +404,10 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         let delivered = link.deliver(&self.frame[..len], &mut ports.rx_empty, &mut ports.rx_filled, &mut ports.rx_mem);
         let _ = self.fwps.pool.touch(slot, self.now);
         match delivered {
-            Ok(()) => true,
+            Ok(()) => {
+                link.started_waiting(self.now);
+                true
+            }
             Err(DeliverError::Full) => false,
             Err(DeliverError::Misbehaving) => {
                 self.misbehaved(slot);
@@ -447,6 +451,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             };
             // Buffers went back to the tenant; it hears of it once, at the end.
             out.done |= 1 << slot;
+            self.tenants[slot].1.answered(self.now);
             let frame = &self.frame[..len];
             match self.neighbours.answer_tenant(frame, &self.me, &mut self.reply) {
                 TenantArp::Answered(n) => {
@@ -497,6 +502,9 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
     pub fn teardown(&mut self, slot: usize, reason: TeardownReason) -> Result<u32, SlotError> {
         let generation = self.fwps.teardown(slot, reason)?;
         self.table.remove_tenant(TenantId(slot as u16));
+        if let Some((_, link)) = self.tenants.get_mut(slot) {
+            link.stop_waiting();
+        }
         Ok(generation)
     }
 

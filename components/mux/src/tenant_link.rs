@@ -14,6 +14,10 @@ pub struct TenantStats {
     pub rejected: u64,
     /// Descriptors outside the tenant's regions, or ring index violations.
     pub misbehaviour: u64,
+    /// Longest time (ns) from a frame delivered to the tenant while it had
+    /// none pending to its next frame sent: how long the tenant kept a
+    /// frame waiting, scheduling included.
+    pub turnaround_max_ns: u64,
 }
 
 impl TenantStats {
@@ -24,6 +28,7 @@ impl TenantStats {
         self.sent += other.sent;
         self.rejected += other.rejected;
         self.misbehaviour += other.misbehaviour;
+        self.turnaround_max_ns = self.turnaround_max_ns.max(other.turnaround_max_ns);
     }
 }
 
@@ -36,6 +41,8 @@ pub struct TenantLink {
     rx_region: Region,
     tx_region: Region,
     stats: TenantStats,
+    /// When the oldest frame the tenant has not answered yet was delivered.
+    waiting_since: Option<u64>,
 }
 
 /// Why a frame could not be delivered to a tenant.
@@ -54,6 +61,7 @@ impl TenantLink {
             rx_region: Region::new(rx_len, buf_size),
             tx_region: Region::new(tx_len, buf_size),
             stats: TenantStats::default(),
+            waiting_since: None,
         }
     }
 
@@ -131,6 +139,24 @@ impl TenantLink {
             }
             return Ok(Some(&scratch[..len]));
         }
+    }
+
+    /// A frame was delivered at `now` (ns): the tenant's clock starts, unless
+    /// it already runs for an earlier frame.
+    pub fn started_waiting(&mut self, now: u64) {
+        self.waiting_since.get_or_insert(now);
+    }
+
+    /// The tenant sent a frame at `now` (ns): its clock stops.
+    pub fn answered(&mut self, now: u64) {
+        if let Some(since) = self.waiting_since.take() {
+            self.stats.turnaround_max_ns = self.stats.turnaround_max_ns.max(now.saturating_sub(since));
+        }
+    }
+
+    /// Forgets a pending clock (the tenant was torn down).
+    pub fn stop_waiting(&mut self) {
+        self.waiting_since = None;
     }
 
     /// Records the verdict on a frame from [`next_outgoing`](Self::next_outgoing).

@@ -15,7 +15,7 @@ use edgeos_ring::{Buf, Producer};
 const UDP: TemplateId = TemplateId(0);
 const TCP: TemplateId = TemplateId(1);
 const READY: TemplateReady =
-    TemplateReady { serve_entry: 0x20_1000, restore_entry: 0x20_2000, park_entry: 0x20_3000, stack_top: 0x40_0000 };
+    TemplateReady { serve_entry: 0x20_1000, restore_entry: 0x20_2000, park_entry: 0x20_3000, stack_top: 0x40_0000, image: 0x7800_0000 };
 const MS: u64 = 1_000_000;
 
 /// Slot 0: UDP echo on 7, one FWP for the service, a warm pool of one,
@@ -54,16 +54,18 @@ fn the_first_packet_spawns_a_warm_fwp_that_serves_and_idles_out() {
     // The template reports ready: slot 0 is restored towards the warm pool.
     mux.set_checkpoint(UDP, READY).unwrap();
     let refill = mux.fwps_mut().take_plans();
-    assert_eq!(&refill[..], &[SpawnPlan { slot: 0, pc: READY.restore_entry, sp: READY.stack_top, generation: 0, then: READY.park_entry }]);
+    assert_eq!(&refill[..], &[SpawnPlan { slot: 0, pc: READY.restore_entry, sp: READY.stack_top, generation: 0, then: READY.park_entry, image: READY.image }]);
     mux.restored(0).unwrap();
     // The first datagram spawns it warm: one register write at the serving entry.
     mux.set_now(100 * MS);
     arrive(&driver, &udp_to_us(b"hello", 4000, 7));
     let wake = mux.on_driver();
     let plans = mux.fwps_mut().take_plans();
-    assert_eq!(&plans[..], &[SpawnPlan { slot: 0, pc: READY.serve_entry, sp: READY.stack_top, generation: 1, then: 0 }]);
+    assert_eq!(&plans[..], &[SpawnPlan { slot: 0, pc: READY.serve_entry, sp: READY.stack_top, generation: 1, then: 0, image: 0 }]);
     assert_eq!(wake.tenants, 1, "a notification waits for the FWP: it finds its frame either way");
     assert_eq!(tenant.serve(), vec![b"hello".to_vec()], "the frame waited in its ring");
+    // The FWP answers (its ARP request first) 7 µs after the frame arrived.
+    mux.set_now(100 * MS + 7_000);
     mux.on_tenant(0); // the tenant's ARP request, answered by the mux
     tenant.serve();
     mux.on_tenant(0);
@@ -73,10 +75,11 @@ fn the_first_packet_spawns_a_warm_fwp_that_serves_and_idles_out() {
     mux.on_driver();
     assert!(mux.fwps_mut().take_plans().is_empty());
     assert_eq!(tenant.serve(), vec![b"again".to_vec()]);
-    // Idle for the timeout: torn down, its service entry gone, scrubbed, refilled.
-    mux.set_now(105 * MS - 1);
+    // Idle for the timeout since its last traffic: torn down, its service
+    // entry gone, scrubbed, refilled.
+    mux.set_now(105 * MS + 7_000 - 1);
     assert_eq!(mux.expire_idle(), 0);
-    mux.set_now(105 * MS);
+    mux.set_now(105 * MS + 7_000);
     assert_eq!(mux.expire_idle(), 1);
     assert_eq!(mux.fwps_mut().take_draining(), 0b01);
     assert!(mux.stats_line().as_str().contains(" flows=0 "), "{}", mux.stats_line().as_str());
@@ -88,7 +91,7 @@ fn the_first_packet_spawns_a_warm_fwp_that_serves_and_idles_out() {
     assert_eq!(mux.fwps_mut().take_plans()[0].then, READY.park_entry);
     let line = mux.stats_line();
     let line = line.as_str();
-    for (key, value) in [("fwp.spawned_warm", 1), ("fwp.idle_teardowns", 1), ("fwp.scrubbed", 1), ("fwp.refills", 2), ("slots.restoring", 1), ("t0.delivered", 3), ("t0.sent", 1)] {
+    for (key, value) in [("fwp.spawned_warm", 1), ("fwp.idle_teardowns", 1), ("fwp.scrubbed", 1), ("fwp.refills", 2), ("slots.restoring", 1), ("t0.delivered", 3), ("t0.sent", 1), ("t0.turnaround_max_ns", 7_000)] {
         assert_eq!(stat(line, key), value, "{key} in {line}");
     }
 }
@@ -107,7 +110,7 @@ fn tcp_spawns_one_fwp_per_connection_only_on_a_syn_and_within_its_limit() {
     arrive(&driver, &tcp_to_us(5000, 8, true));
     mux.on_driver();
     let plans = mux.fwps_mut().take_plans();
-    assert_eq!(&plans[..], &[SpawnPlan { slot: 1, pc: READY.restore_entry, sp: READY.stack_top, generation: 1, then: READY.serve_entry }]);
+    assert_eq!(&plans[..], &[SpawnPlan { slot: 1, pc: READY.restore_entry, sp: READY.stack_top, generation: 1, then: READY.serve_entry, image: READY.image }]);
     assert_eq!(mux.tenant(1).unwrap().stats().delivered, 1);
     // Its flow routes the rest of the connection; a second connection is
     // refused: the template may serve one at a time.

@@ -47,6 +47,7 @@ pub fn checkpoint(serve: extern "C" fn(usize, usize) -> !) -> Result<ImageLayout
         restore_entry: restore_entry(),
         park_entry: fwp_park as *const () as u64,
         stack_top: serve_stack_top(),
+        image: vaddr as u64,
     };
     let mut block = [0u8; READY_BLOCK_LEN];
     ready.emit(&mut block);

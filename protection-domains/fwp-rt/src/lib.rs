@@ -5,7 +5,7 @@
 //! ```text
 //!  template PD: init ──▶ checkpoint() ──▶ ready block ──▶ notify mux ──▶ park
 //!  slot, boot:  init finds no configuration ──▶ parks (never touches its rings)
-//!  slot, spawn: mux writes pc = fwp_restore, sp, x0 = slot, x1 = generation, x2 = next
+//!  slot, spawn: mux writes pc = fwp_restore, sp, x0 = slot, x1 = generation, x2 = next, x3 = image
 //!               fwp_restore copies the image over the writable segments ──▶ br x2
 //!               x2 = the template's serve entry (cold spawn) or fwp_park (refill)
 //! ```

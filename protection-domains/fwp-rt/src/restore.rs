@@ -1,9 +1,10 @@
 //! The restore routine, in assembly because it overwrites the memory any
 //! compiled code would use: the stack it would spill to, the TLS block and
-//! the statics. It reads the image's address from the `tmpl_image_vaddr`
-//! setvar before the copy (the copy writes the same value back: the template
-//! PD maps its image where its slots do), copies each range 16 bytes at a
-//! time from registers, and branches to x2 with x0, x1 and sp untouched.
+//! the statics. The mux passes the image's address in x3 (from the template
+//! PD's ready block: never from the slot's own memory, which the last tenant
+//! may have corrupted, say by overflowing its stack into `.data`); it copies
+//! each range 16 bytes at a time from registers and branches to x2 with x0,
+//! x1 and sp untouched.
 //! An image without its magic number faults (`udf`), so the mux's fault
 //! handler tears the slot down instead of the slot running half-restored.
 //! The format is `edgeos_fwp::image`'s.
@@ -21,8 +22,7 @@ global_asm!(
     .global fwp_restore
     .balign 16
 fwp_restore:
-    adrp x9, tmpl_image_vaddr
-    ldr x9, [x9, :lo12:tmpl_image_vaddr]
+    mov x9, x3
     ldr w10, [x9]
     movz w11, #0x5746
     movk w11, #0x4950, lsl #16

@@ -160,8 +160,9 @@ impl<const N: usize> Children<N> {
     }
 
     /// Applies a spawn or restore plan: one seL4 invocation writing PC, SP,
-    /// SPSR (sanitised by the kernel), x0 (slot), x1 (generation) and x2
-    /// (where a restore continues) into the slot's TCB and resuming it.
+    /// SPSR (sanitised by the kernel), x0 (slot), x1 (generation), x2 (where
+    /// a restore continues) and x3 (the image) into the slot's TCB and
+    /// resuming it.
     /// Works whether the slot is running, blocked, suspended or faulted.
     pub fn start(&self, plan: &SpawnPlan) -> Result<(), sel4::Error> {
         let mut regs = sel4::UserContext::default();
@@ -170,7 +171,8 @@ impl<const N: usize> Children<N> {
         *regs.gpr_mut(0) = plan.slot as u64;
         *regs.gpr_mut(1) = u64::from(plan.generation);
         *regs.gpr_mut(2) = plan.then;
-        self.slots[plan.slot].child.tcb().tcb_write_registers(true, 6, &mut regs)
+        *regs.gpr_mut(3) = plan.image;
+        self.slots[plan.slot].child.tcb().tcb_write_registers(true, 7, &mut regs)
     }
 
     /// Stops template `t`'s PD: after its checkpoint, or after a fault.

@@ -189,6 +189,7 @@ impl MuxPd {
                 let _ = self.mux.restored(slot);
             }
             Ok(SlotState::Active { generation, .. }) => {
+                let faults = self.mux.fwps().stats().fault_teardowns;
                 loop {
                     let start = now_ns();
                     let wake = self.mux.on_tenant(slot);
@@ -198,7 +199,9 @@ impl MuxPd {
                         break;
                     }
                 }
-                if self.children.status(slot).is_some_and(|s| s.exits(generation)) {
+                if self.mux.fwps().stats().fault_teardowns > faults {
+                    debug_println!("mux: fwp slot {slot} broke the ring protocol, torn down");
+                } else if self.children.status(slot).is_some_and(|s| s.exits(generation)) {
                     let _ = self.mux.teardown(slot, TeardownReason::Closed);
                 }
             }

@@ -9,6 +9,8 @@
 #![no_std]
 #![no_main]
 
+mod probe;
+
 use core::ptr::addr_of_mut;
 
 use edgeos_config::Protocol;
@@ -39,6 +41,8 @@ struct Template {
     echo: Echo<'static>,
     /// One connection per FWP: exit when it closed.
     per_connection: bool,
+    /// The outgoing ring's address (for the bad-ring probe).
+    outgoing_ring: usize,
 }
 
 static mut STORAGE: EchoStorage<'static> = EchoStorage::new();
@@ -65,6 +69,7 @@ fn init() -> Parked {
             region(*var!(tx_buf_vaddr: usize = 0), *var!(tx_buf_size: usize = 0)),
         )
     };
+    let outgoing_ring = *var!(tx_free_vaddr: usize = 0);
     let mut dev = RingDevice::new(
         RxSide {
             filled: reader(ring_at(*var!(rx_used_vaddr: usize = 0))),
@@ -72,7 +77,7 @@ fn init() -> Parked {
             mem: rx_mem,
         },
         TxSide {
-            outgoing: writer(ring_at(*var!(tx_free_vaddr: usize = 0))),
+            outgoing: writer(ring_at(outgoing_ring)),
             done: reader(ring_at(*var!(tx_used_vaddr: usize = 0))),
             mem: tx_mem,
         },
@@ -83,7 +88,7 @@ fn init() -> Parked {
     let storage = unsafe { &mut *addr_of_mut!(STORAGE) };
     let echo = Echo::new(&config, &mut dev, storage, now());
     let per_connection = config.protocol == Protocol::Tcp;
-    unsafe { *addr_of_mut!(TEMPLATE) = Some(Template { dev, echo, per_connection }) };
+    unsafe { *addr_of_mut!(TEMPLATE) = Some(Template { dev, echo, per_connection, outgoing_ring }) };
 
     let protocol = match config.protocol {
         Protocol::Udp => "udp",
@@ -138,6 +143,9 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
         loop {
             let start = now_ns();
             template.echo.serve(&mut template.dev, now());
+            if let Some(p) = template.echo.take_probe() {
+                probe::misbehave(p, template.outgoing_ring);
+            }
             let notify = template.dev.take_notify();
             busy += now_ns() - start;
             if notify {

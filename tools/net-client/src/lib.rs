@@ -34,6 +34,7 @@ use std::time::Duration;
 pub mod frames;
 pub mod inject;
 pub mod pattern;
+pub mod send;
 pub mod silence;
 pub mod stats;
 pub mod target;

@@ -63,6 +63,15 @@ enum Command {
         #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = timeout_ms())]
         timeout_ms: u64,
     },
+    /// Send one UDP datagram with this text from a fresh port; await nothing.
+    Send {
+        /// The service, e.g. 127.0.0.1:15009.
+        #[arg(long, value_name = "ADDR")]
+        to: Loopback,
+        /// The datagram's text, e.g. probe:spin.
+        #[arg(long)]
+        text: String,
+    },
     /// Many short TCP echo connections one after another, each with its own
     /// bytes: against a per-flow template, a spawn and a teardown each.
     TcpChurn {
@@ -110,10 +119,10 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         to: Loopback,
         /// A line written by `stats --save` (needed by --rose and --same).
-        #[arg(long, value_name = "FILE", required_unless_present = "equals")]
+        #[arg(long, value_name = "FILE", required_unless_present_any = ["equals", "at_most"])]
         since: Option<PathBuf>,
         /// A counter that must have increased (repeatable).
-        #[arg(long, value_name = "KEY", requires = "since", required_unless_present_any = ["same", "equals"])]
+        #[arg(long, value_name = "KEY", requires = "since", required_unless_present_any = ["same", "equals", "at_most"])]
         rose: Vec<String>,
         /// A counter that must be unchanged (repeatable).
         #[arg(long, value_name = "KEY", requires = "since")]
@@ -121,6 +130,9 @@ enum Command {
         /// A counter that must have this value now (repeatable).
         #[arg(long, value_name = "KEY=VALUE", value_parser = parse_equals)]
         equals: Vec<(String, u64)>,
+        /// A counter that must be at most this now (repeatable).
+        #[arg(long, value_name = "KEY=VALUE", value_parser = parse_equals)]
+        at_most: Vec<(String, u64)>,
         /// How long to wait for the reply before resending (3 resends).
         #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = timeout_ms())]
         timeout_ms: u64,
@@ -215,6 +227,11 @@ fn run(command: Command) -> Result<bool, Error> {
             println!("{report}");
             Ok(report.success())
         }
+        Command::Send { to, text } => {
+            let port = edgeos_net_client::send::run(to, &text)?;
+            println!("send: {} bytes to {to} from port {port}", text.len());
+            Ok(true)
+        }
         Command::TcpChurn { to, count, bytes, timeout_ms } => {
             let report = tcp_churn::run(tcp_churn::TcpChurn { target: to, count, bytes, timeout: ms(timeout_ms) })?;
             println!("{report}");
@@ -261,6 +278,7 @@ fn run(command: Command) -> Result<bool, Error> {
             rose,
             same,
             equals,
+            at_most,
             timeout_ms,
         } => {
             let before = match since {
@@ -280,6 +298,7 @@ fn run(command: Command) -> Result<bool, Error> {
                 .map(Check::Rose)
                 .chain(same.into_iter().map(Check::Same))
                 .chain(equals.into_iter().map(|(key, value)| Check::Equals(key, value)))
+                .chain(at_most.into_iter().map(|(key, value)| Check::AtMost(key, value)))
                 .collect();
             let results = stats::compare(&before, &after, &checks);
             for result in &results {

@@ -133,6 +133,8 @@ pub enum Check {
     Same(String),
     /// The value must be this, now (the saved line is not consulted).
     Equals(String, u64),
+    /// The value must be at most this, now.
+    AtMost(String, u64),
 }
 
 /// One check applied to two lines.
@@ -149,14 +151,17 @@ pub struct Comparison {
 impl Comparison {
     /// Whether the requirement holds (a key missing from either line fails).
     pub fn holds(&self) -> bool {
-        if let Check::Equals(_, value) = self.check {
-            return self.after == Some(value);
+        match self.check {
+            Check::Equals(_, value) => return self.after == Some(value),
+            Check::AtMost(_, value) => return self.after.is_some_and(|now| now <= value),
+            _ => {}
         }
         match (self.before, self.after) {
             (Some(before), Some(after)) => match self.check {
                 Check::Rose(_) => after > before,
                 Check::Same(_) => after == before,
                 Check::Equals(_, value) => after == value,
+                Check::AtMost(_, value) => after <= value,
             },
             _ => false,
         }
@@ -171,10 +176,11 @@ impl fmt::Display for Comparison {
         let (word, key) = match &self.check {
             Check::Rose(key) => ("rose", key),
             Check::Same(key) => ("same", key),
-            Check::Equals(key, value) => {
+            Check::Equals(key, value) | Check::AtMost(key, value) => {
+                let op = if matches!(self.check, Check::Equals(..)) { "=" } else { "<=" };
                 return match self.after {
-                    Some(now) => write!(f, "{verdict} {key} = {value}: now {now}"),
-                    None => write!(f, "{verdict} {key} = {value}: missing from the new line"),
+                    Some(now) => write!(f, "{verdict} {key} {op} {value}: now {now}"),
+                    None => write!(f, "{verdict} {key} {op} {value}: missing from the new line"),
                 };
             }
         };
@@ -201,7 +207,7 @@ pub fn compare(before: &Stats, after: &Stats, checks: &[Check]) -> Vec<Compariso
         .iter()
         .map(|check| {
             let key = match check {
-                Check::Rose(key) | Check::Same(key) | Check::Equals(key, _) => key,
+                Check::Rose(key) | Check::Same(key) | Check::Equals(key, _) | Check::AtMost(key, _) => key,
             };
             Comparison {
                 check: check.clone(),
@@ -349,10 +355,25 @@ mod tests {
         let results = compare(
             &Stats::default(),
             &now,
-            &[Check::Equals("slots.active".into(), 0), Check::Equals("flows".into(), 0), Check::Equals("gone".into(), 0)],
+            &[
+                Check::Equals("slots.active".into(), 0),
+                Check::Equals("flows".into(), 0),
+                Check::Equals("gone".into(), 0),
+                Check::AtMost("flows".into(), 2),
+                Check::AtMost("flows".into(), 1),
+            ],
         );
         let shown: Vec<String> = results.iter().map(ToString::to_string).collect();
-        assert_eq!(shown, ["ok   slots.active = 0: now 0", "FAIL flows = 0: now 2", "FAIL gone = 0: missing from the new line"]);
+        assert_eq!(
+            shown,
+            [
+                "ok   slots.active = 0: now 0",
+                "FAIL flows = 0: now 2",
+                "FAIL gone = 0: missing from the new line",
+                "ok   flows <= 2: now 2",
+                "FAIL flows <= 1: now 2"
+            ]
+        );
     }
 
     #[test]

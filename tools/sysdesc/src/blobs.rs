@@ -153,6 +153,7 @@ pub fn tenant_config(loaded: &Loaded, plan: &SlotPlan<'_>) -> Result<TenantConfi
         mac: net.mac.0,
         protocol: protocol(s.protocol),
         port: s.port,
+        probes: plan.template.test_probes,
     })
 }
 

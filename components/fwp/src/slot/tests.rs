@@ -1,14 +1,14 @@
 use super::*;
 
-const READY: TemplateReady = TemplateReady { serve_entry: 0x1000, restore_entry: 0x1100, park_entry: 0x1200, stack_top: 0x8000 };
+const READY: TemplateReady = TemplateReady { serve_entry: 0x1000, restore_entry: 0x1100, park_entry: 0x1200, stack_top: 0x8000, image: 0x7800_0000 };
 const OTHER: TemplateReady = TemplateReady { serve_entry: 0x2000, stack_top: 0x9000, ..READY };
 
 fn warm(slot: usize, generation: u32) -> SpawnPlan {
-    SpawnPlan { slot, pc: 0x1000, sp: 0x8000, generation, then: 0 }
+    SpawnPlan { slot, pc: 0x1000, sp: 0x8000, generation, then: 0, image: 0 }
 }
 
 fn cold(slot: usize, generation: u32) -> SpawnPlan {
-    SpawnPlan { slot, pc: 0x1100, sp: 0x8000, generation, then: 0x1000 }
+    SpawnPlan { slot, pc: 0x1100, sp: 0x8000, generation, then: 0x1000, image: 0x7800_0000 }
 }
 const T0: TemplateId = TemplateId(0);
 const T1: TemplateId = TemplateId(1);
@@ -254,7 +254,7 @@ fn warm_pool_refills_to_target_and_no_further() {
     // Slot 0 is Ready from init: one more restore reaches the target. A
     // refill restores, then parks (continuing at the park entry point).
     let refill = pool.next_refill().unwrap();
-    assert_eq!(refill, SpawnPlan { slot: 1, pc: 0x1100, sp: 0x8000, generation: 0, then: 0x1200 });
+    assert_eq!(refill, SpawnPlan { slot: 1, pc: 0x1100, sp: 0x8000, generation: 0, then: 0x1200, image: 0x7800_0000 });
     assert_eq!(pool.state(1), Ok(SlotState::Restoring));
     assert_eq!(pool.next_refill(), None, "a restoring slot counts towards the target");
     pool.restored(1).unwrap();

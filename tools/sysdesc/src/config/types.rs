@@ -244,6 +244,10 @@ pub struct Template {
     /// the whole service.
     #[serde(default)]
     pub per_flow: bool,
+    /// The template obeys fault probes (`edgeos_echo::probe`): only for test
+    /// templates that prove a misbehaving FWP is contained.
+    #[serde(default)]
+    pub test_probes: bool,
     /// Most FWPs of the template serving at once; the template's slots by
     /// default. Spawns beyond it are refused and counted.
     #[serde(default)]
