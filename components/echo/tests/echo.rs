@@ -83,41 +83,9 @@ fn client(port: &mut Port) -> Interface {
     iface
 }
 
-#[test]
-fn udp_echo_returns_each_datagram() {
-    let (mut server_port, mut client_port) = wire();
-    let storage = Box::leak(Box::new(EchoStorage::new()));
-    let mut echo = Echo::new(&config(Protocol::Udp), &mut server_port, storage, Instant::ZERO);
-    let mut iface = client(&mut client_port);
-    let mut storage = [SocketStorage::EMPTY; 1];
-    let mut sockets = SocketSet::new(&mut storage[..]);
-    let buffer = || udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 8], vec![0u8; 4096]);
-    let mut socket = udp::Socket::new(buffer(), buffer());
-    socket.bind(40000).unwrap();
-    let handle = sockets.add(socket);
-    let server = (IpAddress::Ipv4(Ipv4Address::from_octets(SERVER_IP)), 7);
-
-    let mut now = Instant::ZERO;
-    let mut received = Vec::new();
-    for i in 0..5 {
-        sockets.get_mut::<udp::Socket>(handle).send_slice(format!("ping {i}").as_bytes(), server).unwrap();
-        for _ in 0..4 {
-            now += Duration::from_millis(10);
-            iface.poll(now, &mut client_port, &mut sockets);
-            echo.serve(&mut server_port, now);
-        }
-        iface.poll(now, &mut client_port, &mut sockets);
-        while let Ok((data, _)) = sockets.get_mut::<udp::Socket>(handle).recv() {
-            received.push(String::from_utf8(data.to_vec()).unwrap());
-        }
-    }
-    assert_eq!(received, (0..5).map(|i| format!("ping {i}")).collect::<Vec<_>>());
-    assert_eq!(echo.echoed(), 5);
-}
-
 /// Sends `payloads` to a UDP echo configured with `probes`; returns what
-/// came back and the probe the template took.
-fn udp_round(probes: bool, payloads: &[&[u8]]) -> (Vec<Vec<u8>>, Option<edgeos_echo::Probe>) {
+/// came back, the probe the template took and its echo count.
+fn udp_round(probes: bool, payloads: &[&[u8]]) -> (Vec<Vec<u8>>, Option<edgeos_echo::Probe>, u64) {
     let (mut server_port, mut client_port) = wire();
     let storage = Box::leak(Box::new(EchoStorage::new()));
     let mut echo = Echo::new(&TenantConfig { probes, ..config(Protocol::Udp) }, &mut server_port, storage, Instant::ZERO);
@@ -143,15 +111,23 @@ fn udp_round(probes: bool, payloads: &[&[u8]]) -> (Vec<Vec<u8>>, Option<edgeos_e
             received.push(data.to_vec());
         }
     }
-    (received, probe)
+    (received, probe, echo.echoed())
+}
+
+#[test]
+fn udp_echo_returns_each_datagram() {
+    let pings: Vec<Vec<u8>> = (0..5).map(|i| format!("ping {i}").into_bytes()).collect();
+    let payloads: Vec<&[u8]> = pings.iter().map(|p| &p[..]).collect();
+    let (received, probe, echoed) = udp_round(false, &payloads);
+    assert_eq!((received, probe, echoed), (pings.clone(), None, 5));
 }
 
 #[test]
 fn probes_are_obeyed_only_when_configured() {
     let payloads: [&[u8]; 2] = [b"probe:spin", b"hello"];
-    let (got, probe) = udp_round(true, &payloads);
+    let (got, probe, _) = udp_round(true, &payloads);
     assert_eq!((got, probe), (vec![b"hello".to_vec()], Some(edgeos_echo::Probe::Spin)));
-    let (got, probe) = udp_round(false, &payloads);
+    let (got, probe, _) = udp_round(false, &payloads);
     assert_eq!((got, probe), (vec![b"probe:spin".to_vec(), b"hello".to_vec()], None), "a plain echo echoes them");
 }
 
