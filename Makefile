@@ -50,7 +50,7 @@ QEMU_ARGS  = -machine virt,virtualization=on -cpu cortex-a53 -m size=2G -nograph
 
 SDK = $(shell ci/find-sdk.sh)
 
-.PHONY: run image pds test host-test system-test bench-hops clean
+.PHONY: run image pds test host-test system-test bench-hops bench-fwp fwp-memory soak clean
 
 run: image
 	qemu-system-aarch64 $(QEMU_ARGS)
@@ -95,6 +95,18 @@ system-test: image
 # Guest time per frame in each hop; see docs/benchmarks.md.
 bench-hops:
 	ci/bench-hops.sh
+
+# FWP spawn, refill and teardown latencies in guest time (release config).
+bench-fwp:
+	ci/bench-fwp.sh
+
+# Bytes of frames per FWP slot, and how they grow with the slot count.
+fwp-memory:
+	ci/fwp-memory.sh
+
+# The long churn soak: SOAK_COUNT spawn/teardown cycles (10,000 by default).
+soak:
+	ci/soak.sh
 
 clean:
 	rm -rf build target

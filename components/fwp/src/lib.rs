@@ -23,6 +23,7 @@ pub mod image;
 mod ready_block;
 mod slot;
 mod status;
+pub mod timing;
 
 pub use image::{ImageError, ImageLayout};
 pub use ready_block::{ReadyBlockError, TemplateReady, READY_BLOCK_LEN};

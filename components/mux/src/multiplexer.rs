@@ -173,6 +173,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         line.put(none, "arp_unknown", self.stats.arp_unknown);
         line.put(none, "driver_bad_returns", link.bad_returns);
         line.put(none, "driver_ring_errors", link.ring_errors);
+        line.put(none, "buffers_free", self.link.available() as u64);
         for (reason, count) in self.drops.iter() {
             line.put(format_args!("drop."), reason.name(), count);
         }

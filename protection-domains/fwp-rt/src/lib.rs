@@ -86,13 +86,7 @@ fn write_status(status: SlotStatus) {
     ctrl().as_mut_ptr().index(STATUS_AT..STATUS_AT + STATUS_LEN).copy_from_slice(&bytes);
 }
 
-/// The counter (`CNTPCT_EL0`).
-pub fn counter() -> u64 {
-    let ticks: u64;
-    // SAFETY: the SDK's kernel configs export the physical counter to EL0.
-    unsafe { core::arch::asm!("mrs {}, cntpct_el0", out(reg) ticks) };
-    ticks
-}
+pub use edgeos_pd_ring::counter;
 
 /// Records that spawn `generation` started serving at counter `started_at`
 /// (read as the serving loop's first instruction; the mux measures spawn

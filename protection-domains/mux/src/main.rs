@@ -12,10 +12,11 @@ mod children;
 use edgeos_config::MuxConfig;
 use edgeos_flow::{FlowTable, NetIdentity};
 use edgeos_cycles::{Samples, Summary};
+use edgeos_fwp::timing::{Latency, SpawnTimes, Start};
 use edgeos_fwp::{SlotState, TeardownReason, TemplateId};
 use edgeos_mux::{DriverLink, DriverPorts, Multiplexer, StatsLine, TenantLink, Wake};
 use edgeos_net_driver::protocol::{ConnectReply, MacDisplay, Request, LABEL_OK};
-use edgeos_pd_ring::{now_ns, reader, region, ring_at, writer, ReadEnd, SharedRegion, WriteEnd};
+use edgeos_pd_ring::{counter, now_ns, reader, region, ring_at, ticks_to_ns, writer, ReadEnd, SharedRegion, WriteEnd};
 use edgeos_ring::Region;
 use heapless::Vec;
 use sel4_microkit::{
@@ -39,12 +40,37 @@ const FLOWS: usize = 64;
 /// Per-frame time samples kept (the first ones; later frames only count).
 const HOP_SAMPLES: usize = 16 * 1024;
 
-/// Kept out of the handler struct, which `init` returns on the stack.
-static mut HOPS: Samples<HOP_SAMPLES> = Samples::new();
+/// Per-frame time samples and the FWP lifecycle's: kept out of the handler
+/// struct, which `init` returns on the stack.
+struct Timings {
+    hops: Samples<HOP_SAMPLES>,
+    lifecycle: [Samples<LIFECYCLE_SAMPLES>; 4],
+}
+
+/// Samples kept per lifecycle step (warm spawn, cold spawn, refill, teardown).
+const LIFECYCLE_SAMPLES: usize = 16 * 1024;
+/// Their names in the hops line, in `Timings::lifecycle` order.
+const LIFECYCLE: [&str; 4] = ["spawn_warm", "spawn_cold", "refill", "teardown"];
+
+static mut TIMINGS: Timings = Timings { hops: Samples::new(), lifecycle: [const { Samples::new() }; 4] };
+
+fn timings() -> &'static mut Timings {
+    // SAFETY: the PD is single-threaded and only the handler touches TIMINGS.
+    unsafe { &mut *core::ptr::addr_of_mut!(TIMINGS) }
+}
 
 fn hops() -> &'static mut Samples<HOP_SAMPLES> {
-    // SAFETY: the PD is single-threaded and only the handler touches HOPS.
-    unsafe { &mut *core::ptr::addr_of_mut!(HOPS) }
+    &mut timings().hops
+}
+
+/// Records a lifecycle step's latency.
+fn record(latency: Latency) {
+    let index = match latency.how {
+        Start::Warm => 0,
+        Start::Cold => 1,
+        Start::Refill => 2,
+    };
+    timings().lifecycle[index].record_batch(ticks_to_ns(latency.ticks), 1);
 }
 
 type Mux = Multiplexer<ReadEnd<'static>, WriteEnd<'static>, SharedRegion, MAX_SLOTS, MAX_BUFFERS, FLOWS>;
@@ -56,6 +82,7 @@ struct MuxPd {
     /// The timer (idle timeouts), and the deadline (ns) it will wake us at.
     timer: Option<Channel>,
     armed: Option<u64>,
+    times: SpawnTimes<MAX_SLOTS>,
 }
 
 fn load_config() -> Option<MuxConfig> {
@@ -119,7 +146,7 @@ fn init() -> MuxPd {
     }
     connect(&mux, driver, &me);
     let timer = config.as_ref().and_then(|c| c.timer_channel).map(|id| Channel::new(id.into()));
-    MuxPd { mux, driver, children, timer, armed: None }
+    MuxPd { mux, driver, children, timer, armed: None, times: SpawnTimes::new() }
 }
 
 /// Asks the driver what it sees of the rings and reports whether the two
@@ -186,10 +213,15 @@ impl MuxPd {
     fn slot_signalled(&mut self, slot: usize, busy: &mut u64) {
         match self.mux.fwps().pool().state(slot) {
             Ok(SlotState::Restoring) => {
-                let _ = self.mux.restored(slot);
+                if self.mux.restored(slot).is_ok() {
+                    if let Some(latency) = self.times.restored(slot, counter()) {
+                        record(latency);
+                    }
+                }
             }
             Ok(SlotState::Active { generation, .. }) => {
                 let faults = self.mux.fwps().stats().fault_teardowns;
+                self.observe(slot);
                 loop {
                     let start = now_ns();
                     let wake = self.mux.on_tenant(slot);
@@ -207,6 +239,25 @@ impl MuxPd {
             }
             // Anything else is stale (a slot torn down since it signalled).
             _ => {}
+        }
+    }
+
+    /// Records slot `slot`'s spawn latency, once its FWP reported serving.
+    fn observe(&mut self, slot: usize) {
+        if let Some(latency) = self.children.status(slot).and_then(|s| self.times.observe(slot, &s)) {
+            record(latency);
+        }
+    }
+
+    /// What kind of start `plan` is: warm, a cold spawn, or a refill
+    /// (a restore that continues at the template's park entry point).
+    fn start_kind(&self, plan: &edgeos_fwp::SpawnPlan) -> Start {
+        let template = self.mux.fwps().pool().template_of(plan.slot).ok();
+        let park = template.and_then(|t| self.mux.fwps().pool().checkpoint(t).ok().flatten()).map(|r| r.park_entry);
+        match plan.then {
+            0 => Start::Warm,
+            then if Some(then) == park => Start::Refill,
+            _ => Start::Cold,
         }
     }
 
@@ -238,12 +289,17 @@ impl MuxPd {
         loop {
             let draining = self.mux.fwps_mut().take_draining();
             for slot in (0..self.children.len()).filter(|s| draining & (1 << s) != 0) {
+                let started = counter();
+                self.observe(slot);
+                self.times.forget(slot);
                 if let Err(e) = self.mux.scrubbed(slot, self.children.reset(slot)) {
                     debug_println!("mux: ERROR: slot {slot} not scrubbed: {e}");
                 }
+                timings().lifecycle[3].record_batch(ticks_to_ns(counter() - started), 1);
             }
             let plans = self.mux.fwps_mut().take_plans();
             for plan in &plans {
+                self.times.started(plan.slot, self.start_kind(plan), plan.generation, counter());
                 if let Err(e) = self.children.start(plan) {
                     debug_println!("mux: ERROR: starting fwp slot {} failed: {e:?}", plan.slot);
                     self.mux.fault(plan.slot);
@@ -270,6 +326,9 @@ impl Handler for MuxPd {
             let mut extra = |line: &mut StatsLine| {
                 line.put_hop(format_args!("driver"), driver_hops(driver));
                 line.put_hop(format_args!("mux"), hops().summary());
+                for (name, samples) in LIFECYCLE.iter().zip(&mut timings().lifecycle) {
+                    line.put_hop(format_args!("{name}"), samples.summary());
+                }
                 for slot in 0..children.len() {
                     line.put_hop(format_args!("f{slot}"), children.hop_summary(slot));
                     if let Some(s) = children.status(slot) {

@@ -139,12 +139,22 @@ pub unsafe fn region(vaddr: usize, len: usize) -> SharedRegion {
 /// exported to user mode by the SDK's kernel configs). Under QEMU
 /// `-icount shift=0` a nanosecond is one instruction.
 pub fn now_ns() -> u64 {
-    let (ticks, freq): (u64, u64);
-    // SAFETY: reading the generic timer's counter and frequency has no side effects.
-    unsafe {
-        core::arch::asm!("mrs {}, cntpct_el0", out(reg) ticks);
-        core::arch::asm!("mrs {}, cntfrq_el0", out(reg) freq);
-    }
+    ticks_to_ns(counter())
+}
+
+/// The generic timer's counter (`CNTPCT_EL0`).
+pub fn counter() -> u64 {
+    let ticks: u64;
+    // SAFETY: reading the counter has no side effects.
+    unsafe { core::arch::asm!("mrs {}, cntpct_el0", out(reg) ticks) };
+    ticks
+}
+
+/// Counter ticks in nanoseconds, at the rate `CNTFRQ_EL0` gives.
+pub fn ticks_to_ns(ticks: u64) -> u64 {
+    let freq: u64;
+    // SAFETY: reading the frequency has no side effects.
+    unsafe { core::arch::asm!("mrs {}, cntfrq_el0", out(reg) freq) };
     (u128::from(ticks) * 1_000_000_000 / u128::from(freq.max(1))) as u64
 }
 

@@ -112,6 +112,10 @@ enum Command {
         /// Also write the line to this file, for a later stats-check.
         #[arg(long, value_name = "FILE")]
         save: Option<PathBuf>,
+        /// Ask for the time summaries (per-frame hops, FWP spawn and
+        /// teardown latencies) instead of the counters.
+        #[arg(long)]
+        hops: bool,
     },
     /// Query the stats again and compare counters with a saved line.
     StatsCheck {
@@ -259,8 +263,10 @@ fn run(command: Command) -> Result<bool, Error> {
             to,
             timeout_ms,
             save,
+            hops,
         } => {
-            let Some((text, _)) = answered(stats::query(to, ms(timeout_ms))?, "stats") else {
+            let request = if hops { stats::HOPS_QUERY } else { stats::QUERY };
+            let Some((text, _)) = answered(stats::query_with(to, request, ms(timeout_ms))?, "stats") else {
                 return Ok(false);
             };
             println!("{text}");

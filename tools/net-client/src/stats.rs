@@ -16,6 +16,9 @@ use crate::Error;
 
 /// What the query datagram carries (the service answers any datagram).
 pub const QUERY: &[u8] = b"stats";
+/// What asks the stats service for the time summaries instead (the mux's
+/// `edgeos_mux::HOPS_QUERY`).
+pub const HOPS_QUERY: &[u8] = b"hops";
 /// Resends of an unanswered query, after the first send (the first
 /// datagrams may race the guest's neighbour setup).
 pub const RETRIES: u32 = 3;
@@ -234,15 +237,20 @@ pub enum Answer {
     Silent(String),
 }
 
-/// Asks the stats service for its line: sends [`QUERY`], waits `timeout`
-/// for the reply, and resends up to [`RETRIES`] times.
+/// Asks the stats service for its counters line: sends [`QUERY`], waits
+/// `timeout` for the reply, and resends up to [`RETRIES`] times.
 pub fn query(target: Loopback, timeout: Duration) -> Result<Answer, Error> {
+    query_with(target, QUERY, timeout)
+}
+
+/// As [`query`], sending `request` ([`QUERY`] or [`HOPS_QUERY`]).
+pub fn query_with(target: Loopback, request: &[u8], timeout: Duration) -> Result<Answer, Error> {
     crate::check_timeout(timeout)?;
     let socket = udp::connect(target)?;
     let mut buf = vec![0u8; MAX_LINE + 1];
     let mut refused = false;
     for _ in 0..=RETRIES {
-        let outcome = match udp::send(&socket, QUERY)? {
+        let outcome = match udp::send(&socket, request)? {
             Some(refusal) => refusal,
             None => udp::recv_before(&socket, &mut buf, Instant::now() + timeout)?,
         };

@@ -11,6 +11,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::check::blobs::BlobIssue;
+use crate::check::checkpoint::CheckpointIssue;
 use crate::check::isolation::IsolationIssue;
 use crate::check::layout::LayoutIssue;
 use crate::check::limits::LimitIssue;
@@ -130,6 +131,8 @@ pub enum DiagnosticKind {
     Symbol(SymbolIssue),
     /// Configuration blobs against the maps.
     Blob(BlobIssue),
+    /// Template checkpoints against their image regions.
+    Checkpoint(CheckpointIssue),
     /// The Microkit tool itself.
     Microkit(MicrokitIssue),
     /// An output file could not be written.
@@ -154,6 +157,7 @@ impl DiagnosticKind {
             DiagnosticKind::Schedule(_)
             | DiagnosticKind::Isolation(_)
             | DiagnosticKind::Limit(_)
+            | DiagnosticKind::Checkpoint(_)
             | DiagnosticKind::Microkit(_)
             | DiagnosticKind::Write { .. } => Severity::Error,
         }
@@ -172,6 +176,7 @@ impl fmt::Display for DiagnosticKind {
             DiagnosticKind::Layout(i) => i.fmt(f),
             DiagnosticKind::Symbol(i) => i.fmt(f),
             DiagnosticKind::Blob(i) => i.fmt(f),
+            DiagnosticKind::Checkpoint(i) => i.fmt(f),
             DiagnosticKind::Microkit(i) => i.fmt(f),
             DiagnosticKind::Write { path, reason } => {
                 write!(f, "cannot write {}: {reason}", path.display())
@@ -198,6 +203,7 @@ into_kind! {
     IsolationIssue => Isolation,
     LimitIssue => Limit,
     LayoutIssue => Layout,
+    CheckpointIssue => Checkpoint,
     SymbolIssue => Symbol,
     BlobIssue => Blob,
     MicrokitIssue => Microkit,

@@ -27,6 +27,9 @@ pub struct Image {
     pub symbols: BTreeSet<String>,
     /// Defined global data objects (where setvar symbols live).
     pub data_symbols: BTreeSet<String>,
+    /// The writable `PT_LOAD` segments, `(vaddr, memsz)`, unrounded: what a
+    /// template PD checkpoints.
+    pub writable: Vec<(u64, u64)>,
 }
 
 /// Where the Microkit tool would find `program`: the first search path that
@@ -58,6 +61,12 @@ pub fn load(path: &Path, page: u64) -> Result<Image, String> {
                 .saturating_mul(page),
         })
         .collect();
+    let writable = file
+        .segments()
+        .filter(|s| s.size() > 0)
+        .filter(|s| matches!(s.flags(), object::SegmentFlags::Elf { p_flags } if p_flags & object::elf::PF_W != 0))
+        .map(|s| (s.address(), s.size()))
+        .collect();
     let mut symbols = BTreeSet::new();
     let mut data_symbols = BTreeSet::new();
     for sym in file.symbols().filter(|s| s.is_definition()) {
@@ -72,6 +81,7 @@ pub fn load(path: &Path, page: u64) -> Result<Image, String> {
         segments,
         symbols,
         data_symbols,
+        writable,
     })
 }
 

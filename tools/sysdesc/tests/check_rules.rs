@@ -335,3 +335,33 @@ mod symbols {
         assert!(!all.iter().any(|m| m.contains("'counter'")), "{all:#?}");
     }
 }
+
+mod checkpoint {
+    use super::*;
+    use edgeos_sysdesc::commands::check_system;
+
+    /// system.xml against tiny programs; `tenant_echo.elf` with a writable
+    /// segment of `memsz` bytes.
+    fn errors_with(memsz: u64) -> Vec<String> {
+        let dir = temp_dir(&format!("checkpoint-{memsz:x}"));
+        for program in ["net_driver.elf", "mux.elf", "timer.elf"] {
+            write_tiny_elf(&dir.join(program), 0x20_0000, 0x1000, &[]);
+        }
+        write_tiny_elf(&dir.join("tenant_echo.elf"), 0x20_0000, memsz, &[]);
+        errors(&check_system(&common::repo_root().join("system.xml"), "qemu_virt_aarch64", &[dir.to_path_buf()]))
+            .into_iter()
+            .filter(|e| e.starts_with("a template's checkpoint"))
+            .collect()
+    }
+
+    #[test]
+    fn a_checkpoint_larger_than_its_image_region_is_refused() {
+        assert_eq!(errors_with(0x1_0000), Vec::<String>::new(), "64 KiB fits the 128 KiB images");
+        let e = errors_with(0x2_0000);
+        assert_eq!(e.len(), 3, "one per template PD: {e:#?}");
+        assert!(
+            e[0].starts_with("a template's checkpoint must fit its image region: 'tmpl_udp_echo' needs 0x20080 bytes, 'tmpl_udp_echo_image' has 0x20000 (raise the template's image_size) @ "),
+            "{e:#?}"
+        );
+    }
+}

@@ -13,6 +13,7 @@
 //! system, so the same passes run on generated and hand-written files; see
 //! [`roles`].
 
+pub mod checkpoint;
 pub mod blobs;
 pub mod isolation;
 pub mod layout;
@@ -60,4 +61,5 @@ pub fn check(system: &System, options: &CheckOptions, diags: &mut Diagnostics) {
     layout::check(system, options, &images, diags);
     let described = blobs::check(system, options, diags);
     symbols::check(system, &images, &described, diags);
+    checkpoint::check(system, &images, diags);
 }
