@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config="${CONFIG:-release}"
-warm="${WARM:-1200}"
+warm="${WARM:-2500}"
 rounds="${ROUNDS:-80}"
 
 . ci/boot-qemu.sh

@@ -173,7 +173,10 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         line.put(none, "arp_unknown", self.stats.arp_unknown);
         line.put(none, "driver_bad_returns", link.bad_returns);
         line.put(none, "driver_ring_errors", link.ring_errors);
-        line.put(none, "buffers_free", self.link.available() as u64);
+        // Driver buffers: rx lent stays at its target; the rest are free or
+        // in flight for tx (this reply's own buffer among them).
+        line.put(none, "buffers_rx_lent", self.link.rx_lent() as u64);
+        line.put(none, "buffers_tx_in_flight", (BUFS - self.link.available() - self.link.rx_lent()) as u64);
         for (reason, count) in self.drops.iter() {
             line.put(format_args!("drop."), reason.name(), count);
         }
@@ -385,6 +388,8 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             self.fwps.stats.spawned_warm += 1;
         }
         self.fwps.push_plan(plan);
+        // A warm spawn took a parked slot: restore the next one behind it.
+        self.fwps.queue_refills();
         let src_mac = EthernetFrame::new_unchecked(&self.frame[..len]).src_addr();
         self.neighbours.learn(tuple.src.0, src_mac);
         if self.deliver(tenant, len) {

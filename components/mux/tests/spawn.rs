@@ -62,6 +62,7 @@ fn the_first_packet_spawns_a_warm_fwp_that_serves_and_idles_out() {
     let wake = mux.on_driver();
     let plans = mux.fwps_mut().take_plans();
     assert_eq!(&plans[..], &[SpawnPlan { slot: 0, pc: READY.serve_entry, sp: READY.stack_top, generation: 1, then: 0, image: 0 }]);
+    // The pool's only other slot is template 1's: nothing to refill behind it.
     assert_eq!(wake.tenants, 1, "a notification waits for the FWP: it finds its frame either way");
     assert_eq!(tenant.serve(), vec![b"hello".to_vec()], "the frame waited in its ring");
     // The FWP answers (its ARP request first) 7 µs after the frame arrived.
@@ -179,4 +180,26 @@ fn faults_and_ring_misbehaviour_tear_the_fwp_down_and_spare_the_other() {
     mux.scrubbed(0, tenant_ports(&fresh.0)).unwrap();
     mux.scrubbed(1, tenant_ports(&fresh.1)).unwrap();
     assert_eq!(mux.fwps().pool().counts().get(edgeos_fwp::StateKind::Draining), 0);
+}
+
+#[test]
+fn a_warm_spawn_restores_the_next_slot_behind_it() {
+    let (driver, wa, wb) = (Wires::new(DMA_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF));
+    let _a = Tenant::new(&wa, 7);
+    let mut pool = SlotPool::<2, MAX_TEMPLATES>::new();
+    pool.configure(UDP, TemplateConfig::warm_pool(1, 2)).unwrap();
+    pool.bind(0, UDP, false).unwrap();
+    pool.bind(1, UDP, false).unwrap();
+    let route = TemplateRoute { service: ServiceKey { protocol: Protocol::Udp, port: 7 }, per_flow: true };
+    let fwps = Fwps::new(pool, heapless::Vec::from_iter([Some(route)]));
+    let mut mux = mux(&driver, [&wa, &wb], FlowTable::new()).with_fwps(fwps);
+    mux.start();
+    mux.set_checkpoint(UDP, READY).unwrap();
+    assert_eq!(mux.fwps_mut().take_plans().iter().map(|p| p.slot).collect::<Vec<_>>(), [0]);
+    mux.restored(0).unwrap();
+    arrive(&driver, &udp_to_us(b"first flow", 4000, 7));
+    mux.on_driver();
+    let plans = mux.fwps_mut().take_plans();
+    assert_eq!(plans.iter().map(|p| (p.slot, p.then)).collect::<Vec<_>>(), [(0, 0), (1, READY.park_entry)], "warm spawn, then a refill");
+    assert_eq!(mux.fwps().stats().refills, 2);
 }
