@@ -388,8 +388,6 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             self.fwps.stats.spawned_warm += 1;
         }
         self.fwps.push_plan(plan);
-        // A warm spawn took a parked slot: restore the next one behind it.
-        self.fwps.queue_refills();
         let src_mac = EthernetFrame::new_unchecked(&self.frame[..len]).src_addr();
         self.neighbours.learn(tuple.src.0, src_mac);
         if self.deliver(tenant, len) {
@@ -495,6 +493,13 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         self.fwps.pool.set_checkpoint(t, ready)?;
         self.fwps.queue_refills();
         Ok(())
+    }
+
+    /// Starts restores towards every warm pool's target. The glue calls it
+    /// once a spawned FWP is running: a restore started with the spawn
+    /// would run first at the same priority and delay it.
+    pub fn refill_pools(&mut self) {
+        self.fwps.queue_refills();
     }
 
     /// Slot `slot` reports its restore done (it parked): it is Ready.

@@ -183,7 +183,7 @@ fn faults_and_ring_misbehaviour_tear_the_fwp_down_and_spare_the_other() {
 }
 
 #[test]
-fn a_warm_spawn_restores_the_next_slot_behind_it() {
+fn a_pool_refills_behind_a_warm_spawn_when_asked() {
     let (driver, wa, wb) = (Wires::new(DMA_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF));
     let _a = Tenant::new(&wa, 7);
     let mut pool = SlotPool::<2, MAX_TEMPLATES>::new();
@@ -200,6 +200,11 @@ fn a_warm_spawn_restores_the_next_slot_behind_it() {
     arrive(&driver, &udp_to_us(b"first flow", 4000, 7));
     mux.on_driver();
     let plans = mux.fwps_mut().take_plans();
-    assert_eq!(plans.iter().map(|p| (p.slot, p.then)).collect::<Vec<_>>(), [(0, 0), (1, READY.park_entry)], "warm spawn, then a refill");
+    assert_eq!(plans.iter().map(|p| (p.slot, p.then)).collect::<Vec<_>>(), [(0, 0)], "the spawn alone");
+    mux.refill_pools();
+    let plans = mux.fwps_mut().take_plans();
+    assert_eq!(plans.iter().map(|p| (p.slot, p.then)).collect::<Vec<_>>(), [(1, READY.park_entry)], "then the refill");
     assert_eq!(mux.fwps().stats().refills, 2);
+    mux.refill_pools();
+    assert!(mux.fwps_mut().take_plans().is_empty(), "at target: nothing more");
 }

@@ -1,0 +1,174 @@
+//! The FWP lifecycle's side of the mux PD: template checkpoints, slot
+//! signals, applying spawn plans and scrubs, idle-timeout wake-ups, and the
+//! latency samples of it all. The decisions are `edgeos_mux::Multiplexer`'s.
+
+use edgeos_cycles::Samples;
+use edgeos_fwp::timing::{Latency, Start};
+use edgeos_fwp::{SlotState, TeardownReason, TemplateId};
+use edgeos_pd_ring::{counter, now_ns, ticks_to_ns};
+use heapless::Vec;
+use sel4_microkit::{debug_println, MessageInfo};
+
+use crate::{MuxPd, HOP_SAMPLES, MAX_SLOTS};
+
+/// Per-frame time samples and the FWP lifecycle's: kept out of the handler
+/// struct, which `init` returns on the stack.
+pub(crate) struct Timings {
+    pub(crate) hops: Samples<HOP_SAMPLES>,
+    pub(crate) lifecycle: [Samples<LIFECYCLE_SAMPLES>; 4],
+}
+
+/// Samples kept per lifecycle step (warm spawn, cold spawn, refill, teardown).
+const LIFECYCLE_SAMPLES: usize = 16 * 1024;
+/// Their names in the hops line, in `Timings::lifecycle` order.
+pub(crate) const LIFECYCLE: [&str; 4] = ["spawn_warm", "spawn_cold", "refill", "teardown"];
+
+static mut TIMINGS: Timings = Timings { hops: Samples::new(), lifecycle: [const { Samples::new() }; 4] };
+
+pub(crate) fn timings() -> &'static mut Timings {
+    // SAFETY: the PD is single-threaded and only the handler touches TIMINGS.
+    unsafe { &mut *core::ptr::addr_of_mut!(TIMINGS) }
+}
+
+pub(crate) fn hops() -> &'static mut Samples<HOP_SAMPLES> {
+    &mut timings().hops
+}
+
+/// Records a lifecycle step's latency.
+fn record(latency: Latency) {
+    let index = match latency.how {
+        Start::Warm => 0,
+        Start::Cold => 1,
+        Start::Refill => 2,
+    };
+    timings().lifecycle[index].record_batch(ticks_to_ns(latency.ticks), 1);
+}
+
+
+impl MuxPd {
+    /// Template `t`'s PD reports its checkpoint: every slot of the template
+    /// gets the template PD's ring state, then warm pools start filling.
+    pub(crate) fn template_ready(&mut self, t: usize) {
+        let ready = match self.children.ready_block(t) {
+            Ok(ready) => ready,
+            Err(e) => return debug_println!("mux: ERROR: template {t} not spawnable: {e}"),
+        };
+        let slots: Vec<usize, MAX_SLOTS> =
+            (0..self.children.len()).filter(|s| self.mux.fwps().pool().template_of(*s) == Ok(TemplateId(t as u8))).collect();
+        for slot in &slots {
+            if let Err(e) = self.mux.reset_ports(*slot, self.children.reset(*slot)) {
+                debug_println!("mux: ERROR: slot {slot} not reset: {e}");
+            }
+        }
+        match self.mux.set_checkpoint(TemplateId(t as u8), ready) {
+            Ok(()) => debug_println!("mux: template {t} ready ({} slots)", slots.len()),
+            Err(e) => debug_println!("mux: ERROR: template {t}'s checkpoint refused: {e}"),
+        }
+        self.children.stop_template(t);
+    }
+
+    /// A notification from slot `slot`: restored (it parked), frames to
+    /// send, or a request to exit.
+    pub(crate) fn slot_signalled(&mut self, slot: usize, busy: &mut u64) {
+        match self.mux.fwps().pool().state(slot) {
+            Ok(SlotState::Restoring) => {
+                if self.mux.restored(slot).is_ok() {
+                    if let Some(latency) = self.times.restored(slot, counter()) {
+                        record(latency);
+                    }
+                }
+            }
+            Ok(SlotState::Active { generation, .. }) => {
+                let faults = self.mux.fwps().stats().fault_teardowns;
+                self.observe(slot);
+                // It runs: now a restore behind it cannot delay its start.
+                self.mux.refill_pools();
+                loop {
+                    let start = now_ns();
+                    let wake = self.mux.on_tenant(slot);
+                    *busy += now_ns() - start;
+                    self.wake(wake);
+                    if self.mux.tenant_idle(slot) {
+                        break;
+                    }
+                }
+                if self.mux.fwps().stats().fault_teardowns > faults {
+                    debug_println!("mux: fwp slot {slot} broke the ring protocol, torn down");
+                } else if self.children.status(slot).is_some_and(|s| s.exits(generation)) {
+                    let _ = self.mux.teardown(slot, TeardownReason::Closed);
+                }
+            }
+            // Anything else is stale (a slot torn down since it signalled).
+            _ => {}
+        }
+    }
+
+    /// Records slot `slot`'s spawn latency, once its FWP reported serving.
+    fn observe(&mut self, slot: usize) {
+        if let Some(latency) = self.children.status(slot).and_then(|s| self.times.observe(slot, &s)) {
+            record(latency);
+        }
+    }
+
+    /// What kind of start `plan` is: warm, a cold spawn, or a refill
+    /// (a restore that continues at the template's park entry point).
+    fn start_kind(&self, plan: &edgeos_fwp::SpawnPlan) -> Start {
+        let template = self.mux.fwps().pool().template_of(plan.slot).ok();
+        let park = template.and_then(|t| self.mux.fwps().pool().checkpoint(t).ok().flatten()).map(|r| r.park_entry);
+        match plan.then {
+            0 => Start::Warm,
+            then if Some(then) == park => Start::Refill,
+            _ => Start::Cold,
+        }
+    }
+
+    /// Makes sure the timer wakes us by the earliest idle deadline. A wake
+    /// already due earlier is kept: deadlines only move later as FWPs get
+    /// traffic, and an early wake re-arms for what is due then.
+    pub(crate) fn arm_timer(&mut self) {
+        let (Some(timer), Some(deadline)) = (self.timer, self.mux.fwps().pool().next_idle_deadline()) else {
+            return;
+        };
+        if self.armed.is_some_and(|armed| armed <= deadline) {
+            return;
+        }
+        let request = edgeos_timer::Request::SetTimeout { token: 0, ns_from_now: deadline.saturating_sub(now_ns()) };
+        let message = request.to_message();
+        let words = message.words();
+        sel4_microkit::with_msg_regs_mut(|mrs| mrs[..words.len()].copy_from_slice(words));
+        let reply = timer.pp_call(MessageInfo::new(message.label, words.len()));
+        if reply.label() == edgeos_timer::protocol::LABEL_OK {
+            self.armed = Some(deadline);
+        } else {
+            debug_println!("mux: ERROR: the timer refused a timeout (label {})", reply.label());
+        }
+    }
+
+    /// Applies what the last events decided: scrubs torn-down slots (which
+    /// may start refills) and starts every planned spawn and restore.
+    pub(crate) fn apply(&mut self) {
+        loop {
+            let draining = self.mux.fwps_mut().take_draining();
+            for slot in (0..self.children.len()).filter(|s| draining & (1 << s) != 0) {
+                let started = counter();
+                self.observe(slot);
+                self.times.forget(slot);
+                if let Err(e) = self.mux.scrubbed(slot, self.children.reset(slot)) {
+                    debug_println!("mux: ERROR: slot {slot} not scrubbed: {e}");
+                }
+                timings().lifecycle[3].record_batch(ticks_to_ns(counter() - started), 1);
+            }
+            let plans = self.mux.fwps_mut().take_plans();
+            for plan in &plans {
+                self.times.started(plan.slot, self.start_kind(plan), plan.generation, counter());
+                if let Err(e) = self.children.start(plan) {
+                    debug_println!("mux: ERROR: starting fwp slot {} failed: {e:?}", plan.slot);
+                    self.mux.fault(plan.slot);
+                }
+            }
+            if draining == 0 && plans.is_empty() {
+                break;
+            }
+        }
+    }
+}
