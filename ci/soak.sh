@@ -14,6 +14,11 @@ count="${SOAK_COUNT:-10000}"
 . ci/boot-qemu.sh
 before="$(mktemp)"
 trap 'kill -KILL -- -"$qemu_pid" 2>/dev/null || kill -KILL "$qemu_pid" 2>/dev/null; rm -f "$qemu_log" "$before"' EXIT
+# The baseline, once the warm pools are full (polled, with a deadline).
+for _ in $(seq 1 30); do
+    if "$client" stats-check --to 127.0.0.1:17777 --equals slots.restoring=0 --equals slots.ready=4 >/dev/null; then break; fi
+    sleep 1
+done
 "$client" stats --to 127.0.0.1:17777 --save "$before" >/dev/null
 "$client" tcp-churn --to 127.0.0.1:15008 --count "$count" --bytes 64
 # Guest time runs fast while the guest idles (-icount sleep=off): idle
