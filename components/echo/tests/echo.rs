@@ -1,65 +1,12 @@
 //! The echo templates against a smoltcp client on the other end of a wire.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::rc::Rc;
-
 use edgeos_config::{Protocol, TenantConfig};
 use edgeos_echo::{Echo, EchoStorage};
+use edgeos_tenant_net::wire::{wire, Port};
 use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
-use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address};
-
-type Queue = Rc<RefCell<VecDeque<Vec<u8>>>>;
-
-/// One end of a point-to-point Ethernet wire.
-struct Port {
-    inbox: Queue,
-    outbox: Queue,
-}
-
-fn wire() -> (Port, Port) {
-    let (a, b): (Queue, Queue) = Default::default();
-    (Port { inbox: a.clone(), outbox: b.clone() }, Port { inbox: b, outbox: a })
-}
-
-struct Rx(Vec<u8>);
-struct Tx(Queue);
-
-impl phy::RxToken for Rx {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-impl phy::TxToken for Tx {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut frame = vec![0; len];
-        let r = f(&mut frame);
-        self.0.borrow_mut().push_back(frame);
-        r
-    }
-}
-
-impl phy::Device for Port {
-    type RxToken<'a> = Rx;
-    type TxToken<'a> = Tx;
-    fn receive(&mut self, _: Instant) -> Option<(Rx, Tx)> {
-        let frame = self.inbox.borrow_mut().pop_front()?;
-        Some((Rx(frame), Tx(self.outbox.clone())))
-    }
-    fn transmit(&mut self, _: Instant) -> Option<Tx> {
-        Some(Tx(self.outbox.clone()))
-    }
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = 1514;
-        caps
-    }
-}
 
 const SERVER_IP: [u8; 4] = [10, 0, 2, 15];
 const CLIENT_IP: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);

@@ -15,5 +15,7 @@
 #![warn(missing_docs)]
 
 mod device;
+#[cfg(feature = "wire")]
+pub mod wire;
 
 pub use device::{RingDevice, RxSide, TxSide};

@@ -1,0 +1,212 @@
+//! The memcached tenant's service: memcached's text protocol on one port,
+//! over TCP (several connections, pipelined requests, requests split across
+//! segments) and over UDP (memcached's 8-byte frame header), into
+//! `edgeos_memcache`'s protocol and store. Built once by the template's
+//! initialisation (interface, sockets listening, empty store) and driven by
+//! [`Memcached::serve`] from the serving loop.
+//!
+//! All memory is lent by the caller ([`MemcachedStorage`]) and fixed in
+//! size, so the template's whole writable state is a known block that a
+//! checkpoint restores: a respawned FWP starts from the empty store.
+#![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+use edgeos_config::TenantConfig;
+use edgeos_memcache::protocol::{udp, MAX_LINE, OUT_MIN};
+use edgeos_memcache::{Conn, Store};
+use heapless::Vec;
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::phy::Device;
+use smoltcp::socket::{tcp, udp as udp_socket};
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address};
+
+/// TCP connections served at once.
+pub const CONNECTIONS: usize = 4;
+/// Largest item (key plus value) the store accepts.
+pub const ITEM_SIZE_MAX: usize = 8 * 1024;
+/// Bytes of a connection's input buffer: a whole request must fit, the
+/// longest line plus the largest value and its CRLF.
+pub const INPUT: usize = MAX_LINE + ITEM_SIZE_MAX + 2;
+/// Bytes of each TCP socket buffer direction.
+pub const SOCKET_BUFFER: usize = 8 * 1024;
+/// Bytes of the reply buffer (at least `OUT_MIN`).
+pub const OUTPUT: usize = 4 * 1024;
+/// Datagrams queued per UDP direction.
+pub const DATAGRAMS: usize = 8;
+/// Index slots of the store (items it can hold at most).
+pub const ITEMS: usize = 1024;
+/// Bytes of the store's arena.
+pub const ARENA: usize = 128 * 1024;
+
+const _: () = assert!(OUTPUT >= OUT_MIN);
+
+/// One TCP connection's protocol state and unprocessed input.
+struct Connection {
+    handle: SocketHandle,
+    conn: Conn,
+    input: [u8; INPUT],
+    filled: usize,
+    /// Close once the replies are sent (`quit`, an over-long line).
+    closing: bool,
+}
+
+/// The memory the service lives in.
+pub struct MemcachedStorage<'a> {
+    sockets: [SocketStorage<'a>; CONNECTIONS + 1],
+    tcp: [[[u8; SOCKET_BUFFER]; 2]; CONNECTIONS],
+    udp_meta: [[udp_socket::PacketMetadata; DATAGRAMS]; 2],
+    udp: [[u8; DATAGRAMS * udp::MAX_DATAGRAM]; 2],
+    arena: [u8; ARENA],
+}
+
+impl MemcachedStorage<'_> {
+    /// Empty storage, usable as a `static` initialiser.
+    pub const fn new() -> Self {
+        Self {
+            sockets: [SocketStorage::EMPTY; CONNECTIONS + 1],
+            tcp: [[[0; SOCKET_BUFFER]; 2]; CONNECTIONS],
+            udp_meta: [[udp_socket::PacketMetadata::EMPTY; DATAGRAMS]; 2],
+            udp: [[0; DATAGRAMS * udp::MAX_DATAGRAM]; 2],
+            arena: [0; ARENA],
+        }
+    }
+}
+
+impl Default for MemcachedStorage<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// memcached on one TCP and UDP port of the system's address.
+pub struct Memcached<'a> {
+    iface: Interface,
+    sockets: SocketSet<'a>,
+    connections: Vec<Connection, CONNECTIONS>,
+    udp: SocketHandle,
+    store: Store<'a, ITEMS>,
+    output: [u8; OUTPUT],
+    datagram: [u8; udp::MAX_DATAGRAM],
+    port: u16,
+}
+
+impl<'a> Memcached<'a> {
+    /// The template's state: interface, a bound UDP socket, listening TCP
+    /// sockets, an empty store.
+    pub fn new<D: Device>(config: &TenantConfig, dev: &mut D, storage: &'a mut MemcachedStorage<'a>, now: Instant) -> Self {
+        let mac = HardwareAddress::Ethernet(EthernetAddress(config.mac));
+        let mut iface = Interface::new(Config::new(mac), dev, now);
+        iface.update_ip_addrs(|addrs| {
+            let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(Ipv4Address::from_octets(config.ip)), config.prefix_len));
+        });
+        let _ = iface.routes_mut().add_default_ipv4_route(Ipv4Address::from_octets(config.gateway));
+        let MemcachedStorage { sockets, tcp, udp_meta, udp: udp_buffers, arena } = storage;
+        let mut set = SocketSet::new(&mut sockets[..]);
+        let mut connections = Vec::new();
+        for [rx, tx] in tcp.iter_mut() {
+            let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(&mut rx[..]), tcp::SocketBuffer::new(&mut tx[..]));
+            // Replies go out at once: the FWP runs only when frames arrive,
+            // so a delayed ACK or a segment held for Nagle would wait.
+            socket.set_ack_delay(None);
+            socket.set_nagle_enabled(false);
+            let _ = socket.listen(config.port);
+            let connection = Connection { handle: set.add(socket), conn: Conn::new(), input: [0; INPUT], filled: 0, closing: false };
+            let _ = connections.push(connection);
+        }
+        let [rx_meta, tx_meta] = udp_meta;
+        let [rx, tx] = udp_buffers;
+        let mut socket = udp_socket::Socket::new(
+            udp_socket::PacketBuffer::new(&mut rx_meta[..], &mut rx[..]),
+            udp_socket::PacketBuffer::new(&mut tx_meta[..], &mut tx[..]),
+        );
+        let _ = socket.bind(config.port);
+        let udp = set.add(socket);
+        Self {
+            iface,
+            sockets: set,
+            connections,
+            udp,
+            store: Store::new(&mut arena[..], ITEM_SIZE_MAX),
+            output: [0; OUTPUT],
+            datagram: [0; udp::MAX_DATAGRAM],
+            port: config.port,
+        }
+    }
+
+    /// The store (its statistics, for tests and the stats line).
+    pub fn store(&self) -> &Store<'a, ITEMS> {
+        &self.store
+    }
+
+    /// Serves everything the device has; `unix_now` is the time in seconds
+    /// the store's expiry times are measured against.
+    pub fn serve<D: Device>(&mut self, dev: &mut D, now: Instant, unix_now: u64) {
+        loop {
+            self.iface.poll(now, dev, &mut self.sockets);
+            let mut progressed = self.serve_udp(unix_now);
+            for i in 0..self.connections.len() {
+                progressed |= self.serve_tcp(i, unix_now);
+            }
+            if !progressed {
+                self.iface.poll(now, dev, &mut self.sockets);
+                return;
+            }
+        }
+    }
+
+    fn serve_udp(&mut self, now: u64) -> bool {
+        let socket = self.sockets.get_mut::<udp_socket::Socket>(self.udp);
+        let mut progressed = false;
+        while socket.can_send() {
+            let Ok((len, meta)) = socket.recv_slice(&mut self.datagram) else { break };
+            progressed = true;
+            let request = &self.datagram[..len];
+            // A reply that does not fit the tx queue loses its tail, as a
+            // lost datagram would: the client sees the sequence gap.
+            let _ = udp::serve(&mut self.store, request, now, &mut self.output, |reply| {
+                let _ = socket.send_slice(reply, meta.endpoint);
+            });
+        }
+        progressed
+    }
+
+    fn serve_tcp(&mut self, i: usize, now: u64) -> bool {
+        let c = &mut self.connections[i];
+        let socket = self.sockets.get_mut::<tcp::Socket>(c.handle);
+        if !socket.is_open() {
+            // The connection ended: a fresh one starts from nothing.
+            (c.conn, c.filled, c.closing) = (Conn::new(), 0, false);
+            let _ = socket.listen(self.port);
+            return false;
+        }
+        if c.closing {
+            if socket.send_queue() == 0 {
+                socket.close();
+            }
+            return false;
+        }
+        let mut progressed = false;
+        if socket.can_recv() && c.filled < INPUT {
+            if let Ok(n) = socket.recv_slice(&mut c.input[c.filled..]) {
+                c.filled += n;
+                progressed |= n > 0;
+            }
+        }
+        // Requests run only while their replies fit the socket's send room.
+        if c.filled > 0 && socket.send_capacity() - socket.send_queue() >= OUTPUT {
+            let progress = c.conn.process(&mut self.store, &c.input[..c.filled], now, &mut self.output);
+            let _ = socket.send_slice(&self.output[..progress.written]);
+            c.input.copy_within(progress.consumed..c.filled, 0);
+            c.filled -= progress.consumed;
+            c.closing = progress.close;
+            progressed |= progress.consumed > 0 || progress.written > 0;
+        }
+        if !socket.may_recv() && c.filled == 0 && socket.may_send() {
+            // The client finished sending and everything was answered.
+            socket.close();
+        }
+        progressed
+    }
+}

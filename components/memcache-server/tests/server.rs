@@ -1,0 +1,120 @@
+//! The memcached service against smoltcp clients on the other end of a
+//! wire: TCP with pipelined and split requests on two connections at once,
+//! UDP with memcached's frame header, and a connection closed by `quit`.
+
+use edgeos_config::{Protocol, TenantConfig};
+use edgeos_memcache_server::{Memcached, MemcachedStorage};
+use edgeos_tenant_net::wire::{wire, Port};
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::socket::{tcp, udp};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address};
+
+const SERVER_IP: [u8; 4] = [10, 0, 2, 15];
+const PORT: u16 = 11211;
+
+fn config() -> TenantConfig {
+    TenantConfig {
+        ip: SERVER_IP,
+        prefix_len: 24,
+        gateway: [10, 0, 2, 2],
+        mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
+        protocol: Protocol::Tcp,
+        port: PORT,
+        probes: false,
+    }
+}
+
+struct Client {
+    port: Port,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+}
+
+impl Client {
+    fn new(port: Port) -> Self {
+        let mut port = port;
+        let mac = HardwareAddress::Ethernet(EthernetAddress([0x52, 0x55, 10, 0, 2, 2]));
+        let mut iface = Interface::new(Config::new(mac), &mut port, Instant::ZERO);
+        iface.update_ip_addrs(|a| a.push(IpCidr::new(IpAddress::v4(10, 0, 2, 2), 24)).unwrap());
+        let storage: &'static mut [SocketStorage<'static>] = Box::leak(Box::new([SocketStorage::EMPTY; 4]));
+        Self { port, iface, sockets: SocketSet::new(storage) }
+    }
+
+    fn tcp(&mut self, local_port: u16) -> SocketHandle {
+        let buffer = || tcp::SocketBuffer::new(vec![0; 65536]);
+        let handle = self.sockets.add(tcp::Socket::new(buffer(), buffer()));
+        let server = (IpAddress::Ipv4(Ipv4Address::from_octets(SERVER_IP)), PORT);
+        self.sockets.get_mut::<tcp::Socket>(handle).connect(self.iface.context(), server, local_port).unwrap();
+        handle
+    }
+
+    fn udp(&mut self) -> SocketHandle {
+        let buffer = || udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 8], vec![0u8; 16384]);
+        let mut socket = udp::Socket::new(buffer(), buffer());
+        socket.bind(40000).unwrap();
+        self.sockets.add(socket)
+    }
+}
+
+/// Runs both ends for `rounds` steps of 5 ms.
+fn run(server: &mut Memcached<'_>, server_port: &mut Port, client: &mut Client, now: &mut Instant, rounds: usize) {
+    for _ in 0..rounds {
+        *now += Duration::from_millis(5);
+        client.iface.poll(*now, &mut client.port, &mut client.sockets);
+        server.serve(server_port, *now, 1_700_000_000);
+    }
+    client.iface.poll(*now, &mut client.port, &mut client.sockets);
+}
+
+fn received(client: &mut Client, handle: SocketHandle) -> Vec<u8> {
+    let socket = client.sockets.get_mut::<tcp::Socket>(handle);
+    let mut out = Vec::new();
+    while socket.can_recv() {
+        socket.recv(|data| {
+            out.extend_from_slice(data);
+            (data.len(), ())
+        })
+        .unwrap();
+    }
+    out
+}
+
+#[test]
+fn tcp_connections_pipeline_and_split_requests_udp_frames_and_quit() {
+    let (mut server_port, client_port) = wire();
+    let storage = Box::leak(Box::new(MemcachedStorage::new()));
+    let mut server = Memcached::new(&config(), &mut server_port, storage, Instant::ZERO);
+    let mut client = Client::new(client_port);
+    let (a, b) = (client.tcp(50000), client.tcp(50001));
+    let mut now = Instant::ZERO;
+    run(&mut server, &mut server_port, &mut client, &mut now, 6);
+
+    // Pipelined on A; a set split across two segments on B.
+    client.sockets.get_mut::<tcp::Socket>(a).send_slice(b"set k 5 0 3\r\nabc\r\nget k\r\nincr n 1\r\n").unwrap();
+    client.sockets.get_mut::<tcp::Socket>(b).send_slice(b"set big 0 0 10\r\n01234").unwrap();
+    run(&mut server, &mut server_port, &mut client, &mut now, 4);
+    client.sockets.get_mut::<tcp::Socket>(b).send_slice(b"56789\r\nget big k\r\n").unwrap();
+    run(&mut server, &mut server_port, &mut client, &mut now, 4);
+    assert_eq!(received(&mut client, a), b"STORED\r\nVALUE k 5 3\r\nabc\r\nEND\r\nNOT_FOUND\r\n");
+    assert_eq!(received(&mut client, b), b"STORED\r\nVALUE big 0 10\r\n0123456789\r\nVALUE k 5 3\r\nabc\r\nEND\r\n");
+
+    // UDP: memcached's frame header (request id 7, datagram 0 of 1) comes back.
+    let u = client.udp();
+    let server_addr = (IpAddress::Ipv4(Ipv4Address::from_octets(SERVER_IP)), PORT);
+    let mut request = vec![0, 7, 0, 0, 0, 1, 0, 0];
+    request.extend_from_slice(b"get big\r\n");
+    client.sockets.get_mut::<udp::Socket>(u).send_slice(&request, server_addr).unwrap();
+    run(&mut server, &mut server_port, &mut client, &mut now, 4);
+    let (reply, _) = client.sockets.get_mut::<udp::Socket>(u).recv().unwrap();
+    assert_eq!(&reply[..8], &[0, 7, 0, 0, 0, 1, 0, 0]);
+    assert_eq!(&reply[8..], b"VALUE big 0 10\r\n0123456789\r\nEND\r\n");
+
+    // quit closes A; B keeps working.
+    client.sockets.get_mut::<tcp::Socket>(a).send_slice(b"quit\r\n").unwrap();
+    client.sockets.get_mut::<tcp::Socket>(b).send_slice(b"delete k\r\nget k\r\n").unwrap();
+    run(&mut server, &mut server_port, &mut client, &mut now, 8);
+    assert!(!client.sockets.get::<tcp::Socket>(a).may_recv(), "the server closed A");
+    assert_eq!(received(&mut client, b), b"DELETED\r\nEND\r\n");
+    assert_eq!(server.store().stats().curr_items, 1);
+}
