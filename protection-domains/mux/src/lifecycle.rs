@@ -44,7 +44,6 @@ fn record(latency: Latency) {
     timings().lifecycle[index].record_batch(ticks_to_ns(latency.ticks), 1);
 }
 
-
 impl MuxPd {
     /// Template `t`'s PD reports its checkpoint: every slot of the template
     /// gets the template PD's ring state, then warm pools start filling.
@@ -53,8 +52,13 @@ impl MuxPd {
             Ok(ready) => ready,
             Err(e) => return debug_println!("mux: ERROR: template {t} not spawnable: {e}"),
         };
-        let slots: Vec<usize, MAX_SLOTS> =
-            (0..self.children.len()).filter(|s| self.mux.fwps().pool().template_of(*s) == Ok(TemplateId(t as u8))).collect();
+        // Only slots that run nothing: a second report (which a stopped
+        // template PD cannot send, but a confused one might) must not touch
+        // a serving FWP.
+        let pool = self.mux.fwps().pool();
+        let slots: Vec<usize, MAX_SLOTS> = (0..self.children.len())
+            .filter(|s| pool.template_of(*s) == Ok(TemplateId(t as u8)) && pool.state(*s) == Ok(SlotState::Free))
+            .collect();
         for slot in &slots {
             if let Err(e) = self.mux.reset_ports(*slot, self.children.reset(*slot)) {
                 debug_println!("mux: ERROR: slot {slot} not reset: {e}");
