@@ -10,19 +10,21 @@ BUILD_DIR  := $(ROOT)/build/$(BOARD)/$(CONFIG)
 SPEC_DIR   := $(ROOT)/build/target-spec
 PD_TARGET  := aarch64-sel4
 PD_OUT     := $(BUILD_DIR)/cargo/$(PD_TARGET)/release
-PDS        := net_driver mux tenant_echo timer
+PDS        := net_driver mux tenant_echo tenant_memcache timer
 IMAGE      := $(BUILD_DIR)/loader.img
 REPORT     := $(BUILD_DIR)/report.txt
 
 # Host ports QEMU forwards to the guest (10.0.2.15): tenant A's UDP echo
 # (guest port 7), tenant B's TCP echo (guest port 8), the probe template's
-# UDP echo (guest port 9, obeys fault probes), the multiplexer's
+# UDP echo (guest port 9, obeys fault probes), the memcached tenant (guest
+# TCP 11211), the multiplexer's
 # stats service (guest UDP 7777), and two forwards no tenant serves. A raw
 # Ethernet frame sent as a UDP datagram to INJECT_PORT enters the guest's NIC
 # (QEMU's socket backend on the same hub).
 UDP_ECHO_PORT ?= 15007
 TCP_ECHO_PORT ?= 15008
 PROBE_PORT    ?= 15009
+MEMCACHED_PORT ?= 15211
 STATS_PORT    ?= 17777
 # The same guest ports with the other protocol: routed to nobody.
 UNROUTED_UDP_PORT ?= 15018
@@ -37,7 +39,7 @@ INJECT_PEER   ?= 19001
 # same points on every run however loaded the host is: boots are
 # byte-for-byte reproducible, and cycle counts read in the guest are
 # deterministic.
-QEMU_NET   = -netdev user,id=user0,hostfwd=udp:127.0.0.1:$(UDP_ECHO_PORT)-10.0.2.15:7,hostfwd=tcp:127.0.0.1:$(TCP_ECHO_PORT)-10.0.2.15:8,hostfwd=udp:127.0.0.1:$(PROBE_PORT)-10.0.2.15:9,hostfwd=udp:127.0.0.1:$(STATS_PORT)-10.0.2.15:7777,hostfwd=udp:127.0.0.1:$(UNROUTED_UDP_PORT)-10.0.2.15:8,hostfwd=tcp:127.0.0.1:$(UNROUTED_TCP_PORT)-10.0.2.15:7 \
+QEMU_NET   = -netdev user,id=user0,hostfwd=udp:127.0.0.1:$(UDP_ECHO_PORT)-10.0.2.15:7,hostfwd=tcp:127.0.0.1:$(TCP_ECHO_PORT)-10.0.2.15:8,hostfwd=udp:127.0.0.1:$(PROBE_PORT)-10.0.2.15:9,hostfwd=tcp:127.0.0.1:$(MEMCACHED_PORT)-10.0.2.15:11211,hostfwd=udp:127.0.0.1:$(STATS_PORT)-10.0.2.15:7777,hostfwd=udp:127.0.0.1:$(UNROUTED_UDP_PORT)-10.0.2.15:8,hostfwd=tcp:127.0.0.1:$(UNROUTED_TCP_PORT)-10.0.2.15:7 \
              -netdev socket,id=inject0,udp=127.0.0.1:$(INJECT_PEER),localaddr=127.0.0.1:$(INJECT_PORT) \
              -netdev hubport,id=hub_user,hubid=0,netdev=user0 \
              -netdev hubport,id=hub_inject,hubid=0,netdev=inject0 \

@@ -16,7 +16,7 @@ before="$(mktemp)"
 trap 'kill -KILL -- -"$qemu_pid" 2>/dev/null || kill -KILL "$qemu_pid" 2>/dev/null; rm -f "$qemu_log" "$before"' EXIT
 # The baseline, once the warm pools are full (polled, with a deadline).
 for _ in $(seq 1 30); do
-    if "$client" stats-check --to 127.0.0.1:17777 --equals slots.restoring=0 --equals slots.ready=4 >/dev/null; then break; fi
+    if "$client" stats-check --to 127.0.0.1:17777 --equals slots.restoring=0 --equals slots.ready=5 >/dev/null; then break; fi
     sleep 1
 done
 "$client" stats --to 127.0.0.1:17777 --save "$before" >/dev/null

@@ -29,10 +29,12 @@ pub const ITEM_SIZE_MAX: usize = 8 * 1024;
 /// Bytes of a connection's input buffer: a whole request must fit, the
 /// longest line plus the largest value and its CRLF.
 pub const INPUT: usize = MAX_LINE + ITEM_SIZE_MAX + 2;
-/// Bytes of each TCP socket buffer direction.
-pub const SOCKET_BUFFER: usize = 8 * 1024;
-/// Bytes of the reply buffer (at least `OUT_MIN`).
-pub const OUTPUT: usize = 4 * 1024;
+/// Bytes of the reply buffer: a `get` reply must fit whole (memcached
+/// refuses one larger than its buffers), so the largest item plus its
+/// `VALUE` line and `END`.
+pub const OUTPUT: usize = ITEM_SIZE_MAX + 512;
+/// Bytes of each TCP socket buffer direction: room for a whole reply.
+pub const SOCKET_BUFFER: usize = OUTPUT + 4 * 1024;
 /// Datagrams queued per UDP direction.
 pub const DATAGRAMS: usize = 8;
 /// Index slots of the store (items it can hold at most).

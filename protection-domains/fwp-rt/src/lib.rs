@@ -26,7 +26,9 @@ use core::ptr::{addr_of_mut, NonNull};
 
 use edgeos_config::TenantConfig;
 use edgeos_fwp::{SlotStatus, CTRL_READ_LEN, STATUS_AT, STATUS_LEN};
-use sel4_microkit::{var, Channel};
+use edgeos_pd_ring::{reader, region, ring_at, writer, ReadEnd, SharedRegion, WriteEnd};
+use edgeos_tenant_net::{RingDevice, RxSide, TxSide};
+use sel4_microkit::{debug_println, var, Channel, ChannelSet, Handler, Infallible};
 use sel4_shared_memory::SharedMemoryRef;
 
 pub use checkpoint::checkpoint;
@@ -68,6 +70,72 @@ pub fn template_config() -> Option<Result<TenantConfig, edgeos_config::ConfigErr
     Some(TenantConfig::parse(&blob))
 }
 
+/// The template's configuration in a template PD (an unreadable one is
+/// reported); `None` in a slot, or after that report: the PD parks.
+pub fn template_config_or_park() -> Option<TenantConfig> {
+    match template_config()? {
+        Ok(config) => Some(config),
+        Err(e) => {
+            debug_println!("tmpl: ERROR: bad template configuration: {e}");
+            None
+        }
+    }
+}
+
+/// Buffer size in a slot's regions; the multiplexer uses the same.
+pub const BUFFER_SIZE: usize = 2048;
+
+/// A template's network device over its rings and buffer regions.
+pub type Device<const TX: usize> = RingDevice<ReadEnd<'static>, WriteEnd<'static>, SharedRegion, TX>;
+
+/// This PD's outgoing (tx) ring's address.
+pub fn outgoing_ring() -> usize {
+    *var!(tx_free_vaddr: usize = 0)
+}
+
+/// The device over this PD's rings and buffer regions (the setvars the
+/// system description patches); its construction offers the rx buffers.
+pub fn ring_device<const TX: usize>() -> Device<TX> {
+    // SAFETY: the buffer regions are this PD's own, shared with the mux only.
+    let (rx_mem, tx_mem) = unsafe {
+        (
+            region(*var!(rx_buf_vaddr: usize = 0), *var!(rx_buf_size: usize = 0)),
+            region(*var!(tx_buf_vaddr: usize = 0), *var!(tx_buf_size: usize = 0)),
+        )
+    };
+    RingDevice::new(
+        RxSide {
+            filled: reader(ring_at(*var!(rx_used_vaddr: usize = 0))),
+            empty: writer(ring_at(*var!(rx_free_vaddr: usize = 0))),
+            mem: rx_mem,
+        },
+        TxSide { outgoing: writer(ring_at(outgoing_ring())), done: reader(ring_at(*var!(tx_used_vaddr: usize = 0))), mem: tx_mem },
+        BUFFER_SIZE,
+    )
+}
+
+/// Checkpoints this template PD (`what` names it on the console) and tells
+/// the mux its template is ready; reports a failure instead.
+pub fn checkpoint_and_report(serve: extern "C" fn(usize, usize) -> !, what: core::fmt::Arguments<'_>) {
+    match checkpoint(serve) {
+        Ok(image) => debug_println!("tmpl: {what} initialised, checkpoint of {} bytes", image.data_len()),
+        Err(e) => return debug_println!("tmpl: ERROR: no checkpoint: {e}"),
+    }
+    mux().notify();
+}
+
+/// A template PD after its checkpoint, or a slot before its first restore:
+/// notifications carry no work.
+pub struct Parked;
+
+impl Handler for Parked {
+    type Error = Infallible;
+
+    fn notified(&mut self, _: ChannelSet) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
 /// This PD's control region: the ready block (template PD), the status
 /// block and the hop summary (slot).
 pub fn ctrl() -> SharedMemoryRef<'static, [u8]> {
@@ -94,6 +162,23 @@ pub use edgeos_pd_ring::counter;
 pub fn serving(generation: usize, started_at: u64, wakeups: u32, frames_in: u32) {
     let generation = generation as u32;
     write_status(SlotStatus { started_at, generation, exit_requested: false, wakeups, frames_in });
+}
+
+/// A serving loop's first steps: read the counter (the spawn's end, for the
+/// mux's latency figure), report serving, and take the template's state,
+/// which only the serving loop touches from now on. A slot spawned without
+/// one (its template PD failed) asks to exit. Returns the state and the
+/// counter reading.
+pub fn start_serving<T>(slot: usize, generation: usize, state: &'static mut Option<T>) -> (&'static mut T, u64) {
+    let started_at = counter();
+    serving(generation, started_at, 0, 0);
+    match state.as_mut() {
+        Some(state) => (state, started_at),
+        None => {
+            debug_println!("fwp[{slot}]: ERROR: spawned without an initialised template");
+            exit(generation, started_at)
+        }
+    }
 }
 
 /// Asks the mux to tear this FWP down (its work is done), then waits for it.

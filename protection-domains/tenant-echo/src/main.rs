@@ -17,13 +17,10 @@ use edgeos_config::Protocol;
 use edgeos_cycles::Samples;
 use edgeos_echo::{Echo, EchoStorage};
 use edgeos_fwp::HOP_SUMMARY_AT;
-use edgeos_fwp_rt as rt;
-use edgeos_pd_ring::{now, now_ns, reader, region, ring_at, writer, ReadEnd, SharedRegion, WriteEnd};
-use edgeos_tenant_net::{RingDevice, RxSide, TxSide};
-use sel4_microkit::{debug_println, protection_domain, var, Handler, Infallible};
+use edgeos_fwp_rt::{self as rt, Parked};
+use edgeos_pd_ring::{now, now_ns};
+use sel4_microkit::protection_domain;
 
-/// Buffer size in the slot's regions; the multiplexer uses the same.
-const BUFFER_SIZE: usize = 2048;
 /// Upper bound on tx buffers the device tracks.
 const TX_BUFFERS: usize = 64;
 /// Per-frame time samples kept (the first ones; later frames only count).
@@ -33,11 +30,9 @@ const HOP_SAMPLES: usize = 1024;
 /// takes time the tenant would rather spend serving.
 const HOP_PUBLISH_EVERY: u64 = 256;
 
-type Device = RingDevice<ReadEnd<'static>, WriteEnd<'static>, SharedRegion, TX_BUFFERS>;
-
 /// The template's whole state after initialisation.
 struct Template {
-    dev: Device,
+    dev: rt::Device<TX_BUFFERS>,
     echo: Echo<'static>,
     /// One connection per FWP: exit when it closed.
     per_connection: bool,
@@ -53,83 +48,29 @@ static mut HOPS: Samples<HOP_SAMPLES> = Samples::new();
 // restored slot never returns to it.
 #[protection_domain(heap_size = 16 * 1024)]
 fn init() -> Parked {
-    let config = match rt::template_config() {
-        // A slot: it runs only what the mux restores into it.
-        None => return Parked,
-        Some(Ok(config)) => config,
-        Some(Err(e)) => {
-            debug_println!("tmpl: ERROR: bad template configuration: {e}");
-            return Parked;
-        }
-    };
-    // SAFETY: the buffer regions are this PD's own, shared with the mux only.
-    let (rx_mem, tx_mem) = unsafe {
-        (
-            region(*var!(rx_buf_vaddr: usize = 0), *var!(rx_buf_size: usize = 0)),
-            region(*var!(tx_buf_vaddr: usize = 0), *var!(tx_buf_size: usize = 0)),
-        )
-    };
-    let outgoing_ring = *var!(tx_free_vaddr: usize = 0);
-    let mut dev = RingDevice::new(
-        RxSide {
-            filled: reader(ring_at(*var!(rx_used_vaddr: usize = 0))),
-            empty: writer(ring_at(*var!(rx_free_vaddr: usize = 0))),
-            mem: rx_mem,
-        },
-        TxSide {
-            outgoing: writer(ring_at(outgoing_ring)),
-            done: reader(ring_at(*var!(tx_used_vaddr: usize = 0))),
-            mem: tx_mem,
-        },
-        BUFFER_SIZE,
-    );
+    // A slot: it runs only what the mux restores into it.
+    let Some(config) = rt::template_config_or_park() else { return Parked };
+    let mut dev = rt::ring_device();
     // SAFETY: init runs once, before anything else touches these statics;
     // afterwards only a spawned FWP's serving loop does.
     let storage = unsafe { &mut *addr_of_mut!(STORAGE) };
     let echo = Echo::new(&config, &mut dev, storage, now());
     let per_connection = config.protocol == Protocol::Tcp;
+    let outgoing_ring = rt::outgoing_ring();
     unsafe { *addr_of_mut!(TEMPLATE) = Some(Template { dev, echo, per_connection, outgoing_ring }) };
-
     let protocol = match config.protocol {
         Protocol::Udp => "udp",
         Protocol::Tcp => "tcp",
     };
-    match rt::checkpoint(fwp_serve) {
-        Ok(image) => debug_println!(
-            "tmpl: {protocol} echo on port {} initialised, checkpoint of {} bytes",
-            config.port,
-            image.data_len()
-        ),
-        Err(e) => {
-            debug_println!("tmpl: ERROR: no checkpoint: {e}");
-            return Parked;
-        }
-    }
-    rt::mux().notify();
+    rt::checkpoint_and_report(fwp_serve, format_args!("{protocol} echo on port {}", config.port));
     Parked
-}
-
-/// A template PD, or a slot before its first restore: nothing to do.
-struct Parked;
-
-impl Handler for Parked {
-    type Error = Infallible;
-
-    fn notified(&mut self, _: sel4_microkit::ChannelSet) -> Result<(), Self::Error> {
-        Ok(())
-    }
 }
 
 /// The serving entry point: the mux starts a restored slot here with
 /// `slot` in x0 and `generation` in x1.
 extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
-    let started_at = rt::counter();
-    rt::serving(generation, started_at, 0, 0);
     // SAFETY: the serving loop is the only code running in this PD from now on.
-    let Some(template) = (unsafe { (*addr_of_mut!(TEMPLATE)).as_mut() }) else {
-        debug_println!("fwp[{slot}]: ERROR: spawned without an initialised template");
-        rt::exit(generation, started_at);
-    };
+    let (template, started_at) = rt::start_serving(slot, generation, unsafe { &mut *addr_of_mut!(TEMPLATE) });
     // No console line per spawn: in the debug kernel every character is a
     // system call, and a few dozen of them cost more of the FWP's budget
     // than serving a connection does. The mux's counters show the spawns.

@@ -163,8 +163,9 @@ fn system_toml_blobs_parse_back_and_match_the_maps() {
     let udp7 = SlotService { protocol: Protocol::Udp, port: 7 };
     let tcp8 = SlotService { protocol: Protocol::Tcp, port: 8 };
     let udp9 = SlotService { protocol: Protocol::Udp, port: 9 };
-    assert_eq!(mux.templates.iter().map(|t| t.service).collect::<Vec<_>>(), [udp7, tcp8, udp9]);
-    assert_eq!(tenants.iter().map(|t| t.probes).collect::<Vec<_>>(), [false, false, true], "only the probe template obeys probes");
+    let tcp11211 = SlotService { protocol: Protocol::Tcp, port: 11211 };
+    assert_eq!(mux.templates.iter().map(|t| t.service).collect::<Vec<_>>(), [udp7, tcp8, udp9, tcp11211]);
+    assert_eq!(tenants.iter().map(|t| t.probes).collect::<Vec<_>>(), [false, false, true, false], "only the probe template obeys probes");
     assert_eq!(mux.stats_port, 7777);
     // The timer: its interrupt, and the channel the mux calls it on, whose
     // id the blob carries.
@@ -178,7 +179,7 @@ fn system_toml_blobs_parse_back_and_match_the_maps() {
     assert!(timer.priority > g.system.pd("mux").expect("mux").priority, "the mux calls up to the timer");
     assert_eq!(mux.slots[0].ctrl, 0x6000_0000);
     assert_eq!(mux.slots[1].rx_buf, (0x6050_0000, 0x1_0000));
-    assert_eq!(tenants.len(), 3);
+    assert_eq!(tenants.len(), 4);
 }
 
 #[test]
@@ -202,7 +203,7 @@ fn blobs_are_deterministic_and_written_as_generated() {
             .collect();
         assert_eq!(
             names,
-            ["mux_config.bin", "tmpl_udp_echo_config.bin", "tmpl_tcp_echo_config.bin", "tmpl_probe_config.bin"]
+            ["mux_config.bin", "tmpl_udp_echo_config.bin", "tmpl_tcp_echo_config.bin", "tmpl_probe_config.bin", "tmpl_memcached_config.bin"]
         );
         let files: Vec<_> = written
             .iter()
