@@ -28,6 +28,7 @@
 mod classify;
 mod drop;
 mod identity;
+mod inspect;
 mod parse;
 mod respond;
 mod table;
@@ -37,6 +38,7 @@ mod tx;
 pub use classify::{classify, Classified};
 pub use drop::{DropCounters, DropReason};
 pub use identity::{FiveTuple, NetIdentity, Protocol, ServiceKey, TenantId};
+pub use inspect::{opens_connection, udp_payload};
 pub use respond::{answer_arp, answer_echo, RespondError, REPLY_HOP_LIMIT};
 pub use table::{FlowKey, FlowTable, FlowTableError};
 pub use tx::{validate_tx, TenantGrant, TxReject};

@@ -58,6 +58,11 @@ impl<const N: usize> SpawnTimes<N> {
         }
     }
 
+    /// Whether slot `slot` was spawned and has not been seen serving yet.
+    pub fn awaits(&self, slot: usize) -> bool {
+        self.pending.get(slot).copied().flatten().is_some_and(|s| s.how != Start::Refill)
+    }
+
     /// Slot `slot`'s status block: the latency of its pending spawn if this
     /// is that spawn's report (a stale block from an
     /// earlier spawn, or a time before the start, counts for nothing).
@@ -99,8 +104,10 @@ mod tests {
         times.started(0, Start::Cold, 3, 1_000);
         assert_eq!(times.observe(0, &status(2, 5_000)), None, "an earlier spawn's block");
         assert_eq!(times.observe(0, &status(3, 900)), None, "a time before the start");
+        assert!(times.awaits(0));
         assert_eq!(times.observe(0, &status(3, 1_250)), Some(Latency { how: Start::Cold, ticks: 250 }));
         assert_eq!(times.observe(0, &status(3, 1_250)), None, "counted once");
+        assert!(!times.awaits(0));
         times.started(1, Start::Warm, 1, 10);
         times.forget(1);
         assert_eq!(times.observe(1, &status(1, 20)), None, "torn down before it reported");

@@ -1,12 +1,12 @@
 use edgeos_flow::{
-    answer_arp, answer_echo, classify, validate_tx, Classified, DropCounters, FiveTuple, FlowTable,
-    NetIdentity, Protocol, TenantId,
+    answer_arp, answer_echo, classify, opens_connection, udp_payload, validate_tx, Classified, DropCounters,
+    FiveTuple, FlowTable, NetIdentity, Protocol, TenantId,
 };
 use edgeos_fwp::{SlotError, SlotState, TeardownReason, TemplateId, TemplateReady};
 use edgeos_ring::signal::ready_to_sleep;
 use edgeos_ring::{BufferMemory, Consumer, Producer};
 use heapless::Vec;
-use smoltcp::wire::{EthernetFrame, Ipv4Packet, TcpPacket};
+use smoltcp::wire::EthernetFrame;
 
 use crate::fwps::Fwps;
 use crate::neighbours::{Neighbours, TenantArp};
@@ -599,23 +599,4 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         }
         wake
     }
-}
-
-
-/// The UDP payload of `frame` (already classified as valid UDP).
-fn udp_payload(frame: &[u8]) -> &[u8] {
-    let eth = EthernetFrame::new_unchecked(frame);
-    let payload = eth.payload();
-    let Ok(ip) = Ipv4Packet::new_checked(payload) else { return &[] };
-    let header = usize::from(ip.header_len());
-    let total = usize::from(ip.total_len()).min(payload.len());
-    payload.get(header + 8..total).unwrap_or(&[])
-}
-
-/// Whether `frame` (already classified as valid) is a TCP segment opening
-/// a connection: SYN without ACK.
-fn opens_connection(frame: &[u8]) -> bool {
-    let eth = EthernetFrame::new_unchecked(frame);
-    let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else { return false };
-    TcpPacket::new_checked(ip.payload()).is_ok_and(|tcp| tcp.syn() && !tcp.ack())
 }

@@ -84,9 +84,13 @@ impl MuxPd {
             }
             Ok(SlotState::Active { generation, .. }) => {
                 let faults = self.mux.fwps().stats().fault_teardowns;
-                self.observe(slot);
-                // It runs: now a restore behind it cannot delay its start.
-                self.mux.refill_pools();
+                // Its first signal after a spawn: it runs, so a restore
+                // behind it can no longer delay its start. Later signals
+                // (every frame it sends) skip this.
+                if self.times.awaits(slot) {
+                    self.observe(slot);
+                    self.mux.refill_pools();
+                }
                 loop {
                     let start = now_ns();
                     let wake = self.mux.on_tenant(slot);

@@ -150,12 +150,17 @@ pub fn counter() -> u64 {
     ticks
 }
 
-/// Counter ticks in nanoseconds, at the rate `CNTFRQ_EL0` gives.
-pub fn ticks_to_ns(ticks: u64) -> u64 {
+/// The counter's rate in Hz (`CNTFRQ_EL0`).
+pub fn frequency() -> u64 {
     let freq: u64;
     // SAFETY: reading the frequency has no side effects.
     unsafe { core::arch::asm!("mrs {}, cntfrq_el0", out(reg) freq) };
-    (u128::from(ticks) * 1_000_000_000 / u128::from(freq.max(1))) as u64
+    freq
+}
+
+/// Counter ticks in nanoseconds, at the counter's rate.
+pub fn ticks_to_ns(ticks: u64) -> u64 {
+    (u128::from(ticks) * 1_000_000_000 / u128::from(frequency().max(1))) as u64
 }
 
 /// [`now_ns`] as a smoltcp instant.

@@ -8,6 +8,7 @@
 #![no_std]
 #![no_main]
 
+use edgeos_pd_ring::{counter, frequency};
 use edgeos_timer::{protocol, ClientId, CounterFreq, TimerQueue};
 use sel4_microkit::{debug_println, protection_domain, var, Channel, ChannelSet, Handler, Infallible, MessageInfo};
 
@@ -17,20 +18,6 @@ const TIMEOUTS: usize = 16;
 const QUOTA: usize = 4;
 /// The mux's client id in the queue.
 const MUX_CLIENT: ClientId = 0;
-
-fn counter() -> u64 {
-    let ticks: u64;
-    // SAFETY: the SDK's kernel configs export the physical counter to EL0.
-    unsafe { core::arch::asm!("mrs {}, cntpct_el0", out(reg) ticks) };
-    ticks
-}
-
-fn frequency() -> u64 {
-    let hz: u64;
-    // SAFETY: CNTFRQ_EL0 is readable at EL0.
-    unsafe { core::arch::asm!("mrs {}, cntfrq_el0", out(reg) hz) };
-    hz
-}
 
 /// Arms the compare register for `ticks`, or disarms the timer.
 fn program(ticks: Option<u64>) {
