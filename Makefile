@@ -24,7 +24,9 @@ REPORT     := $(BUILD_DIR)/report.txt
 UDP_ECHO_PORT ?= 15007
 TCP_ECHO_PORT ?= 15008
 PROBE_PORT    ?= 15009
+# memcached tenants A (guest 11211) and B (guest 11212), TCP and UDP each.
 MEMCACHED_PORT ?= 15211
+MEMCACHED_B_PORT ?= 15212
 STATS_PORT    ?= 17777
 # The same guest ports with the other protocol: routed to nobody.
 UNROUTED_UDP_PORT ?= 15018
@@ -39,7 +41,7 @@ INJECT_PEER   ?= 19001
 # same points on every run however loaded the host is: boots are
 # byte-for-byte reproducible, and cycle counts read in the guest are
 # deterministic.
-QEMU_NET   = -netdev user,id=user0,hostfwd=udp:127.0.0.1:$(UDP_ECHO_PORT)-10.0.2.15:7,hostfwd=tcp:127.0.0.1:$(TCP_ECHO_PORT)-10.0.2.15:8,hostfwd=udp:127.0.0.1:$(PROBE_PORT)-10.0.2.15:9,hostfwd=tcp:127.0.0.1:$(MEMCACHED_PORT)-10.0.2.15:11211,hostfwd=udp:127.0.0.1:$(STATS_PORT)-10.0.2.15:7777,hostfwd=udp:127.0.0.1:$(UNROUTED_UDP_PORT)-10.0.2.15:8,hostfwd=tcp:127.0.0.1:$(UNROUTED_TCP_PORT)-10.0.2.15:7 \
+QEMU_NET   = -netdev user,id=user0,hostfwd=udp:127.0.0.1:$(UDP_ECHO_PORT)-10.0.2.15:7,hostfwd=tcp:127.0.0.1:$(TCP_ECHO_PORT)-10.0.2.15:8,hostfwd=udp:127.0.0.1:$(PROBE_PORT)-10.0.2.15:9,hostfwd=tcp:127.0.0.1:$(MEMCACHED_PORT)-10.0.2.15:11211,hostfwd=udp:127.0.0.1:$(MEMCACHED_PORT)-10.0.2.15:11211,hostfwd=tcp:127.0.0.1:$(MEMCACHED_B_PORT)-10.0.2.15:11212,hostfwd=udp:127.0.0.1:$(MEMCACHED_B_PORT)-10.0.2.15:11212,hostfwd=udp:127.0.0.1:$(STATS_PORT)-10.0.2.15:7777,hostfwd=udp:127.0.0.1:$(UNROUTED_UDP_PORT)-10.0.2.15:8,hostfwd=tcp:127.0.0.1:$(UNROUTED_TCP_PORT)-10.0.2.15:7 \
              -netdev socket,id=inject0,udp=127.0.0.1:$(INJECT_PEER),localaddr=127.0.0.1:$(INJECT_PORT) \
              -netdev hubport,id=hub_user,hubid=0,netdev=user0 \
              -netdev hubport,id=hub_inject,hubid=0,netdev=inject0 \
@@ -52,7 +54,7 @@ QEMU_ARGS  = -machine virt,virtualization=on -cpu cortex-a53 -m size=2G -nograph
 
 SDK = $(shell ci/find-sdk.sh)
 
-.PHONY: run image pds test host-test system-test bench-hops bench-fwp fwp-memory soak clean
+.PHONY: run image pds test host-test system-test bench-hops bench-fwp bench-memcached fwp-memory soak clean
 
 run: image
 	qemu-system-aarch64 $(QEMU_ARGS)
@@ -101,6 +103,10 @@ bench-hops:
 # FWP spawn, refill and teardown latencies in guest time (release config).
 bench-fwp:
 	ci/bench-fwp.sh
+
+# memcached get/set requests per second and p50/p99 latency from the host.
+bench-memcached:
+	ci/bench-memcached.sh
 
 # Bytes of frames per FWP slot, and how they grow with the slot count.
 fwp-memory:

@@ -38,8 +38,8 @@ for n in $counts; do
     "$sdk/bin/microkit" "$work/system.xml" --search-path "$work/blobs" --search-path "$out" \
         --board qemu_virt_aarch64 --config "$config" -o "$work/loader.img" -r "$work/report.txt" >/dev/null
     total=$(( $(frames "$work/report.txt" "") / 1024 ))
-    # The other templates' slots: 8 UDP echo, 8 probe, 2 memcached.
-    slots=$(( n + 18 ))
+    # The other templates' slots: 8 UDP echo, 8 probe, 2 + 2 memcached.
+    slots=$(( n + 20 ))
     if [ -n "$previous" ]; then
         read -r prev_slots prev_total <<<"$previous"
         echo "$slots  $total  $(( (total - prev_total) / (slots - prev_slots) ))"

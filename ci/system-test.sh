@@ -2,7 +2,8 @@
 # ci/system-test.sh LOG_DIR QEMU_COMMAND...: boots the image once per spec
 # in ci/system-tests/ under the qemu-test runner, which kills the QEMU it
 # started whatever happens. The Makefile passes the same QEMU command that
-# `make run` uses.
+# `make run` uses. SPECS (e.g. `SPECS=memcached make system-test`) picks
+# specs by name; by default every one runs.
 set -euo pipefail
 log_dir="$1"
 shift
@@ -14,7 +15,10 @@ command -v "$1" >/dev/null || {
 cargo build --quiet --release -p edgeos-qemu-test -p edgeos-net-client
 runner=target/release/qemu-test
 status=0
-for spec in ci/system-tests/*.toml; do
+specs=()
+for name in ${SPECS:-}; do specs+=("ci/system-tests/$name.toml"); done
+[ "${#specs[@]}" -gt 0 ] || specs=(ci/system-tests/*.toml)
+for spec in "${specs[@]}"; do
     echo "-- $(basename "$spec")"
     log="$log_dir/$(basename "$spec" .toml).log"
     "$runner" --spec "$spec" --log "$log" -- "$@" || status=1

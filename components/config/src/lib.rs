@@ -17,6 +17,7 @@ mod tenant;
 pub use mux::{MuxConfig, SlotLayout, SlotService, TemplateLayout, MAX_SLOTS, MAX_TEMPLATES, MUX_SLOT_CAPACITY};
 pub use tenant::TenantConfig;
 
+
 /// Why a blob was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigError {
@@ -45,7 +46,7 @@ impl core::fmt::Display for ConfigError {
 }
 
 /// Version of every blob layout in this crate.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Transport protocol of a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,19 +57,104 @@ pub enum Protocol {
     Tcp,
 }
 
-impl Protocol {
-    fn to_byte(self) -> u8 {
-        match self {
-            Self::Udp => 17,
-            Self::Tcp => 6,
+/// The protocols a service answers on its port: TCP, UDP or both (as
+/// memcached serves one port over both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Protocols {
+    tcp: bool,
+    udp: bool,
+}
+
+impl Protocols {
+    /// TCP only.
+    pub const TCP: Self = Self { tcp: true, udp: false };
+    /// UDP only.
+    pub const UDP: Self = Self { tcp: false, udp: true };
+    /// TCP and UDP on the same port.
+    pub const BOTH: Self = Self { tcp: true, udp: true };
+
+    /// The set holding just `protocol`.
+    pub const fn only(protocol: Protocol) -> Self {
+        match protocol {
+            Protocol::Tcp => Self::TCP,
+            Protocol::Udp => Self::UDP,
         }
+    }
+
+    /// The set of `protocol`s; `None` when it is empty.
+    pub fn of(protocols: impl IntoIterator<Item = Protocol>) -> Option<Self> {
+        let mut set = Self { tcp: false, udp: false };
+        for p in protocols {
+            match p {
+                Protocol::Tcp => set.tcp = true,
+                Protocol::Udp => set.udp = true,
+            }
+        }
+        (set.tcp || set.udp).then_some(set)
+    }
+
+    /// Whether `protocol` is in the set.
+    pub const fn contains(self, protocol: Protocol) -> bool {
+        match protocol {
+            Protocol::Tcp => self.tcp,
+            Protocol::Udp => self.udp,
+        }
+    }
+
+    /// The protocol, when the set holds exactly one.
+    pub const fn single(self) -> Option<Protocol> {
+        match (self.tcp, self.udp) {
+            (true, false) => Some(Protocol::Tcp),
+            (false, true) => Some(Protocol::Udp),
+            _ => None,
+        }
+    }
+
+    /// The protocols in the set, TCP first.
+    pub fn iter(self) -> impl Iterator<Item = Protocol> {
+        [(self.tcp, Protocol::Tcp), (self.udp, Protocol::Udp)]
+            .into_iter()
+            .filter_map(|(present, p)| present.then_some(p))
+    }
+
+    fn to_byte(self) -> u8 {
+        u8::from(self.tcp) | u8::from(self.udp) << 1
     }
 
     fn from_byte(b: u8) -> Result<Self, ConfigError> {
         match b {
-            17 => Ok(Self::Udp),
-            6 => Ok(Self::Tcp),
-            _ => Err(ConfigError::BadValue("protocol")),
+            1..=3 => Ok(Self { tcp: b & 1 != 0, udp: b & 2 != 0 }),
+            _ => Err(ConfigError::BadValue("protocols")),
         }
+    }
+}
+
+impl core::fmt::Display for Protocols {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match (self.tcp, self.udp) {
+            (true, true) => f.write_str("tcp+udp"),
+            (true, false) => f.write_str("tcp"),
+            _ => f.write_str("udp"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_sets() {
+        assert_eq!(Protocols::of([Protocol::Udp, Protocol::Tcp]), Some(Protocols::BOTH));
+        assert_eq!(Protocols::of([]), None);
+        assert_eq!(Protocols::only(Protocol::Udp).single(), Some(Protocol::Udp));
+        assert_eq!(Protocols::BOTH.single(), None);
+        assert!(Protocols::BOTH.iter().eq([Protocol::Tcp, Protocol::Udp]));
+        assert!(!Protocols::TCP.contains(Protocol::Udp));
+        for set in [Protocols::TCP, Protocols::UDP, Protocols::BOTH] {
+            assert_eq!(Protocols::from_byte(set.to_byte()), Ok(set));
+        }
+        assert_eq!(Protocols::from_byte(0), Err(ConfigError::BadValue("protocols")));
+        assert_eq!(Protocols::from_byte(4), Err(ConfigError::BadValue("protocols")));
     }
 }

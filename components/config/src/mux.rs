@@ -1,7 +1,7 @@
 use heapless::Vec;
 
 use crate::bytes::{Reader, Writer};
-use crate::{ConfigError, Protocol};
+use crate::{ConfigError, Protocols};
 
 /// Most FWP slots a system can have: Microkit's 63 PDs less the driver,
 /// the multiplexer, the timer and one template PD, rounded down to what
@@ -18,11 +18,11 @@ pub const MAX_TEMPLATES: usize = 8;
 
 const MAGIC: u32 = u32::from_le_bytes(*b"EDMX");
 
-/// The service a template answers: its protocol and destination port.
+/// The service a template answers: its protocols and destination port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlotService {
-    /// UDP or TCP.
-    pub protocol: Protocol,
+    /// TCP, UDP or both on the same port.
+    pub protocols: Protocols,
     /// Destination port on the system's address.
     pub port: u16,
 }
@@ -124,7 +124,7 @@ fn rings(r: &mut Reader<'_>) -> Result<[u64; 4], ConfigError> {
 
 fn parse_template(r: &mut Reader<'_>) -> Result<TemplateLayout, ConfigError> {
     let (proto, flags, port) = (r.u8()?, r.u8()?, r.u16()?);
-    let service = SlotService { protocol: Protocol::from_byte(proto)?, port };
+    let service = SlotService { protocols: Protocols::from_byte(proto)?, port };
     let (warm_pool, max_active, _pad) = (r.u8()?, r.u8()?, r.u16()?);
     if max_active == 0 || warm_pool > max_active {
         return Err(ConfigError::BadValue("max_active or warm_pool"));
@@ -146,7 +146,7 @@ fn parse_template(r: &mut Reader<'_>) -> Result<TemplateLayout, ConfigError> {
 }
 
 fn emit_template(w: &mut Writer<'_>, t: &TemplateLayout) -> Result<(), ConfigError> {
-    w.put(&[t.service.protocol.to_byte(), u8::from(t.per_flow)])?;
+    w.put(&[t.service.protocols.to_byte(), u8::from(t.per_flow)])?;
     w.put(&t.service.port.to_le_bytes())?;
     w.put(&[t.warm_pool, t.max_active, 0, 0])?;
     w.put(&t.idle_timeout_ms.to_le_bytes())?;
@@ -268,11 +268,11 @@ mod tests {
         }
     }
 
-    fn template(protocol: Protocol, port: u16, child_id: u8) -> TemplateLayout {
+    fn template(protocols: Protocols, port: u16, child_id: u8) -> TemplateLayout {
         let base = 0x5000_0000 + u64::from(child_id) * 0x10_0000;
         TemplateLayout {
-            service: SlotService { protocol, port },
-            per_flow: protocol == Protocol::Tcp,
+            service: SlotService { protocols, port },
+            per_flow: protocols == Protocols::TCP,
             warm_pool: 1,
             max_active: 2,
             idle_timeout_ms: 500,
@@ -285,8 +285,8 @@ mod tests {
 
     fn sample() -> MuxConfig {
         let mut templates = Vec::new();
-        templates.push(template(Protocol::Udp, 7, 10)).unwrap();
-        templates.push(template(Protocol::Tcp, 8007, 11)).unwrap();
+        templates.push(template(Protocols::UDP, 7, 10)).unwrap();
+        templates.push(template(Protocols::BOTH, 11211, 11)).unwrap();
         let mut slots = Vec::new();
         for (i, t) in [0, 0, 1].into_iter().enumerate() {
             slots.push(slot(i as u8, t)).unwrap();
@@ -318,10 +318,10 @@ mod tests {
         let s0 = t0 + 2 * TEMPLATE_LEN; // first slot
         let cases: [(usize, u8, ConfigError); 9] = [
             (0, 0x45 ^ 1, ConfigError::BadMagic),
-            (4, 3, ConfigError::Version(3)),
+            (4, 2, ConfigError::Version(2)),
             (20, 9, ConfigError::BadValue("template or slot count")),
             (21, 62, ConfigError::BadValue("child or channel id")),
-            (t0, 99, ConfigError::BadValue("protocol")),
+            (t0, 4, ConfigError::BadValue("protocols")),
             (t0 + 5, 0, ConfigError::BadValue("max_active or warm_pool")),
             (t0 + 12, 62, ConfigError::BadValue("child or channel id")),
             (s0, 2, ConfigError::BadValue("slot template")),

@@ -1,5 +1,5 @@
 use crate::bytes::{Reader, Writer};
-use crate::{ConfigError, Protocol};
+use crate::{ConfigError, Protocols};
 
 const MAGIC: u32 = u32::from_le_bytes(*b"EDTN");
 
@@ -16,18 +16,21 @@ pub struct TenantConfig {
     pub gateway: [u8; 4],
     /// The NIC's MAC address, which the tenant's frames must carry.
     pub mac: [u8; 6],
-    /// The slot's service protocol.
-    pub protocol: Protocol,
+    /// The protocols the template answers on its port.
+    pub protocols: Protocols,
     /// The slot's service port.
     pub port: u16,
     /// The template obeys fault probes (`edgeos_echo::probe`): for test
     /// templates that prove the mux contains misbehaving FWPs.
     pub probes: bool,
+    /// A memcached template's item size limit (key plus value); 0: the
+    /// program's own.
+    pub item_size_max: u32,
 }
 
 impl TenantConfig {
     /// Bytes `emit` writes.
-    pub const BUFFER_LEN: usize = 8 + 4 + 1 + 4 + 6 + 1 + 2 + 1;
+    pub const BUFFER_LEN: usize = 8 + 4 + 1 + 4 + 6 + 1 + 2 + 1 + 4;
 
     /// Parses a blob written by [`emit`](Self::emit).
     pub fn parse(bytes: &[u8]) -> Result<Self, ConfigError> {
@@ -40,14 +43,15 @@ impl TenantConfig {
         }
         let gateway = r.take()?;
         let mac = r.take()?;
-        let protocol = Protocol::from_byte(r.u8()?)?;
+        let protocols = Protocols::from_byte(r.u8()?)?;
         let port = r.u16()?;
         let probes = match r.u8()? {
             0 => false,
             1 => true,
             _ => return Err(ConfigError::BadValue("probes")),
         };
-        Ok(Self { ip, prefix_len, gateway, mac, protocol, port, probes })
+        let item_size_max = r.u32()?;
+        Ok(Self { ip, prefix_len, gateway, mac, protocols, port, probes, item_size_max })
     }
 
     /// Writes the blob into `out`, returning its length.
@@ -58,9 +62,10 @@ impl TenantConfig {
         w.put(&[self.prefix_len])?;
         w.put(&self.gateway)?;
         w.put(&self.mac)?;
-        w.put(&[self.protocol.to_byte()])?;
+        w.put(&[self.protocols.to_byte()])?;
         w.put(&self.port.to_le_bytes())?;
         w.put(&[u8::from(self.probes)])?;
+        w.put(&self.item_size_max.to_le_bytes())?;
         Ok(w.len())
     }
 }
@@ -74,9 +79,10 @@ mod tests {
         prefix_len: 24,
         gateway: [10, 0, 2, 2],
         mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
-        protocol: Protocol::Tcp,
+        protocols: Protocols::BOTH,
         port: 7,
         probes: true,
+        item_size_max: 4096,
     };
 
     #[test]
@@ -91,7 +97,7 @@ mod tests {
         bad[12] = 33;
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("prefix_len")));
         let mut bad = buf;
-        bad[TenantConfig::BUFFER_LEN - 1] = 2;
+        bad[TenantConfig::BUFFER_LEN - 5] = 2;
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("probes")));
         let mut bad = buf;
         bad[0..4].copy_from_slice(b"EDMX");

@@ -69,10 +69,36 @@ pub struct Echo<'a> {
     closed: u64,
 }
 
+/// The configuration asks an echo to answer TCP and UDP at once; it
+/// answers one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OneProtocolOnly;
+
+impl core::fmt::Display for OneProtocolOnly {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("an echo template answers one protocol, not tcp and udp")
+    }
+}
+
 impl<'a> Echo<'a> {
+    /// The one protocol an echo of `config` answers: [`OneProtocolOnly`]
+    /// for a configuration with both.
+    pub fn protocol_of(config: &TenantConfig) -> Result<Protocol, OneProtocolOnly> {
+        config.protocols.single().ok_or(OneProtocolOnly)
+    }
+
     /// Builds the template's state: interface, addresses, and bound or
-    /// listening sockets.
-    pub fn new<D: Device>(config: &TenantConfig, dev: &mut D, storage: &'a mut EchoStorage<'a>, now: Instant) -> Self {
+    /// listening sockets for `protocol` (see [`Echo::protocol_of`]).
+    ///
+    /// Infallible and returned by value: the template PD builds it on its
+    /// small boot stack.
+    pub fn new<D: Device>(
+        config: &TenantConfig,
+        protocol: Protocol,
+        dev: &mut D,
+        storage: &'a mut EchoStorage<'a>,
+        now: Instant,
+    ) -> Self {
         let mac = HardwareAddress::Ethernet(EthernetAddress(config.mac));
         let mut iface = Interface::new(Config::new(mac), dev, now);
         let ip = Ipv4Address::from_octets(config.ip);
@@ -83,7 +109,7 @@ impl<'a> Echo<'a> {
         let EchoStorage { sockets, udp_meta, buffers } = storage;
         let mut set = SocketSet::new(&mut sockets[..]);
         let mut handles = Vec::new();
-        match config.protocol {
+        match protocol {
             Protocol::Udp => {
                 let [rx_meta, tx_meta] = udp_meta;
                 let [[rx, tx], ..] = buffers;
@@ -117,7 +143,7 @@ impl<'a> Echo<'a> {
             scratch: [0; SOCKET_BUFFER],
             sockets: set,
             handles,
-            protocol: config.protocol,
+            protocol,
             port: config.port,
             echoed: 0,
             probes: config.probes,

@@ -1,7 +1,7 @@
 //! The echo templates against a smoltcp client on the other end of a wire.
 
-use edgeos_config::{Protocol, TenantConfig};
-use edgeos_echo::{Echo, EchoStorage};
+use edgeos_config::{Protocol, Protocols, TenantConfig};
+use edgeos_echo::{Echo, EchoStorage, OneProtocolOnly};
 use edgeos_tenant_net::wire::{wire, Port};
 use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
 use smoltcp::socket::{tcp, udp};
@@ -17,9 +17,10 @@ fn config(protocol: Protocol) -> TenantConfig {
         prefix_len: 24,
         gateway: [10, 0, 2, 2],
         mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
-        protocol,
+        protocols: Protocols::only(protocol),
         port: 7,
         probes: false,
+        item_size_max: 0,
     }
 }
 
@@ -35,7 +36,7 @@ fn client(port: &mut Port) -> Interface {
 fn udp_round(probes: bool, payloads: &[&[u8]]) -> (Vec<Vec<u8>>, Option<edgeos_echo::Probe>, u64) {
     let (mut server_port, mut client_port) = wire();
     let storage = Box::leak(Box::new(EchoStorage::new()));
-    let mut echo = Echo::new(&TenantConfig { probes, ..config(Protocol::Udp) }, &mut server_port, storage, Instant::ZERO);
+    let mut echo = Echo::new(&TenantConfig { probes, ..config(Protocol::Udp) }, Protocol::Udp, &mut server_port, storage, Instant::ZERO);
     let mut iface = client(&mut client_port);
     let mut storage = [SocketStorage::EMPTY; 1];
     let mut sockets = SocketSet::new(&mut storage[..]);
@@ -84,18 +85,21 @@ fn tcp_sockets_listen_from_initialisation() {
     // must be listening in the template's initialised state, before any serve.
     let (mut server_port, _) = wire();
     let storage = Box::leak(Box::new(EchoStorage::new()));
-    let echo = Echo::new(&config(Protocol::Tcp), &mut server_port, storage, Instant::ZERO);
+    let echo = Echo::new(&config(Protocol::Tcp), Protocol::Tcp, &mut server_port, storage, Instant::ZERO);
     assert!(echo.listening());
     let storage = Box::leak(Box::new(EchoStorage::new()));
-    let udp = Echo::new(&config(Protocol::Udp), &mut server_port, storage, Instant::ZERO);
+    let udp = Echo::new(&config(Protocol::Udp), Protocol::Udp, &mut server_port, storage, Instant::ZERO);
     assert!(udp.listening(), "a bound UDP socket counts");
+    let both = TenantConfig { protocols: Protocols::BOTH, ..config(Protocol::Tcp) };
+    assert_eq!(Echo::protocol_of(&both), Err(OneProtocolOnly));
+    assert_eq!(Echo::protocol_of(&config(Protocol::Udp)), Ok(Protocol::Udp));
 }
 
 #[test]
 fn tcp_echo_serves_two_connections_and_closes_after_the_peer() {
     let (mut server_port, mut client_port) = wire();
     let storage = Box::leak(Box::new(EchoStorage::new()));
-    let mut echo = Echo::new(&config(Protocol::Tcp), &mut server_port, storage, Instant::ZERO);
+    let mut echo = Echo::new(&config(Protocol::Tcp), Protocol::Tcp, &mut server_port, storage, Instant::ZERO);
     let mut iface = client(&mut client_port);
     let mut storage = [SocketStorage::EMPTY, SocketStorage::EMPTY];
     let mut sockets = SocketSet::new(&mut storage[..]);

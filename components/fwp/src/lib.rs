@@ -34,8 +34,14 @@ pub use status::{SlotStatus, STATUS_AT, STATUS_LEN};
 /// after the ready block and the status block.
 pub const HOP_SUMMARY_AT: usize = 80;
 
-/// Bytes of the control region the multiplexer reads.
-pub const CTRL_READ_LEN: usize = HOP_SUMMARY_AT + 16;
+/// Where in a slot's control region the multiplexer writes unix time at
+/// the counter's zero, in ns (one little-endian word; 0: the system has no
+/// wall clock), before it starts the slot. The FWP adds the counter's time
+/// for unix time (memcached's absolute expiry times need it).
+pub const WALL_CLOCK_AT: usize = HOP_SUMMARY_AT + 16;
+
+/// Bytes of the control region the multiplexer reads, writes and zeroes.
+pub const CTRL_READ_LEN: usize = WALL_CLOCK_AT + 8;
 
 const _: () = assert!(READY_BLOCK_LEN <= STATUS_AT && STATUS_AT + STATUS_LEN <= HOP_SUMMARY_AT);
 pub use slot::{

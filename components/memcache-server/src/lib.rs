@@ -5,14 +5,17 @@
 //! initialisation (interface, sockets listening, empty store) and driven by
 //! [`Memcached::serve`] from the serving loop.
 //!
-//! All memory is lent by the caller ([`MemcachedStorage`]) and fixed in
-//! size, so the template's whole writable state is a known block that a
-//! checkpoint restores: a respawned FWP starts from the empty store.
+//! All memory is lent by the caller and fixed in size: the sockets' and
+//! connections' buffers ([`MemcachedStorage`], in the template's writable
+//! state, which a checkpoint restores) and the store's arena (the slot's
+//! private memory region, its size from the system configuration). A
+//! respawned FWP starts from the empty store: the restored index holds no
+//! item, whatever bytes the arena still has.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-use edgeos_config::TenantConfig;
+use edgeos_config::{Protocol, TenantConfig};
 use edgeos_memcache::protocol::{udp, MAX_LINE, OUT_MIN};
 use edgeos_memcache::{Conn, Store};
 use heapless::Vec;
@@ -24,7 +27,9 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Add
 
 /// TCP connections served at once.
 pub const CONNECTIONS: usize = 4;
-/// Largest item (key plus value) the store accepts.
+/// Largest item (key plus value) the store accepts: the default, and the
+/// most a configuration may ask for (the connection buffers are sized for
+/// it).
 pub const ITEM_SIZE_MAX: usize = 8 * 1024;
 /// Bytes of a connection's input buffer: a whole request must fit, the
 /// longest line plus the largest value and its CRLF.
@@ -39,8 +44,6 @@ pub const SOCKET_BUFFER: usize = OUTPUT + 4 * 1024;
 pub const DATAGRAMS: usize = 8;
 /// Index slots of the store (items it can hold at most).
 pub const ITEMS: usize = 1024;
-/// Bytes of the store's arena.
-pub const ARENA: usize = 128 * 1024;
 
 const _: () = assert!(OUTPUT >= OUT_MIN);
 
@@ -60,7 +63,6 @@ pub struct MemcachedStorage<'a> {
     tcp: [[[u8; SOCKET_BUFFER]; 2]; CONNECTIONS],
     udp_meta: [[udp_socket::PacketMetadata; DATAGRAMS]; 2],
     udp: [[u8; DATAGRAMS * udp::MAX_DATAGRAM]; 2],
-    arena: [u8; ARENA],
 }
 
 impl MemcachedStorage<'_> {
@@ -71,7 +73,6 @@ impl MemcachedStorage<'_> {
             tcp: [[[0; SOCKET_BUFFER]; 2]; CONNECTIONS],
             udp_meta: [[udp_socket::PacketMetadata::EMPTY; DATAGRAMS]; 2],
             udp: [[0; DATAGRAMS * udp::MAX_DATAGRAM]; 2],
-            arena: [0; ARENA],
         }
     }
 }
@@ -82,12 +83,45 @@ impl Default for MemcachedStorage<'_> {
     }
 }
 
+/// Why a configuration cannot be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreConfigError {
+    /// The item limit asked for is above what the buffers hold.
+    ItemSizeTooLarge {
+        /// The configured limit.
+        asked: u32,
+    },
+    /// The arena cannot hold even one item of the limit.
+    ArenaTooSmall {
+        /// The arena's bytes.
+        arena: usize,
+        /// The item limit.
+        item_size_max: usize,
+    },
+}
+
+impl core::fmt::Display for StoreConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::ItemSizeTooLarge { asked } => {
+                write!(f, "item_size_max {asked} is above this program's {ITEM_SIZE_MAX}")
+            }
+            Self::ArenaTooSmall { arena, item_size_max } => write!(
+                f,
+                "a store of {arena} bytes (memory_size) cannot hold an item of {item_size_max} bytes (item_size_max)"
+            ),
+        }
+    }
+}
+
 /// memcached on one TCP and UDP port of the system's address.
 pub struct Memcached<'a> {
     iface: Interface,
     sockets: SocketSet<'a>,
+    /// Empty when the tenant serves no TCP.
     connections: Vec<Connection, CONNECTIONS>,
-    udp: SocketHandle,
+    /// `None` when the tenant serves no UDP.
+    udp: Option<SocketHandle>,
     store: Store<'a, ITEMS>,
     output: [u8; OUTPUT],
     datagram: [u8; udp::MAX_DATAGRAM],
@@ -95,19 +129,35 @@ pub struct Memcached<'a> {
 }
 
 impl<'a> Memcached<'a> {
-    /// The template's state: interface, a bound UDP socket, listening TCP
-    /// sockets, an empty store.
-    pub fn new<D: Device>(config: &TenantConfig, dev: &mut D, storage: &'a mut MemcachedStorage<'a>, now: Instant) -> Self {
+    /// The template's state: interface, a bound UDP socket and listening
+    /// TCP sockets (for the protocols `config` names), an empty store in
+    /// `arena` with `config`'s item size limit.
+    pub fn new<D: Device>(
+        config: &TenantConfig,
+        dev: &mut D,
+        storage: &'a mut MemcachedStorage<'a>,
+        arena: &'a mut [u8],
+        now: Instant,
+    ) -> Result<Self, StoreConfigError> {
+        let item_size_max = match config.item_size_max {
+            0 => ITEM_SIZE_MAX,
+            asked if asked as usize > ITEM_SIZE_MAX => return Err(StoreConfigError::ItemSizeTooLarge { asked }),
+            asked => asked as usize,
+        };
+        if arena.len() < item_size_max {
+            return Err(StoreConfigError::ArenaTooSmall { arena: arena.len(), item_size_max });
+        }
         let mac = HardwareAddress::Ethernet(EthernetAddress(config.mac));
         let mut iface = Interface::new(Config::new(mac), dev, now);
         iface.update_ip_addrs(|addrs| {
             let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(Ipv4Address::from_octets(config.ip)), config.prefix_len));
         });
         let _ = iface.routes_mut().add_default_ipv4_route(Ipv4Address::from_octets(config.gateway));
-        let MemcachedStorage { sockets, tcp, udp_meta, udp: udp_buffers, arena } = storage;
+        let MemcachedStorage { sockets, tcp, udp_meta, udp: udp_buffers } = storage;
         let mut set = SocketSet::new(&mut sockets[..]);
         let mut connections = Vec::new();
-        for [rx, tx] in tcp.iter_mut() {
+        let tcp_sockets = if config.protocols.contains(Protocol::Tcp) { &mut tcp[..] } else { &mut [] };
+        for [rx, tx] in tcp_sockets.iter_mut() {
             let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(&mut rx[..]), tcp::SocketBuffer::new(&mut tx[..]));
             // Replies go out at once: the FWP runs only when frames arrive,
             // so a delayed ACK or a segment held for Nagle would wait.
@@ -123,18 +173,20 @@ impl<'a> Memcached<'a> {
             udp_socket::PacketBuffer::new(&mut rx_meta[..], &mut rx[..]),
             udp_socket::PacketBuffer::new(&mut tx_meta[..], &mut tx[..]),
         );
-        let _ = socket.bind(config.port);
-        let udp = set.add(socket);
-        Self {
+        let udp = config.protocols.contains(Protocol::Udp).then(|| {
+            let _ = socket.bind(config.port);
+            set.add(socket)
+        });
+        Ok(Self {
             iface,
             sockets: set,
             connections,
             udp,
-            store: Store::new(&mut arena[..], ITEM_SIZE_MAX),
+            store: Store::new(arena, item_size_max),
             output: [0; OUTPUT],
             datagram: [0; udp::MAX_DATAGRAM],
             port: config.port,
-        }
+        })
     }
 
     /// The store (its statistics, for tests and the stats line).
@@ -159,7 +211,8 @@ impl<'a> Memcached<'a> {
     }
 
     fn serve_udp(&mut self, now: u64) -> bool {
-        let socket = self.sockets.get_mut::<udp_socket::Socket>(self.udp);
+        let Some(udp) = self.udp else { return false };
+        let socket = self.sockets.get_mut::<udp_socket::Socket>(udp);
         let mut progressed = false;
         while socket.can_send() {
             let Ok((len, meta)) = socket.recv_slice(&mut self.datagram) else { break };
@@ -177,6 +230,14 @@ impl<'a> Memcached<'a> {
     fn serve_tcp(&mut self, i: usize, now: u64) -> bool {
         let c = &mut self.connections[i];
         let socket = self.sockets.get_mut::<tcp::Socket>(c.handle);
+        if socket.state() == tcp::State::TimeWait {
+            // Both sides have closed; TIME-WAIT (10 s in smoltcp) would keep
+            // one of the few connection sockets from listening, and a client
+            // that opens a connection per command (libmemcached's tools)
+            // would find none. Free it at once, as a server closing with
+            // SO_LINGER 0 does.
+            socket.abort();
+        }
         if !socket.is_open() {
             // The connection ended: a fresh one starts from nothing.
             (c.conn, c.filled, c.closing) = (Conn::new(), 0, false);

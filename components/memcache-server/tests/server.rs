@@ -2,8 +2,8 @@
 //! wire: TCP with pipelined and split requests on two connections at once,
 //! UDP with memcached's frame header, and a connection closed by `quit`.
 
-use edgeos_config::{Protocol, TenantConfig};
-use edgeos_memcache_server::{Memcached, MemcachedStorage};
+use edgeos_config::{Protocols, TenantConfig};
+use edgeos_memcache_server::{Memcached, MemcachedStorage, StoreConfigError, ITEM_SIZE_MAX};
 use edgeos_tenant_net::wire::{wire, Port};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::socket::{tcp, udp};
@@ -13,15 +13,16 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Add
 const SERVER_IP: [u8; 4] = [10, 0, 2, 15];
 const PORT: u16 = 11211;
 
-fn config() -> TenantConfig {
+fn config(protocols: Protocols) -> TenantConfig {
     TenantConfig {
         ip: SERVER_IP,
         prefix_len: 24,
         gateway: [10, 0, 2, 2],
         mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
-        protocol: Protocol::Tcp,
+        protocols,
         port: PORT,
         probes: false,
+        item_size_max: 0,
     }
 }
 
@@ -80,11 +81,24 @@ fn received(client: &mut Client, handle: SocketHandle) -> Vec<u8> {
     out
 }
 
+/// A store's arena for a test server.
+fn arena(bytes: usize) -> &'static mut [u8] {
+    Box::leak(vec![0u8; bytes].into_boxed_slice())
+}
+
+/// Sends `request` over UDP in memcached's frame: request `id`, datagram 0 of 1.
+fn send_udp(client: &mut Client, socket: SocketHandle, id: u8, request: &[u8]) {
+    let server = (IpAddress::Ipv4(Ipv4Address::from_octets(SERVER_IP)), PORT);
+    let mut datagram = vec![0, id, 0, 0, 0, 1, 0, 0];
+    datagram.extend_from_slice(request);
+    client.sockets.get_mut::<udp::Socket>(socket).send_slice(&datagram, server).unwrap();
+}
+
 #[test]
 fn tcp_connections_pipeline_and_split_requests_udp_frames_and_quit() {
     let (mut server_port, client_port) = wire();
     let storage = Box::leak(Box::new(MemcachedStorage::new()));
-    let mut server = Memcached::new(&config(), &mut server_port, storage, Instant::ZERO);
+    let mut server = Memcached::new(&config(Protocols::BOTH), &mut server_port, storage, arena(64 * 1024), Instant::ZERO).unwrap();
     let mut client = Client::new(client_port);
     let (a, b) = (client.tcp(50000), client.tcp(50001));
     let mut now = Instant::ZERO;
@@ -101,10 +115,7 @@ fn tcp_connections_pipeline_and_split_requests_udp_frames_and_quit() {
 
     // UDP: memcached's frame header (request id 7, datagram 0 of 1) comes back.
     let u = client.udp();
-    let server_addr = (IpAddress::Ipv4(Ipv4Address::from_octets(SERVER_IP)), PORT);
-    let mut request = vec![0, 7, 0, 0, 0, 1, 0, 0];
-    request.extend_from_slice(b"get big\r\n");
-    client.sockets.get_mut::<udp::Socket>(u).send_slice(&request, server_addr).unwrap();
+    send_udp(&mut client, u, 7, b"get big\r\n");
     run(&mut server, &mut server_port, &mut client, &mut now, 4);
     let (reply, _) = client.sockets.get_mut::<udp::Socket>(u).recv().unwrap();
     assert_eq!(&reply[..8], &[0, 7, 0, 0, 0, 1, 0, 0]);
@@ -117,4 +128,56 @@ fn tcp_connections_pipeline_and_split_requests_udp_frames_and_quit() {
     assert!(!client.sockets.get::<tcp::Socket>(a).may_recv(), "the server closed A");
     assert_eq!(received(&mut client, b), b"DELETED\r\nEND\r\n");
     assert_eq!(server.store().stats().curr_items, 1);
+}
+
+#[test]
+fn a_tenant_answers_only_the_protocols_it_is_configured_for() {
+    for (protocols, tcp_answers, udp_answers) in [(Protocols::TCP, true, false), (Protocols::UDP, false, true)] {
+        let (mut server_port, client_port) = wire();
+        let storage = Box::leak(Box::new(MemcachedStorage::new()));
+        let mut server = Memcached::new(&config(protocols), &mut server_port, storage, arena(64 * 1024), Instant::ZERO).unwrap();
+        let mut client = Client::new(client_port);
+        let (t, u) = (client.tcp(50000), client.udp());
+        let mut now = Instant::ZERO;
+        run(&mut server, &mut server_port, &mut client, &mut now, 6);
+        if tcp_answers {
+            client.sockets.get_mut::<tcp::Socket>(t).send_slice(b"version\r\n").unwrap();
+        }
+        send_udp(&mut client, u, 1, b"version\r\n");
+        run(&mut server, &mut server_port, &mut client, &mut now, 6);
+        let connected = client.sockets.get::<tcp::Socket>(t).may_send();
+        assert_eq!(connected, tcp_answers, "{protocols}: TCP connection");
+        if tcp_answers {
+            assert!(received(&mut client, t).starts_with(b"VERSION "), "{protocols}");
+        }
+        let reply = client.sockets.get_mut::<udp::Socket>(u).recv().ok().map(|(r, _)| r.to_vec());
+        assert_eq!(reply.is_some(), udp_answers, "{protocols}: UDP reply {reply:?}");
+    }
+}
+
+#[test]
+fn the_item_limit_and_store_size_come_from_the_configuration() {
+    let (mut server_port, client_port) = wire();
+    let limited = TenantConfig { item_size_max: 1024, ..config(Protocols::TCP) };
+    let storage = Box::leak(Box::new(MemcachedStorage::new()));
+    let mut server = Memcached::new(&limited, &mut server_port, storage, arena(4096), Instant::ZERO).unwrap();
+    let mut client = Client::new(client_port);
+    let a = client.tcp(50000);
+    let mut now = Instant::ZERO;
+    run(&mut server, &mut server_port, &mut client, &mut now, 6);
+    let big = format!("set big 0 0 1100\r\n{}\r\nset small 0 0 900\r\n{}\r\n", "b".repeat(1100), "s".repeat(900));
+    client.sockets.get_mut::<tcp::Socket>(a).send_slice(big.as_bytes()).unwrap();
+    run(&mut server, &mut server_port, &mut client, &mut now, 8);
+    assert_eq!(received(&mut client, a), b"SERVER_ERROR object too large for cache\r\nSTORED\r\n");
+    assert_eq!(server.store().stats().limit_maxbytes, 4096);
+
+    for (asked, arena_bytes, error) in [
+        (ITEM_SIZE_MAX as u32 + 1, 64 * 1024, StoreConfigError::ItemSizeTooLarge { asked: ITEM_SIZE_MAX as u32 + 1 }),
+        (0, 4096, StoreConfigError::ArenaTooSmall { arena: 4096, item_size_max: ITEM_SIZE_MAX }),
+    ] {
+        let (mut port, _) = wire();
+        let storage = Box::leak(Box::new(MemcachedStorage::new()));
+        let refused = Memcached::new(&TenantConfig { item_size_max: asked, ..config(Protocols::TCP) }, &mut port, storage, arena(arena_bytes), Instant::ZERO);
+        assert_eq!(refused.err(), Some(error));
+    }
 }

@@ -37,13 +37,16 @@ pub fn fwps<const N: usize>(config: &MuxConfig, mut refused: impl FnMut(usize, S
     let mut routes = Vec::new();
     for (t, layout) in config.templates.iter().enumerate() {
         let id = TemplateId(t as u8);
-        let protocol = match layout.service.protocol {
-            ConfigProtocol::Udp => Protocol::Udp,
-            ConfigProtocol::Tcp => Protocol::Tcp,
-        };
-        let service = ServiceKey { protocol, port: layout.service.port };
+        let port = layout.service.port;
+        let services = layout.service.protocols.iter().map(|p| {
+            let protocol = match p {
+                ConfigProtocol::Udp => Protocol::Udp,
+                ConfigProtocol::Tcp => Protocol::Tcp,
+            };
+            ServiceKey { protocol, port }
+        });
         let route = match pool.configure(id, template_config(layout)) {
-            Ok(()) => Some(TemplateRoute { service, per_flow: layout.per_flow }),
+            Ok(()) => Some(TemplateRoute::new(services, layout.per_flow)),
             Err(e) => {
                 refused(t, e);
                 None
@@ -67,7 +70,7 @@ mod tests {
     extern crate std;
     use std::vec::Vec;
 
-    use edgeos_config::{SlotLayout, SlotService};
+    use edgeos_config::{Protocols, SlotLayout, SlotService};
     use edgeos_fwp::{SlotState, StateKind};
 
     use super::*;
@@ -85,10 +88,10 @@ mod tests {
         }
     }
 
-    fn template(protocol: ConfigProtocol, port: u16, warm_pool: u8, max_active: u8) -> TemplateLayout {
+    fn template(protocols: Protocols, port: u16, warm_pool: u8, max_active: u8) -> TemplateLayout {
         TemplateLayout {
-            service: SlotService { protocol, port },
-            per_flow: protocol == ConfigProtocol::Tcp,
+            service: SlotService { protocols, port },
+            per_flow: protocols == Protocols::TCP,
             warm_pool,
             max_active,
             idle_timeout_ms: 250,
@@ -96,6 +99,15 @@ mod tests {
             channel: 41,
             ctrl: 0x5000_0000,
             rings: [0x5001_0000, 0x5002_0000, 0x5003_0000, 0x5004_0000],
+        }
+    }
+
+    /// A packet from the host to our `port` over `protocol`.
+    fn to(protocol: Protocol, port: u16) -> edgeos_flow::FiveTuple {
+        edgeos_flow::FiveTuple {
+            protocol,
+            src: (Ipv4Address::new(10, 0, 2, 2), 5000),
+            dst: (Ipv4Address::new(10, 0, 2, 15), port),
         }
     }
 
@@ -109,19 +121,30 @@ mod tests {
             templates: heapless::Vec::new(),
             slots: heapless::Vec::new(),
         };
-        config.templates.push(template(ConfigProtocol::Udp, 7, 1, 2)).unwrap();
-        config.templates.push(template(ConfigProtocol::Tcp, 8, 0, 3)).unwrap();
-        for (i, t) in [0, 0, 1, 1, 1].into_iter().enumerate() {
+        config.templates.push(template(Protocols::UDP, 7, 1, 2)).unwrap();
+        config.templates.push(template(Protocols::TCP, 8, 0, 3)).unwrap();
+        config.templates.push(template(Protocols::BOTH, 11211, 0, 1)).unwrap();
+        for (i, t) in [0, 0, 1, 1, 1, 2].into_iter().enumerate() {
             config.slots.push(slot(i as u8, t)).unwrap();
         }
         let mut refused = Vec::new();
         let fwps: Fwps<8> = fwps(&config, |t, e| refused.push((t, e)));
         assert!(refused.is_empty(), "{refused:?}");
-        assert_eq!(fwps.templates(), 2);
+        assert_eq!(fwps.templates(), 3);
         let pool = fwps.pool();
         assert_eq!(pool.count_of(TemplateId(0), StateKind::Free), 2);
         assert_eq!(pool.count_of(TemplateId(1), StateKind::Free), 3);
-        assert_eq!(pool.state(5), Ok(SlotState::Initialising), "an unconfigured slot is never spawned");
+        assert_eq!(pool.state(6), Ok(SlotState::Initialising), "an unconfigured slot is never spawned");
+        for (protocol, port, routed) in [
+            (Protocol::Udp, 7, Some(0)),
+            (Protocol::Tcp, 7, None),
+            (Protocol::Tcp, 8, Some(1)),
+            (Protocol::Tcp, 11211, Some(2)),
+            (Protocol::Udp, 11211, Some(2)),
+        ] {
+            let template = fwps.template_for(&to(protocol, port)).map(|(t, _)| t.0);
+            assert_eq!(template, routed, "{protocol:?} port {port}");
+        }
         let udp = pool.config(TemplateId(0)).unwrap();
         assert_eq!(udp.policy, SpawnPolicy::WarmPool { size: 1 });
         assert_eq!((udp.max_active, udp.idle_timeout_ns), (2, Some(250_000_000)));
@@ -140,15 +163,10 @@ mod tests {
             slots: heapless::Vec::new(),
         };
         // A warm pool of 9 cannot be kept in an 8-slot pool.
-        config.templates.push(template(ConfigProtocol::Udp, 7, 9, 9)).unwrap();
+        config.templates.push(template(Protocols::UDP, 7, 9, 9)).unwrap();
         let mut refused = Vec::new();
         let fwps: Fwps<8> = fwps(&config, |t, e| refused.push((t, e)));
         assert_eq!(refused, [(0, SlotError::BadConfig(TemplateId(0)))]);
-        let udp7 = edgeos_flow::FiveTuple {
-            protocol: Protocol::Udp,
-            src: (Ipv4Address::new(10, 0, 2, 2), 5000),
-            dst: (Ipv4Address::new(10, 0, 2, 15), 7),
-        };
-        assert_eq!(fwps.template_for(&udp7), None, "no route to a refused template");
+        assert_eq!(fwps.template_for(&to(Protocol::Udp, 7)), None, "no route to a refused template");
     }
 }

@@ -10,13 +10,43 @@ use heapless::Vec;
 /// Templates one multiplexer routes to (`edgeos_config::MAX_TEMPLATES`).
 pub const MAX_TEMPLATES: usize = edgeos_config::MAX_TEMPLATES;
 
-/// A template's service and how flows map to its FWPs.
+/// Services one template answers at most: one port over TCP and UDP.
+pub const MAX_SERVICES: usize = 2;
+
+/// A template's services and how flows map to its FWPs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TemplateRoute {
-    /// Packets of this protocol to this port of ours go to the template.
-    pub service: ServiceKey,
-    /// One FWP per flow (5-tuple); otherwise one FWP serves the service.
+    services: [Option<ServiceKey>; MAX_SERVICES],
+    /// One FWP per flow (5-tuple); otherwise one FWP serves all the
+    /// template's services.
     pub per_flow: bool,
+}
+
+impl TemplateRoute {
+    /// A route for packets to `services` of ours (the first
+    /// [`MAX_SERVICES`] of them).
+    pub fn new(services: impl IntoIterator<Item = ServiceKey>, per_flow: bool) -> Self {
+        let mut route = Self { services: [None; MAX_SERVICES], per_flow };
+        for (at, service) in route.services.iter_mut().zip(services) {
+            *at = Some(service);
+        }
+        route
+    }
+
+    /// The services routed to the template.
+    pub fn services(&self) -> impl Iterator<Item = ServiceKey> + '_ {
+        self.services.iter().flatten().copied()
+    }
+
+    /// Flow table entries one of its FWPs takes: its flow's, or one per
+    /// service.
+    pub fn entries(&self) -> usize {
+        if self.per_flow {
+            1
+        } else {
+            self.services().count()
+        }
+    }
 }
 
 /// What happened to FWPs, for the stats line.
@@ -88,7 +118,7 @@ impl<const N: usize> Fwps<N> {
         self.routes
             .iter()
             .enumerate()
-            .find_map(|(t, r)| r.filter(|r| r.service == key).map(|r| (TemplateId(t as u8), r)))
+            .find_map(|(t, r)| r.filter(|r| r.services().any(|s| s == key)).map(|r| (TemplateId(t as u8), r)))
     }
 
     /// Whether a packet may start an FWP: any UDP datagram, but only a TCP

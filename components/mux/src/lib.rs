@@ -21,7 +21,7 @@ mod stats;
 mod tenant_link;
 
 pub use driver_link::{ConnectError, DriverLink, LinkStats, SendError};
-pub use fwps::{FwpStats, Fwps, TemplateRoute, MAX_TEMPLATES};
+pub use fwps::{FwpStats, Fwps, TemplateRoute, MAX_SERVICES, MAX_TEMPLATES};
 pub use multiplexer::{DriverPorts, Multiplexer, MuxStats, TenantPorts, Wake, FRAME_BUF, HOPS_QUERY};
 pub use neighbours::{Neighbours, TenantArp};
 pub use stats::{udp_reply, StatsLine, STATS_LINE};

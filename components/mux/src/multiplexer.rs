@@ -202,6 +202,11 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         line.put(format_args!(""), "flows", self.table.len() as u64);
         for t in 0..self.fwps.templates().max(1) {
             let s = self.template_stats(TemplateId(t as u8));
+            let pool = self.fwps.pool();
+            let active = (0..self.tenants.len())
+                .filter(|slot| pool.template_of(*slot) == Ok(TemplateId(t as u8)))
+                .filter(|slot| pool.state(*slot).is_ok_and(|st| st.kind() == edgeos_fwp::StateKind::Active));
+            line.put(format_args!("t{t}."), "active", active.count() as u64);
             for (key, value) in [
                 ("delivered", s.delivered),
                 ("dropped_full", s.dropped_full),
@@ -357,7 +362,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         if !Fwps::<SLOTS>::may_spawn(tuple, opens_connection(&self.frame[..len])) {
             return false;
         }
-        if self.table.len() >= self.table.capacity() {
+        if self.table.len() + route.entries() > self.table.capacity() {
             self.fwps.count_refusal(SlotError::Exhausted(t));
             return true;
         }
@@ -373,12 +378,13 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         let routed = if route.per_flow {
             self.table.insert_flow(*tuple, tenant)
         } else {
-            self.table.insert_service(route.service, tenant)
+            route.services().try_for_each(|service| self.table.insert_service(service, tenant))
         };
         if routed.is_err() {
             // Checked for room above and missed by the lookup: cannot happen,
-            // but a slot must never serve without its entry.
+            // but a slot must never serve without its entries.
             let _ = self.fwps.teardown(plan.slot, TeardownReason::Closed);
+            self.table.remove_tenant(tenant);
             self.fwps.count_refusal(SlotError::Exhausted(t));
             return true;
         }

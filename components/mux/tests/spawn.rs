@@ -28,8 +28,8 @@ fn fwps() -> Fwps<2> {
     pool.bind(0, UDP, false).unwrap();
     pool.bind(1, TCP, false).unwrap();
     let routes = heapless::Vec::from_iter([
-        Some(TemplateRoute { service: ServiceKey { protocol: Protocol::Udp, port: 7 }, per_flow: false }),
-        Some(TemplateRoute { service: ServiceKey { protocol: Protocol::Tcp, port: 8 }, per_flow: true }),
+        Some(TemplateRoute::new([ServiceKey { protocol: Protocol::Udp, port: 7 }], false)),
+        Some(TemplateRoute::new([ServiceKey { protocol: Protocol::Tcp, port: 8 }], true)),
     ]);
     Fwps::new(pool, routes)
 }
@@ -190,7 +190,7 @@ fn a_pool_refills_behind_a_warm_spawn_when_asked() {
     pool.configure(UDP, TemplateConfig::warm_pool(1, 2)).unwrap();
     pool.bind(0, UDP, false).unwrap();
     pool.bind(1, UDP, false).unwrap();
-    let route = TemplateRoute { service: ServiceKey { protocol: Protocol::Udp, port: 7 }, per_flow: true };
+    let route = TemplateRoute::new([ServiceKey { protocol: Protocol::Udp, port: 7 }], true);
     let fwps = Fwps::new(pool, heapless::Vec::from_iter([Some(route)]));
     let mut mux = mux(&driver, [&wa, &wb], FlowTable::new()).with_fwps(fwps);
     mux.start();
@@ -207,4 +207,36 @@ fn a_pool_refills_behind_a_warm_spawn_when_asked() {
     assert_eq!(mux.fwps().stats().refills, 2);
     mux.refill_pools();
     assert!(mux.fwps_mut().take_plans().is_empty(), "at target: nothing more");
+}
+
+#[test]
+fn a_template_serving_tcp_and_udp_on_one_port_gets_both_in_one_fwp() {
+    let (driver, wa, wb) = (Wires::new(DMA_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF));
+    let _a = Tenant::new(&wa, 11211);
+    let mut pool = SlotPool::<2, MAX_TEMPLATES>::new();
+    pool.configure(UDP, TemplateConfig::on_demand(1)).unwrap();
+    pool.bind(0, UDP, false).unwrap();
+    let services = [Protocol::Tcp, Protocol::Udp].map(|protocol| ServiceKey { protocol, port: 11211 });
+    let fwps = Fwps::new(pool, heapless::Vec::from_iter([Some(TemplateRoute::new(services, false))]));
+    let mut mux = mux(&driver, [&wa, &wb], FlowTable::new()).with_fwps(fwps);
+    mux.start();
+    mux.set_checkpoint(UDP, READY).unwrap();
+    // A datagram spawns the tenant's FWP; its service entries then route
+    // TCP to the same port to it too, a stray ACK included.
+    arrive(&driver, &udp_to_us(b"get k\r\n", 4000, 11211));
+    mux.on_driver();
+    assert_eq!(mux.fwps_mut().take_plans().iter().map(|p| p.slot).collect::<Vec<_>>(), [0]);
+    arrive(&driver, &tcp_to_us(5000, 11211, true));
+    arrive(&driver, &tcp_to_us(5001, 11211, false));
+    mux.on_driver();
+    assert!(mux.fwps_mut().take_plans().is_empty(), "no second FWP for the same tenant");
+    assert_eq!(mux.tenant(0).unwrap().stats().delivered, 3);
+    assert_eq!((mux.stats().no_flow, mux.fwps().stats().refused_limit), (0, 0));
+    assert!(mux.stats_line().as_str().contains(" flows=2 "), "{}", mux.stats_line().as_str());
+    // Torn down, both entries go: nothing routes to the drained slot.
+    mux.teardown(0, TeardownReason::IdleTimeout).unwrap();
+    assert!(mux.stats_line().as_str().contains(" flows=0 "), "{}", mux.stats_line().as_str());
+    arrive(&driver, &tcp_to_us(5001, 11211, false));
+    mux.on_driver();
+    assert_eq!(mux.stats().no_flow, 1, "a stray ACK after teardown is unrouted");
 }

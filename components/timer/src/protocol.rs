@@ -56,6 +56,9 @@ pub enum Request {
     },
     /// The current time, in ns.
     Now,
+    /// The current unix time, in ns (from the board's real-time clock,
+    /// read at boot, and the counter since).
+    WallClock,
 }
 
 /// The label of [`Request::SetTimeout`].
@@ -64,6 +67,8 @@ pub const LABEL_SET_TIMEOUT: u64 = 1;
 pub const LABEL_CANCEL: u64 = 2;
 /// The label of [`Request::Now`].
 pub const LABEL_NOW: u64 = 3;
+/// The label of [`Request::WallClock`].
+pub const LABEL_WALL_CLOCK: u64 = 4;
 /// The label of a reply that succeeded.
 pub const LABEL_OK: u64 = 0;
 
@@ -104,6 +109,7 @@ impl Request {
             Self::SetTimeout { token, ns_from_now } => (LABEL_SET_TIMEOUT, [token, ns_from_now], 2),
             Self::Cancel { token } => (LABEL_CANCEL, [token, 0], 1),
             Self::Now => (LABEL_NOW, [0, 0], 0),
+            Self::WallClock => (LABEL_WALL_CLOCK, [0, 0], 0),
         };
         Message { label, words, len }
     }
@@ -123,6 +129,10 @@ impl Request {
                 let [] = exact(label, words)?;
                 Ok(Self::Now)
             }
+            LABEL_WALL_CLOCK => {
+                let [] = exact(label, words)?;
+                Ok(Self::WallClock)
+            }
             other => Err(ProtocolError::UnknownLabel(other)),
         }
     }
@@ -138,6 +148,8 @@ pub enum Refusal {
     QuotaExceeded = 2,
     /// The call did not decode.
     BadRequest = 3,
+    /// [`Request::WallClock`] on a board without a real-time clock.
+    NoWallClock = 4,
 }
 
 impl From<TimerError> for Refusal {
@@ -151,7 +163,7 @@ impl From<TimerError> for Refusal {
 
 impl Refusal {
     fn from_label(label: u64) -> Option<Self> {
-        [Self::Full, Self::QuotaExceeded, Self::BadRequest].into_iter().find(|r| *r as u64 == label)
+        [Self::Full, Self::QuotaExceeded, Self::BadRequest, Self::NoWallClock].into_iter().find(|r| *r as u64 == label)
     }
 }
 
@@ -170,6 +182,11 @@ pub enum Reply {
         /// The counter's time, in ns.
         ns: u64,
     },
+    /// [`Request::WallClock`]'s answer.
+    WallClock {
+        /// Nanoseconds since the unix epoch.
+        unix_ns: u64,
+    },
     /// The request was refused.
     Refused(Refusal),
 }
@@ -181,6 +198,7 @@ impl Reply {
             Self::Scheduled => (LABEL_OK, [0, 0], 0),
             Self::Cancelled { found } => (LABEL_OK, [u64::from(found), 0], 1),
             Self::Now { ns } => (LABEL_OK, [ns, 0], 1),
+            Self::WallClock { unix_ns } => (LABEL_OK, [unix_ns, 0], 1),
             Self::Refused(r) => (r as u64, [0, 0], 0),
         };
         Message { label, words, len }
@@ -208,19 +226,26 @@ impl Reply {
                 let [ns] = exact(label, words)?;
                 Ok(Self::Now { ns })
             }
+            Request::WallClock => {
+                let [unix_ns] = exact(label, words)?;
+                Ok(Self::WallClock { unix_ns })
+            }
         }
     }
 }
 
 /// The timer PD's call handler: decodes `client`'s call, applies it to
-/// `queue` at time `now` (ns) and returns the reply to send. The caller then
-/// reprograms the compare register from [`TimerQueue::next_deadline`].
+/// `queue` at time `now` (ns; `unix_now` the same instant as unix time, if
+/// the board has a real-time clock) and returns the reply to send. The
+/// caller then reprograms the compare register from
+/// [`TimerQueue::next_deadline`].
 pub fn serve<const N: usize, const QUOTA: usize>(
     queue: &mut TimerQueue<N, QUOTA>,
     client: ClientId,
     label: u64,
     words: &[u64],
     now: u64,
+    unix_now: Option<u64>,
 ) -> Message {
     let reply = match Request::from_message(label, words) {
         Err(_) => Reply::Refused(Refusal::BadRequest),
@@ -232,6 +257,10 @@ pub fn serve<const N: usize, const QUOTA: usize>(
         }
         Ok(Request::Cancel { token }) => Reply::Cancelled { found: queue.cancel(client, token) },
         Ok(Request::Now) => Reply::Now { ns: now },
+        Ok(Request::WallClock) => match unix_now {
+            Some(unix_ns) => Reply::WallClock { unix_ns },
+            None => Reply::Refused(Refusal::NoWallClock),
+        },
     };
     reply.to_message()
 }
@@ -240,12 +269,13 @@ pub fn serve<const N: usize, const QUOTA: usize>(
 mod tests {
     use super::*;
 
-    const REQUESTS: [Request; 5] = [
+    const REQUESTS: [Request; 6] = [
         Request::SetTimeout { token: 7, ns_from_now: 1_000 },
         Request::SetTimeout { token: u64::MAX, ns_from_now: u64::MAX },
         Request::Cancel { token: 0 },
         Request::Cancel { token: u64::MAX },
         Request::Now,
+        Request::WallClock,
     ];
 
     #[test]
@@ -266,6 +296,8 @@ mod tests {
             (REQUESTS[3], Reply::Cancelled { found: true }),
             (REQUESTS[4], Reply::Now { ns: u64::MAX }),
             (REQUESTS[4], Reply::Refused(Refusal::BadRequest)),
+            (REQUESTS[5], Reply::WallClock { unix_ns: 1_700_000_000_000_000_000 }),
+            (REQUESTS[5], Reply::Refused(Refusal::NoWallClock)),
         ];
         for (req, reply) in cases {
             let m = reply.to_message();
@@ -276,7 +308,8 @@ mod tests {
     #[test]
     fn garbage_is_refused() {
         assert_eq!(Request::from_message(0, &[]), Err(ProtocolError::UnknownLabel(0)));
-        assert_eq!(Request::from_message(4, &[1, 2]), Err(ProtocolError::UnknownLabel(4)));
+        assert_eq!(Request::from_message(5, &[1, 2]), Err(ProtocolError::UnknownLabel(5)));
+        assert!(Request::from_message(LABEL_WALL_CLOCK, &[1]).is_err());
         assert_eq!(Request::from_message(u64::MAX, &[]), Err(ProtocolError::UnknownLabel(u64::MAX)));
         assert_eq!(Request::from_message(LABEL_SET_TIMEOUT, &[1]), Err(ProtocolError::BadLength { label: 1, len: 1 }));
         assert!(Request::from_message(LABEL_CANCEL, &[]).is_err());
@@ -298,10 +331,17 @@ mod tests {
         let mut q = TimerQueue::<4, 2>::new();
         let call = |q: &mut TimerQueue<4, 2>, client, r: Request, now| {
             let m = r.to_message();
-            let reply = serve(q, client, m.label, m.words(), now);
+            let reply = serve(q, client, m.label, m.words(), now, None);
             Reply::from_message(r, reply.label, reply.words()).unwrap()
         };
         assert_eq!(call(&mut q, 1, Request::Now, 42), Reply::Now { ns: 42 });
+        assert_eq!(call(&mut q, 1, Request::WallClock, 42), Reply::Refused(Refusal::NoWallClock));
+        let m = Request::WallClock.to_message();
+        let reply = serve(&mut q, 1, m.label, m.words(), 42, Some(1_700_000_000_000_000_042));
+        assert_eq!(
+            Reply::from_message(Request::WallClock, reply.label, reply.words()),
+            Ok(Reply::WallClock { unix_ns: 1_700_000_000_000_000_042 })
+        );
         let set = |token, ns_from_now| Request::SetTimeout { token, ns_from_now };
         assert_eq!(call(&mut q, 1, set(1, 100), 1_000), Reply::Scheduled);
         assert_eq!(q.next_deadline(), Some(1_100));
@@ -310,7 +350,7 @@ mod tests {
         assert_eq!(call(&mut q, 1, set(3, 1), 0), Reply::Refused(Refusal::QuotaExceeded));
         assert_eq!(call(&mut q, 1, Request::Cancel { token: 1 }, 0), Reply::Cancelled { found: true });
         assert_eq!(call(&mut q, 1, Request::Cancel { token: 1 }, 0), Reply::Cancelled { found: false });
-        let bad = serve(&mut q, 1, 77, &[], 0);
+        let bad = serve(&mut q, 1, 77, &[], 0, None);
         assert_eq!(bad.label, Refusal::BadRequest as u64);
         assert_eq!(q.len(), 1);
     }

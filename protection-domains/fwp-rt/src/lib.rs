@@ -25,7 +25,7 @@ mod restore;
 use core::ptr::{addr_of_mut, NonNull};
 
 use edgeos_config::TenantConfig;
-use edgeos_fwp::{SlotStatus, CTRL_READ_LEN, STATUS_AT, STATUS_LEN};
+use edgeos_fwp::{SlotStatus, CTRL_READ_LEN, STATUS_AT, STATUS_LEN, WALL_CLOCK_AT};
 use edgeos_pd_ring::{reader, region, ring_at, writer, ReadEnd, SharedRegion, WriteEnd};
 use edgeos_tenant_net::{RingDevice, RxSide, TxSide};
 use sel4_microkit::{debug_println, var, Channel, ChannelSet, Handler, Infallible};
@@ -137,7 +137,7 @@ impl Handler for Parked {
 }
 
 /// This PD's control region: the ready block (template PD), the status
-/// block and the hop summary (slot).
+/// block, the hop summary and the wall clock (slot).
 pub fn ctrl() -> SharedMemoryRef<'static, [u8]> {
     let vaddr = *var!(fwp_ctrl_vaddr: usize = 0);
     let ptr = NonNull::slice_from_raw_parts(
@@ -146,6 +146,16 @@ pub fn ctrl() -> SharedMemoryRef<'static, [u8]> {
     );
     // SAFETY: this PD's own control region (read-only in the mux).
     unsafe { SharedMemoryRef::new(ptr) }
+}
+
+/// Unix time now, in ns, from what the mux wrote into this slot's control
+/// region before starting it (`WALL_CLOCK_AT`) and the counter; `None`
+/// when the system has no wall clock.
+pub fn unix_now_ns() -> Option<u64> {
+    let mut word = [0u8; 8];
+    ctrl().as_ptr().index(WALL_CLOCK_AT..WALL_CLOCK_AT + 8).copy_into_slice(&mut word);
+    let at_counter_zero = u64::from_le_bytes(word);
+    (at_counter_zero != 0).then(|| at_counter_zero.saturating_add(edgeos_pd_ring::now_ns()))
 }
 
 fn write_status(status: SlotStatus) {

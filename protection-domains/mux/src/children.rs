@@ -7,7 +7,8 @@ use core::ptr::NonNull;
 
 use edgeos_config::{MuxConfig, SlotLayout, TemplateLayout};
 use edgeos_cycles::Summary;
-use edgeos_fwp::{SlotStatus, SpawnPlan, TemplateReady, CTRL_READ_LEN, HOP_SUMMARY_AT, READY_BLOCK_LEN, STATUS_AT, STATUS_LEN};
+use edgeos_fwp::{SlotStatus, SpawnPlan, TemplateReady, CTRL_READ_LEN, HOP_SUMMARY_AT, READY_BLOCK_LEN, STATUS_AT, STATUS_LEN, WALL_CLOCK_AT};
+use edgeos_timer::WallClock;
 use edgeos_mux::TenantPorts;
 use edgeos_pd_ring::{reader, region, ring_at, writer, ReadEnd, SharedRegion, WriteEnd, WAKE_FLAG_OFFSET};
 use heapless::Vec;
@@ -164,7 +165,15 @@ impl<const N: usize> Children<N> {
     /// a restore continues) and x3 (the image) into the slot's TCB and
     /// resuming it.
     /// Works whether the slot is running, blocked, suspended or faulted.
-    pub fn start(&self, plan: &SpawnPlan) -> Result<(), sel4::Error> {
+    ///
+    /// First writes `wall_clock` (unix time at the counter's zero, 0 for
+    /// none) into the slot's control region at `WALL_CLOCK_AT`.
+    pub fn start(&self, plan: &SpawnPlan, wall_clock: Option<WallClock>) -> Result<(), sel4::Error> {
+        let at_zero = wall_clock.map_or(0, WallClock::at_counter_zero);
+        bytes(self.slots[plan.slot].layout.ctrl, CTRL_READ_LEN)
+            .as_mut_ptr()
+            .index(WALL_CLOCK_AT..WALL_CLOCK_AT + 8)
+            .copy_from_slice(&at_zero.to_le_bytes());
         let mut regs = sel4::UserContext::default();
         *regs.pc_mut() = plan.pc;
         *regs.sp_mut() = plan.sp;

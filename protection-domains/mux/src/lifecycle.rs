@@ -7,7 +7,8 @@ use edgeos_fwp::timing::{Latency, Start};
 use edgeos_fwp::{SlotState, TeardownReason, TemplateId};
 use edgeos_pd_ring::{counter, now_ns, ticks_to_ns};
 use heapless::Vec;
-use sel4_microkit::{debug_println, MessageInfo};
+use edgeos_timer::WallClock;
+use sel4_microkit::{debug_println, Channel, MessageInfo};
 
 use crate::{MuxPd, HOP_SAMPLES, MAX_SLOTS};
 
@@ -130,6 +131,24 @@ impl MuxPd {
         }
     }
 
+    /// Asks the timer for unix time once, at start: FWPs get it (as unix
+    /// time at the counter's zero) in their control region at every start.
+    /// `None`: no timer, or a board without a real-time clock.
+    pub(crate) fn wall_clock(timer: Option<Channel>) -> Option<WallClock> {
+        let message = edgeos_timer::Request::WallClock.to_message();
+        let reply = timer?.pp_call(MessageInfo::new(message.label, 0));
+        let words = sel4_microkit::with_msg_regs(|mrs| [mrs[0], mrs[1]]);
+        let reply = edgeos_timer::Reply::from_message(edgeos_timer::Request::WallClock, reply.label(), &words[..reply.count().min(2)]);
+        let now = now_ns();
+        match reply {
+            Ok(edgeos_timer::Reply::WallClock { unix_ns }) => Some(WallClock::from_counter_zero(unix_ns.saturating_sub(now))),
+            other => {
+                debug_println!("mux: no wall clock from the timer ({other:?}): FWPs get none");
+                None
+            }
+        }
+    }
+
     /// Makes sure the timer wakes us by the earliest idle deadline. A wake
     /// already due earlier is kept: deadlines only move later as FWPs get
     /// traffic, and an early wake re-arms for what is due then.
@@ -169,7 +188,7 @@ impl MuxPd {
             let plans = self.mux.fwps_mut().take_plans();
             for plan in &plans {
                 self.times.started(plan.slot, self.start_kind(plan), plan.generation, counter());
-                if let Err(e) = self.children.start(plan) {
+                if let Err(e) = self.children.start(plan, self.wall_clock) {
                     debug_println!("mux: ERROR: starting fwp slot {} failed: {e:?}", plan.slot);
                     self.mux.fault(plan.slot);
                 }

@@ -18,6 +18,7 @@ use edgeos_mux::{DriverLink, DriverPorts, Multiplexer, StatsLine, TenantLink, Wa
 use edgeos_net_driver::protocol::{ConnectReply, MacDisplay, Request, LABEL_OK};
 use edgeos_pd_ring::{now_ns, reader, region, ring_at, writer, ReadEnd, SharedRegion, WriteEnd};
 use edgeos_ring::Region;
+use edgeos_timer::WallClock;
 use heapless::Vec;
 use sel4_microkit::{
     debug_println, memory_region_symbol, protection_domain, var, Channel, ChannelSet, Child,
@@ -49,6 +50,8 @@ struct MuxPd {
     children: Children<MAX_SLOTS>,
     /// The timer (idle timeouts), and the deadline (ns) it will wake us at.
     timer: Option<Channel>,
+    /// Unix time from the timer, for the FWPs.
+    wall_clock: Option<WallClock>,
     armed: Option<u64>,
     times: SpawnTimes<MAX_SLOTS>,
 }
@@ -114,7 +117,8 @@ fn init() -> MuxPd {
     }
     connect(&mux, driver, &me);
     let timer = config.as_ref().and_then(|c| c.timer_channel).map(|id| Channel::new(id.into()));
-    MuxPd { mux, driver, children, timer, armed: None, times: SpawnTimes::new() }
+    let wall_clock = MuxPd::wall_clock(timer);
+    MuxPd { mux, driver, children, timer, armed: None, times: SpawnTimes::new(), wall_clock }
 }
 
 /// Asks the driver what it sees of the rings and reports whether the two

@@ -19,7 +19,7 @@ use edgeos_echo::{Echo, EchoStorage};
 use edgeos_fwp::HOP_SUMMARY_AT;
 use edgeos_fwp_rt::{self as rt, Parked};
 use edgeos_pd_ring::{now, now_ns};
-use sel4_microkit::protection_domain;
+use sel4_microkit::{debug_println, protection_domain};
 
 /// Upper bound on tx buffers the device tracks.
 const TX_BUFFERS: usize = 64;
@@ -54,15 +54,19 @@ fn init() -> Parked {
     // SAFETY: init runs once, before anything else touches these statics;
     // afterwards only a spawned FWP's serving loop does.
     let storage = unsafe { &mut *addr_of_mut!(STORAGE) };
-    let echo = Echo::new(&config, &mut dev, storage, now());
-    let per_connection = config.protocol == Protocol::Tcp;
+    let protocol = match Echo::protocol_of(&config) {
+        Ok(protocol) => protocol,
+        Err(e) => {
+            // Never reported ready: the mux spawns nothing of this template.
+            debug_println!("tmpl: {e} (port {}): not ready", config.port);
+            return Parked;
+        }
+    };
+    let echo = Echo::new(&config, protocol, &mut dev, storage, now());
+    let per_connection = protocol == Protocol::Tcp;
     let outgoing_ring = rt::outgoing_ring();
     unsafe { *addr_of_mut!(TEMPLATE) = Some(Template { dev, echo, per_connection, outgoing_ring }) };
-    let protocol = match config.protocol {
-        Protocol::Udp => "udp",
-        Protocol::Tcp => "tcp",
-    };
-    rt::checkpoint_and_report(fwp_serve, format_args!("{protocol} echo on port {}", config.port));
+    rt::checkpoint_and_report(fwp_serve, format_args!("{} echo on port {}", config.protocols, config.port));
     Parked
 }
 

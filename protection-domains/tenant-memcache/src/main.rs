@@ -8,11 +8,12 @@
 #![no_main]
 
 use core::ptr::addr_of_mut;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use edgeos_fwp_rt::{self as rt, Parked};
 use edgeos_memcache_server::{Memcached, MemcachedStorage};
 use edgeos_pd_ring::{now, now_ns};
-use sel4_microkit::protection_domain;
+use sel4_microkit::{debug_println, protection_domain, var};
 
 /// Upper bound on tx buffers the device tracks.
 const TX_BUFFERS: usize = 64;
@@ -34,10 +35,37 @@ fn init() -> Parked {
     // SAFETY: init runs once, before anything else touches these statics;
     // afterwards only a spawned FWP's serving loop does.
     let storage = unsafe { &mut *addr_of_mut!(STORAGE) };
-    let memcached = Memcached::new(&config, &mut dev, storage, now());
+    let Some(arena) = take_private_memory() else {
+        debug_println!("tmpl: ERROR: memcached on port {} has no store: give its template a memory_size", config.port);
+        return Parked;
+    };
+    let memcached = match Memcached::new(&config, &mut dev, storage, arena, now()) {
+        Ok(memcached) => memcached,
+        Err(e) => {
+            // Never reported ready: the mux spawns nothing of this template.
+            debug_println!("tmpl: ERROR: memcached on port {}: {e}", config.port);
+            return Parked;
+        }
+    };
+    let store = memcached.store().stats().limit_maxbytes;
     unsafe { *addr_of_mut!(TEMPLATE) = Some(Template { dev, memcached }) };
-    rt::checkpoint_and_report(fwp_serve, format_args!("memcached on port {}", config.port));
+    rt::checkpoint_and_report(fwp_serve, format_args!("memcached on port {} ({} KiB store)", config.port, store / 1024));
     Parked
+}
+
+/// This PD's private memory region, the store's arena (`memory_size` in
+/// system.toml, mapped at the same address in the template PD and its
+/// slots), handed out once; `None` without one, or on a second call.
+fn take_private_memory() -> Option<&'static mut [u8]> {
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+    let vaddr = *var!(fwp_mem_vaddr: usize = 0);
+    let size = *var!(fwp_mem_size: usize = 0);
+    if vaddr == 0 || size == 0 || TAKEN.swap(true, Ordering::Relaxed) {
+        return None;
+    }
+    // SAFETY: system.xml maps `size` bytes here, read-write, in this PD
+    // alone; TAKEN makes this the only reference to them.
+    Some(unsafe { core::slice::from_raw_parts_mut(vaddr as *mut u8, size) })
 }
 
 /// The serving entry point: the mux starts a restored slot here with
@@ -48,9 +76,11 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
     let mut wakeups = 0u32;
     loop {
         loop {
-            // Expiry times count in seconds of guest time since boot: the
-            // store only compares them (memcached's relative times).
-            template.memcached.serve(&mut template.dev, now(), now_ns() / 1_000_000_000);
+            // Expiry times are unix seconds, as memcached's absolute
+            // exptimes need; without a wall clock, seconds since boot
+            // (relative exptimes still hold).
+            let unix_now = rt::unix_now_ns().unwrap_or_else(now_ns) / 1_000_000_000;
+            template.memcached.serve(&mut template.dev, now(), unix_now);
             if template.dev.take_notify() {
                 rt::signal_mux();
             }

@@ -3,13 +3,15 @@
 //! (`CNTPCT_EL0`), the compare value (`CNTP_CVAL_EL0`) and the control
 //! register (`CNTP_CTL_EL0`), and takes its interrupt. Clients call it
 //! (`edgeos_timer::protocol`) to set and cancel timeouts and read the time;
-//! it notifies a client when its timeout passes. The queue, the quotas and
-//! the encodings are `edgeos_timer`'s.
+//! it notifies a client when its timeout passes. It reads the board's
+//! PL031 real-time clock once at boot and answers unix time from it and the
+//! counter (`edgeos_timer::WallClock`). The queue, the quotas and the
+//! encodings are `edgeos_timer`'s.
 #![no_std]
 #![no_main]
 
 use edgeos_pd_ring::{counter, frequency};
-use edgeos_timer::{protocol, ClientId, CounterFreq, TimerQueue};
+use edgeos_timer::{protocol, ClientId, CounterFreq, TimerQueue, WallClock};
 use sel4_microkit::{debug_println, protection_domain, var, Channel, ChannelSet, Handler, Infallible, MessageInfo};
 
 /// Pending timeouts in all.
@@ -35,9 +37,19 @@ fn program(ticks: Option<u64>) {
     }
 }
 
+/// Reads the PL031's data register (offset 0: unix seconds), if the system
+/// maps the clock.
+fn read_rtc() -> Option<u32> {
+    let vaddr = *var!(rtc_vaddr: usize = 0);
+    // SAFETY: system.xml maps the PL031's register page here, read-only and
+    // uncached, in this PD alone; RTCDR is a 32-bit register at offset 0.
+    (vaddr != 0).then(|| unsafe { core::ptr::read_volatile(vaddr as *const u32) })
+}
+
 struct Timer {
     queue: TimerQueue<TIMEOUTS, QUOTA>,
     freq: CounterFreq,
+    wall_clock: Option<WallClock>,
     irq: Channel,
     mux: Channel,
 }
@@ -58,8 +70,12 @@ fn init() -> Timer {
     program(None);
     let irq = Channel::new(*var!(timer_irq_channel: usize = 0));
     let _ = irq.irq_ack();
-    debug_println!("timer: counter at {} Hz", freq.hz());
-    Timer { queue: TimerQueue::new(), freq, irq, mux: Channel::new(*var!(mux_channel: usize = 1)) }
+    let wall_clock = read_rtc().and_then(|secs| WallClock::from_rtc(secs, freq.ticks_to_ns(counter())));
+    match wall_clock {
+        Some(clock) => debug_println!("timer: counter at {} Hz, unix time {} s", freq.hz(), clock.unix_ns(freq.ticks_to_ns(counter())) / 1_000_000_000),
+        None => debug_println!("timer: counter at {} Hz, no real-time clock", freq.hz()),
+    }
+    Timer { queue: TimerQueue::new(), freq, wall_clock, irq, mux: Channel::new(*var!(mux_channel: usize = 1)) }
 }
 
 impl Handler for Timer {
@@ -71,7 +87,8 @@ impl Handler for Timer {
             let n = msg.count().min(2);
             let words = sel4_microkit::with_msg_regs(|mrs| [mrs[0], mrs[1]]);
             let now = self.now_ns();
-            protocol::serve(&mut self.queue, MUX_CLIENT, msg.label(), &words[..n], now)
+            let unix_now = self.wall_clock.map(|clock| clock.unix_ns(now));
+            protocol::serve(&mut self.queue, MUX_CLIENT, msg.label(), &words[..n], now, unix_now)
         } else {
             protocol::Reply::Refused(protocol::Refusal::BadRequest).to_message()
         };

@@ -7,7 +7,7 @@
 //! ```text
 //!   main.rs (clap, exit codes)
 //!      │
-//!      ├── udp_echo, tcp_echo, tcp_churn, silence, stats, inject   one module per command
+//!      ├── udp_echo, tcp_echo, tcp_churn, memcache_load, silence, stats, inject   one module per command
 //!      │        │            │                  │
 //!      │     pattern (contents, comparison)   frames (smoltcp::wire)
 //!      │        │
@@ -33,6 +33,7 @@ use std::time::Duration;
 
 pub mod frames;
 pub mod inject;
+pub mod memcache_load;
 pub mod pattern;
 pub mod send;
 pub mod silence;

@@ -7,13 +7,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::builder::RangedU64ValueParser;
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 use edgeos_net_client::stats::{self, Answer, Check, Stats};
 use edgeos_net_client::tcp_churn;
-use edgeos_net_client::{inject, silence, tcp_echo, udp_echo, Error, Loopback};
+use edgeos_net_client::{inject, memcache_load, silence, tcp_echo, udp_echo, Error, Loopback};
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -88,6 +88,31 @@ enum Command {
         #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = timeout_ms())]
         timeout_ms: u64,
     },
+    /// Closed-loop memcached load: requests per second and latency
+    /// percentiles of get or set, every reply checked.
+    MemcacheLoad {
+        /// The memcached tenant's TCP port, e.g. 127.0.0.1:15211.
+        #[arg(long, value_name = "ADDR")]
+        to: Loopback,
+        /// The request measured.
+        #[arg(long, value_enum)]
+        op: OpArg,
+        /// Requests measured, over all connections.
+        #[arg(long, default_value_t = 2000, value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(memcache_load::MAX_REQUESTS)))]
+        requests: u32,
+        /// Connections at once, each with one request in flight.
+        #[arg(long, default_value_t = 1, value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(memcache_load::MAX_CONNECTIONS)))]
+        connections: u32,
+        /// Bytes of each value.
+        #[arg(long, default_value_t = 100, value_parser = RangedU64ValueParser::<usize>::new().range(0..=memcache_load::MAX_VALUE as u64))]
+        value_size: usize,
+        /// Distinct keys per connection.
+        #[arg(long, default_value_t = 50, value_parser = RangedU64ValueParser::<u32>::new().range(1..=10_000))]
+        keys: u32,
+        /// Deadline for each reply.
+        #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = timeout_ms())]
+        timeout_ms: u64,
+    },
     /// Send one probe and succeed only if nothing comes back.
     #[command(group(ArgGroup::new("target").required(true).args(["udp_to", "tcp_to"])))]
     ExpectSilence {
@@ -140,6 +165,11 @@ enum Command {
         /// How long to wait for the reply before resending (3 resends).
         #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = timeout_ms())]
         timeout_ms: u64,
+        /// Query again (every 250 ms) until the checks hold, for at most
+        /// this long: for a state the guest reaches on its own, such as an
+        /// idle teardown. 0: one query.
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        within_ms: u64,
     },
     /// Send raw Ethernet frames into the guest's NIC through QEMU's UDP
     /// socket netdev.
@@ -168,6 +198,14 @@ enum KindArg {
     /// lengths and checksums, IPv4 options, fragments, oversized, unknown
     /// EtherType, another destination IP.
     Malformed,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OpArg {
+    /// `get` of keys the run stores first.
+    Get,
+    /// `set`.
+    Set,
 }
 
 /// `KEY=VALUE` of `--equals`.
@@ -241,6 +279,16 @@ fn run(command: Command) -> Result<bool, Error> {
             println!("{report}");
             Ok(report.success())
         }
+        Command::MemcacheLoad { to, op, requests, connections, value_size, keys, timeout_ms } => {
+            let op = match op {
+                OpArg::Get => memcache_load::Op::Get,
+                OpArg::Set => memcache_load::Op::Set,
+            };
+            let params = memcache_load::MemcacheLoad { target: to, op, requests, connections, value_size, keys, timeout: ms(timeout_ms) };
+            let report = memcache_load::run(params)?;
+            println!("{report}");
+            Ok(report.success())
+        }
         Command::ExpectSilence {
             udp_to,
             tcp_to,
@@ -286,6 +334,7 @@ fn run(command: Command) -> Result<bool, Error> {
             equals,
             at_most,
             timeout_ms,
+            within_ms,
         } => {
             let before = match since {
                 Some(since) => match saved(&since)? {
@@ -294,11 +343,6 @@ fn run(command: Command) -> Result<bool, Error> {
                 },
                 None => Stats::default(),
             };
-            let Some((text, after)) = answered(stats::query(to, ms(timeout_ms))?, "stats-check")
-            else {
-                return Ok(false);
-            };
-            println!("stats-check: now: {text}");
             let checks: Vec<Check> = rose
                 .into_iter()
                 .map(Check::Rose)
@@ -306,21 +350,32 @@ fn run(command: Command) -> Result<bool, Error> {
                 .chain(equals.into_iter().map(|(key, value)| Check::Equals(key, value)))
                 .chain(at_most.into_iter().map(|(key, value)| Check::AtMost(key, value)))
                 .collect();
-            let results = stats::compare(&before, &after, &checks);
-            for result in &results {
-                println!("stats-check: {result}");
-            }
-            let held = results.iter().filter(|r| r.holds()).count();
-            if held == results.len() {
-                println!("stats-check: {held}/{} checks held", results.len());
-                Ok(true)
-            } else {
+            let deadline = Instant::now() + ms(within_ms);
+            loop {
+                let Some((text, after)) = answered(stats::query(to, ms(timeout_ms))?, "stats-check")
+                else {
+                    return Ok(false);
+                };
+                let results = stats::compare(&before, &after, &checks);
+                let held = results.iter().filter(|r| r.holds()).count();
+                if held < results.len() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(250));
+                    continue;
+                }
+                println!("stats-check: now: {text}");
+                for result in &results {
+                    println!("stats-check: {result}");
+                }
+                if held == results.len() {
+                    println!("stats-check: {held}/{} checks held", results.len());
+                    return Ok(true);
+                }
                 println!(
                     "stats-check: FAILED: {} of {} checks did not hold",
                     results.len() - held,
                     results.len()
                 );
-                Ok(false)
+                return Ok(false);
             }
         }
         Command::Inject {

@@ -17,9 +17,9 @@
 //! Microkit tool's search paths). The bytes are a pure function of the
 //! configuration.
 
-use edgeos_config::{MuxConfig, Protocol as BlobProtocol, SlotLayout, SlotService, TemplateLayout, TenantConfig};
+use edgeos_config::{MuxConfig, Protocol as BlobProtocol, Protocols, SlotLayout, SlotService, TemplateLayout, TenantConfig};
 
-use crate::config::{Loaded, Protocol, Service, Spawn};
+use crate::config::{Loaded, Protocol, Spawn};
 use crate::generate::{slot_plans, template_plans, SlotPlan, MUX_CONFIG_FILE};
 
 /// One blob: the file name the system description prefills from, and its bytes.
@@ -43,15 +43,23 @@ fn protocol(p: Protocol) -> BlobProtocol {
     }
 }
 
-/// The one service of a slot's template.
-fn service(plan: &SlotPlan<'_>) -> Result<Service, String> {
-    match plan.template.services.as_slice() {
-        [s] => Ok(*s),
-        other => Err(format!(
-            "template '{}' of {} has {} services; its blobs need exactly one",
+/// A slot's template's services as the blobs carry them: one port over
+/// one or both protocols.
+fn service(plan: &SlotPlan<'_>) -> Result<SlotService, String> {
+    let services = &plan.template.services;
+    let port = services.first().map(|s| s.port);
+    let protocols = Protocols::of(services.iter().map(|s| protocol(s.protocol)));
+    match (port, protocols) {
+        (Some(port), Some(protocols))
+            if services.len() == protocols.iter().count() && services.iter().all(|s| s.port == port) =>
+        {
+            Ok(SlotService { protocols, port })
+        }
+        _ => Err(format!(
+            "template '{}' of {} has {} services; its blobs need one port over tcp, udp or both",
             plan.template.name,
             plan.name(),
-            other.len()
+            services.len()
         )),
     }
 }
@@ -72,13 +80,13 @@ fn len(value: u64, what: &str, plan: &SlotPlan<'_>) -> Result<u32, String> {
 /// Template `plan`'s layout in the mux's blob.
 fn template_layout(plan: &SlotPlan<'_>) -> Result<TemplateLayout, String> {
     let t = plan.template;
-    let s = service(plan)?;
+    let service = service(plan)?;
     let warm_pool = match t.spawn {
         Spawn::OnDemand => 0,
         Spawn::WarmPool { pool_size } => pool_size,
     };
     Ok(TemplateLayout {
-        service: SlotService { protocol: protocol(s.protocol), port: s.port },
+        service,
         per_flow: t.per_flow,
         warm_pool: id(warm_pool, "warm pool", plan)?,
         max_active: id(t.max_active(), "max_active", plan)?,
@@ -151,9 +159,10 @@ pub fn tenant_config(loaded: &Loaded, plan: &SlotPlan<'_>) -> Result<TenantConfi
         prefix_len: net.address.prefix,
         gateway: net.gateway.octets(),
         mac: net.mac.0,
-        protocol: protocol(s.protocol),
+        protocols: s.protocols,
         port: s.port,
         probes: plan.template.test_probes,
+        item_size_max: len(plan.template.item_size_max, "item size limit", plan)?,
     })
 }
 

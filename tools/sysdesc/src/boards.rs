@@ -30,6 +30,9 @@ pub struct Board {
     pub uart: Option<Uart>,
     /// The timer interrupt a timer driver PD takes.
     pub timer_irq: Option<u64>,
+    /// Physical address of a PL031 real-time clock, which the timer PD
+    /// reads once at boot for unix time.
+    pub rtc: Option<u64>,
 }
 
 /// A bank of virtio-mmio transports.
@@ -101,6 +104,8 @@ pub const BOARDS: &[Board] = &[Board {
     }),
     // The ARM generic timer's EL1 physical timer interrupt (PPI 14).
     timer_irq: Some(30),
+    // QEMU virt's PL031 (VIRT_RTC in hw/arm/virt.c): 0x0901_0000, one page.
+    rtc: Some(0x0901_0000),
 }];
 
 /// A board name that is not in [`BOARDS`].

@@ -45,6 +45,10 @@ pub const RINGS: [&str; 4] = ["net_rx_free", "net_rx_used", "net_tx_free", "net_
 pub const VIRTIO_MMIO_VADDR: u64 = 0x2000_0000;
 /// Where the driver maps `net_virtio_dma`.
 pub const NET_VIRTIO_DMA_VADDR: u64 = 0x3000_0000;
+/// Where the timer maps the real-time clock's registers (`rtc`).
+pub const RTC_VADDR: u64 = 0x2100_0000;
+/// The real-time clock's register page (the timer's alone).
+pub const RTC: &str = "rtc";
 /// Where the driver and the mux map `net_dma`.
 pub const NET_DMA_VADDR: u64 = 0x4000_0000;
 /// Where the first ring is mapped; the others follow at page-rounded strides.
@@ -431,8 +435,19 @@ pub fn generate(loaded: &Loaded) -> System {
     let timer = config.timer.as_ref().zip(board.timer_irq).map(|(t, irq)| {
         let tspan = spans.get("timer");
         let mut timer = pd(TIMER, &t.program, t.priority, t.budget, t.period, t.stack_size, tspan, Comment::new(
-            "The timer driver: the EL1 physical timer and its interrupt; timeouts for the mux.",
+            "The timer driver: the EL1 physical timer and its interrupt, the real-time clock; timeouts and unix time for the mux.",
         ));
+        if let Some(rtc) = board.rtc {
+            sys.memory_regions.push(region(
+                RTC,
+                small,
+                None,
+                Some(rtc),
+                tspan,
+                format!("The PL031 real-time clock's registers of {}: the timer reads unix time once at boot.", board.name),
+            ));
+            timer.maps.push(map(RTC, RTC_VADDR, Perms::R, false, "rtc_vaddr", tspan));
+        }
         timer.irqs.push(Irq {
             irq,
             id: ChannelId(0),
@@ -448,7 +463,7 @@ pub fn generate(loaded: &Loaded) -> System {
             ],
             span: tspan,
             comment: Comment::new(
-                "mux <-> timer: the mux calls the timer (SetTimeout, Cancel, Now); the timer notifies it when a timeout passes. The mux knows its id from mux_config.",
+                "mux <-> timer: the mux calls the timer (SetTimeout, Cancel, Now, WallClock); the timer notifies it when a timeout passes. The mux knows its id from mux_config.",
             ),
         });
         timer
@@ -476,10 +491,7 @@ fn add_child(
     let w = &plan.window;
     let ctrl = plan.region("ctrl");
     let (rx_buf, tx_buf) = (plan.region("rx_buf"), plan.region("tx_buf"));
-    let service = t.services.first().map_or_else(
-        || "no service".to_string(),
-        |s| format!("{}/{}", s.protocol, s.port),
-    );
+    let service = header::services(&t.services);
     let template = plan.role == Role::Template;
     let what = if template {
         format!("Template PD of '{}' ({service})", t.name)

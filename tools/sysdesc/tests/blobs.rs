@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::{fixture, repo_root, temp_dir, write_tiny_elf};
-use edgeos_config::{MuxConfig, Protocol, SlotService, TenantConfig};
+use edgeos_config::{MuxConfig, Protocol, Protocols, SlotService, TenantConfig};
 use edgeos_sysdesc::check::{self, CheckOptions};
 use edgeos_sysdesc::commands::{self, load_generate_check, Generated};
 use edgeos_sysdesc::config::{self, Protocol as ConfigProtocol};
@@ -117,12 +117,12 @@ fn cross_check(path: &Path) -> (MuxConfig, Vec<TenantConfig>) {
         let child = mux.children.iter().find(|ch| ch.pd.name.as_str() == name).expect("template PD");
         assert_eq!(u64::from(layout.child_id), child.id, "{name}'s child id");
         assert_eq!(channel_of(&name), u64::from(layout.channel), "{name}'s channel");
-        let s = tc_config.services[0];
-        let protocol = match s.protocol {
+        let protocols = Protocols::of(tc_config.services.iter().map(|s| match s.protocol {
             ConfigProtocol::Udp => Protocol::Udp,
             ConfigProtocol::Tcp => Protocol::Tcp,
-        };
-        assert_eq!(layout.service, SlotService { protocol, port: s.port }, "{name}'s service");
+        }));
+        let port = tc_config.services[0].port;
+        assert_eq!(Some(layout.service), protocols.map(|protocols| SlotService { protocols, port }), "{name}'s service");
         assert_eq!(layout.per_flow, tc_config.per_flow);
         assert_eq!(u64::from(layout.max_active), tc_config.max_active());
         assert_eq!(u64::from(layout.idle_timeout_ms), tc_config.idle_timeout_ms);
@@ -149,7 +149,7 @@ fn cross_check(path: &Path) -> (MuxConfig, Vec<TenantConfig>) {
         assert_eq!(tc.mac, mc.mac);
         assert_eq!(tc.prefix_len, c.network.address.prefix);
         assert_eq!(tc.gateway, c.network.gateway.octets());
-        assert_eq!(SlotService { protocol: tc.protocol, port: tc.port }, layout.service);
+        assert_eq!(SlotService { protocols: tc.protocols, port: tc.port }, layout.service);
         tenants.push(tc);
     }
     assert_eq!(g.blobs.len(), 1 + mc.templates.len());
@@ -160,12 +160,18 @@ fn cross_check(path: &Path) -> (MuxConfig, Vec<TenantConfig>) {
 fn system_toml_blobs_parse_back_and_match_the_maps() {
     let (mux, tenants) = cross_check(&repo_root().join("system.toml"));
     // What the Makefile forwards host ports to.
-    let udp7 = SlotService { protocol: Protocol::Udp, port: 7 };
-    let tcp8 = SlotService { protocol: Protocol::Tcp, port: 8 };
-    let udp9 = SlotService { protocol: Protocol::Udp, port: 9 };
-    let tcp11211 = SlotService { protocol: Protocol::Tcp, port: 11211 };
-    assert_eq!(mux.templates.iter().map(|t| t.service).collect::<Vec<_>>(), [udp7, tcp8, udp9, tcp11211]);
-    assert_eq!(tenants.iter().map(|t| t.probes).collect::<Vec<_>>(), [false, false, true, false], "only the probe template obeys probes");
+    let service = |protocols, port| SlotService { protocols, port };
+    assert_eq!(
+        mux.templates.iter().map(|t| t.service).collect::<Vec<_>>(),
+        [
+            service(Protocols::UDP, 7),
+            service(Protocols::TCP, 8),
+            service(Protocols::UDP, 9),
+            service(Protocols::BOTH, 11211),
+            service(Protocols::BOTH, 11212),
+        ]
+    );
+    assert_eq!(tenants.iter().map(|t| t.probes).collect::<Vec<_>>(), [false, false, true, false, false], "only the probe template obeys probes");
     assert_eq!(mux.stats_port, 7777);
     // The timer: its interrupt, and the channel the mux calls it on, whose
     // id the blob carries.
@@ -179,7 +185,7 @@ fn system_toml_blobs_parse_back_and_match_the_maps() {
     assert!(timer.priority > g.system.pd("mux").expect("mux").priority, "the mux calls up to the timer");
     assert_eq!(mux.slots[0].ctrl, 0x6000_0000);
     assert_eq!(mux.slots[1].rx_buf, (0x6050_0000, 0x1_0000));
-    assert_eq!(tenants.len(), 4);
+    assert_eq!(tenants.len(), 5);
 }
 
 #[test]
@@ -203,7 +209,7 @@ fn blobs_are_deterministic_and_written_as_generated() {
             .collect();
         assert_eq!(
             names,
-            ["mux_config.bin", "tmpl_udp_echo_config.bin", "tmpl_tcp_echo_config.bin", "tmpl_probe_config.bin", "tmpl_memcached_config.bin"]
+            ["mux_config.bin", "tmpl_udp_echo_config.bin", "tmpl_tcp_echo_config.bin", "tmpl_probe_config.bin", "tmpl_memcached_config.bin", "tmpl_memcached_b_config.bin"]
         );
         let files: Vec<_> = written
             .iter()
@@ -326,7 +332,7 @@ fn check_finds_blobs_that_disagree_with_the_maps() {
     opts.blobs.insert("tmpl_tcp_echo_config.bin".into(), bytes);
     has(
         &messages(&g.system, &opts, Severity::Error),
-        "'tmpl_tcp_echo_config.bin' for 'tmpl_tcp_echo': the template serves Tcp port 9, the mux's blob routes Tcp port 8 to it",
+        "'tmpl_tcp_echo_config.bin' for 'tmpl_tcp_echo': the template serves tcp port 9, the mux's blob routes tcp port 8 to it",
     );
 
     // A stale blob of another version.

@@ -150,7 +150,16 @@ fn template_without_service() {
 fn two_services_in_a_template() {
     check_error(
         "config_two_services.toml",
-        "a template carries exactly one service: an FWP answers one protocol and port: `templates[0].services` = 2 services",
+        "a template answers one port, over tcp, udp or both: at most one service per protocol, all on the same port: `templates[0].services` = 2 services",
+        true,
+    );
+}
+
+#[test]
+fn item_size_beyond_the_store() {
+    check_error(
+        "config_item_size_beyond_memory.toml",
+        "an item limit is at least 1024 bytes (memcached's smallest) and fits the store, the private memory (0x1000 bytes): `templates[1].item_size_max` = 0x2000",
         true,
     );
 }

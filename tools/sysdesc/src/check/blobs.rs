@@ -454,14 +454,14 @@ fn tenant(
         };
         let c = &t.config;
         let service = SlotService {
-            protocol: c.protocol,
+            protocols: c.protocols,
             port: c.port,
         };
         if template.service != service {
             mismatch(
                 format!(
-                    "the template serves {:?} port {}, the mux's blob routes {:?} port {} to it",
-                    c.protocol, c.port, template.service.protocol, template.service.port
+                    "the template serves {} port {}, the mux's blob routes {} port {} to it",
+                    c.protocols, c.port, template.service.protocols, template.service.port
                 ),
                 diags,
             );

@@ -218,9 +218,14 @@ pub struct Template {
     /// Size of each slot's control region (slot rw, mux r).
     #[serde(default = "default_ctrl_size")]
     pub ctrl_size: u64,
-    /// Size of each slot's private memory region; 0 for none.
+    /// Size of each slot's private memory region (a memcached template's
+    /// store); 0 for none.
     #[serde(default)]
     pub memory_size: u64,
+    /// A memcached template's item size limit (memcached's `-I`): the
+    /// largest key plus value it stores; 0 for the program's own.
+    #[serde(default)]
+    pub item_size_max: u64,
     /// Size of each slot's rx buffer region (`fwp_NN_rx_buf`): frames the
     /// mux copies in, in `rings.buffer_size` buffers.
     #[serde(default = "default_slot_buffers_size")]
@@ -237,7 +242,7 @@ pub struct Template {
     /// When the mux starts slots.
     #[serde(default)]
     pub spawn: Spawn,
-    /// The services the template answers; exactly one.
+    /// The services the template answers: one port over tcp, udp or both.
     #[serde(default)]
     pub services: Vec<Service>,
     /// One FWP per flow (5-tuple) to the service, instead of one FWP for

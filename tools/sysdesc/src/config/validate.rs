@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Config, ConfigIssue, Protocol, SpanIndex, Spawn, MAX_SLOTS};
+use super::{Config, ConfigIssue, Protocol, Service, SpanIndex, Spawn, MAX_SLOTS};
 use crate::diagnostic::Diagnostics;
 
 /// Largest untagged Ethernet frame without its FCS: a frame buffer must hold one.
@@ -162,11 +162,11 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
                 "[]",
                 "every template needs one service: the mux spawns its FWPs for packets to it",
             );
-        } else if t.services.len() > 1 {
+        } else if !one_port(&t.services) {
             v.impossible(
                 &at("services"),
                 format!("{} services", t.services.len()),
-                "a template carries exactly one service: an FWP answers one protocol and port",
+                "a template answers one port, over tcp, udp or both: at most one service per protocol, all on the same port",
             );
         }
         if let Some(max) = t.max_active {
@@ -177,6 +177,16 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
                     format!("between 1 and the template's slots ({})", t.slots),
                 );
             }
+        }
+        if t.item_size_max != 0 && (t.item_size_max < 1024 || t.item_size_max > t.memory_size) {
+            v.impossible(
+                &at("item_size_max"),
+                format!("{:#x}", t.item_size_max),
+                format!(
+                    "an item limit is at least 1024 bytes (memcached's smallest) and fits the store, the private memory ({:#x} bytes)",
+                    t.memory_size
+                ),
+            );
         }
         if t.idle_timeout_ms > u64::from(u32::MAX) {
             v.impossible(&at("idle_timeout_ms"), t.idle_timeout_ms, "at most 2^32 - 1 ms");
@@ -268,5 +278,15 @@ fn buffers_size(config: &Config, v: &mut Validator<'_>, field: &str, size: u64) 
             format!("{size:#x}"),
             "the mux's configuration blob records a buffer region's length in 32 bits",
         );
+    }
+}
+
+/// Whether `services` are one port over distinct protocols (memcached's
+/// TCP and UDP on 11211): what the template's blobs can describe.
+fn one_port(services: &[Service]) -> bool {
+    match services {
+        [_] => true,
+        [a, b] => a.port == b.port && a.protocol != b.protocol,
+        _ => false,
     }
 }

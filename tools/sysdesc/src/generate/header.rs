@@ -2,7 +2,7 @@
 //! order and utilisation, and the settings that appear in no element.
 
 use crate::check::schedule::describe_sum;
-use crate::config::Loaded;
+use crate::config::{Loaded, Service};
 use crate::model::ProtectionDomain;
 
 /// The header comment for the system of `loaded`.
@@ -50,14 +50,8 @@ pub(super) fn header(loaded: &Loaded, driver: &ProtectionDomain, mux: &Protectio
     for t in &c.templates {
         let services = if t.per_flow {
             "one FWP per flow".to_string()
-        } else if t.services.is_empty() {
-            "no service".to_string()
         } else {
-            t.services
-                .iter()
-                .map(|s| format!("{}/{}", s.protocol, s.port))
-                .collect::<Vec<_>>()
-                .join(", ")
+            services(&t.services)
         };
         lines.push(format!(
             "Template '{}' ({}): {} slot(s); {services}; rx/tx buffers {:#x}/{:#x}.",
@@ -65,4 +59,16 @@ pub(super) fn header(loaded: &Loaded, driver: &ProtectionDomain, mux: &Protectio
         ));
     }
     lines.join("\n")
+}
+
+/// A template's services as the comments name them: `tcp/11211, udp/11211`.
+pub(crate) fn services(services: &[Service]) -> String {
+    if services.is_empty() {
+        return "no service".to_string();
+    }
+    services
+        .iter()
+        .map(|s| format!("{}/{}", s.protocol, s.port))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
