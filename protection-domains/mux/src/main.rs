@@ -177,12 +177,13 @@ impl Handler for MuxPd {
                 for (name, samples) in LIFECYCLE.iter().zip(&mut timings().lifecycle) {
                     line.put_hop(format_args!("{name}"), samples.summary());
                 }
+                // Only slots that served frames: the line has room for a
+                // few slots' figures, not for all of them.
                 for slot in 0..children.len() {
+                    let Some(s) = children.status(slot).filter(|s| s.frames_in > 0) else { continue };
                     line.put_hop(format_args!("f{slot}"), children.hop_summary(slot));
-                    if let Some(s) = children.status(slot) {
-                        line.put(format_args!("f{slot}."), "wakeups", u64::from(s.wakeups));
-                        line.put(format_args!("f{slot}."), "frames_in", u64::from(s.frames_in));
-                    }
+                    line.put(format_args!("f{slot}."), "wakeups", u64::from(s.wakeups));
+                    line.put(format_args!("f{slot}."), "frames_in", u64::from(s.frames_in));
                 }
             };
             loop {

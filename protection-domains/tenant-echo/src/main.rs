@@ -16,7 +16,6 @@ use core::ptr::addr_of_mut;
 use edgeos_config::Protocol;
 use edgeos_cycles::Samples;
 use edgeos_echo::{Echo, EchoStorage};
-use edgeos_fwp::HOP_SUMMARY_AT;
 use edgeos_fwp_rt::{self as rt, Parked};
 use edgeos_pd_ring::{now, now_ns};
 use sel4_microkit::{debug_println, protection_domain};
@@ -104,25 +103,15 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
         // Per frame received, for UDP and TCP alike (TCP's echo count is bytes).
         hops.record_batch(busy, (template.dev.frames().0 - received) as usize);
         if hops.seen() / HOP_PUBLISH_EVERY != before / HOP_PUBLISH_EVERY {
-            publish_hops(hops);
+            rt::publish_hop_summary(hops);
         }
         let echo = &template.echo;
         if template.per_connection && echo.connections_closed() > 0 && !echo.has_open_connections() {
-            publish_hops(hops);
+            rt::publish_hop_summary(hops);
             rt::exit(generation, started_at);
         }
         rt::serving(generation, started_at, wakeups, template.dev.frames().0 as u32);
         rt::wait();
         wakeups = wakeups.wrapping_add(1);
     }
-}
-
-/// Writes the per-frame summary after the status block, for the mux's stats.
-fn publish_hops(hops: &mut Samples<HOP_SAMPLES>) {
-    let Some(summary) = hops.summary() else { return };
-    let mut bytes = [0u8; 16];
-    for (i, word) in summary.to_words().into_iter().enumerate() {
-        bytes[i * 8..i * 8 + 8].copy_from_slice(&word.to_le_bytes());
-    }
-    rt::ctrl().as_mut_ptr().index(HOP_SUMMARY_AT..HOP_SUMMARY_AT + 16).copy_from_slice(&bytes);
 }

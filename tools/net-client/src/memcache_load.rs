@@ -260,3 +260,100 @@ pub fn run(params: MemcacheLoad) -> Result<MemcacheLoadReport, Error> {
     };
     Ok(MemcacheLoadReport { params, latencies, elapsed, failure })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// A memcached stand-in on loopback: answers set and get from a map;
+    /// with `corrupt`, every get's value comes back with its first byte
+    /// changed.
+    fn server(corrupt: bool) -> Loopback {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                thread::spawn(move || {
+                    let mut store: HashMap<String, Vec<u8>> = HashMap::new();
+                    let mut writer = stream.try_clone().unwrap();
+                    let mut reader = BufReader::new(stream);
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                        let words: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+                        line.clear();
+                        match words.first().map(String::as_str) {
+                            Some("set") => {
+                                let mut data = vec![0; words[4].parse::<usize>().unwrap() + 2];
+                                reader.read_exact(&mut data).unwrap();
+                                data.truncate(data.len() - 2);
+                                store.insert(words[1].clone(), data);
+                                writer.write_all(b"STORED\r\n").unwrap();
+                            }
+                            Some("get") => {
+                                let mut value = store.get(&words[1]).cloned().unwrap_or_default();
+                                if corrupt && !value.is_empty() {
+                                    value[0] ^= 1;
+                                }
+                                let mut reply = format!("VALUE {} 0 {}\r\n", words[1], value.len()).into_bytes();
+                                reply.extend_from_slice(&value);
+                                reply.extend_from_slice(b"\r\nEND\r\n");
+                                writer.write_all(&reply).unwrap();
+                            }
+                            _ => return,
+                        }
+                    }
+                });
+            }
+        });
+        Loopback::new(addr).unwrap()
+    }
+
+    fn params(target: Loopback, op: Op) -> MemcacheLoad {
+        MemcacheLoad { target, op, requests: 101, connections: 2, value_size: 300, keys: 7, timeout: Duration::from_secs(5) }
+    }
+
+    #[test]
+    fn every_request_is_measured_and_its_reply_checked() {
+        let target = server(false);
+        for op in [Op::Set, Op::Get] {
+            let report = run(params(target, op)).unwrap();
+            assert!(report.success(), "{report}");
+            assert_eq!(report.latencies.len(), 101, "50 + 51 requests over 2 connections");
+            assert!(report.rate() > 0.0);
+            assert!(report.to_string().starts_with(&format!("memcache-load: {op} 101 requests, 2 connections, 300-byte values: ")));
+        }
+    }
+
+    #[test]
+    fn a_wrong_value_fails_the_run() {
+        let report = run(params(server(true), Op::Get)).unwrap();
+        assert!(!report.success());
+        assert!(report.to_string().contains("FAILED: connection "), "{report}");
+    }
+
+    #[test]
+    fn values_differ_per_key() {
+        assert_ne!(value(0, 1, 32), value(0, 2, 32));
+        assert_ne!(value(0, 1, 32), value(1, 1, 32));
+        assert_eq!(value(3, 4, 100).len(), 100);
+    }
+
+    #[test]
+    fn out_of_range_parameters_are_refused() {
+        let ok = params("127.0.0.1:9".parse().unwrap(), Op::Set);
+        for bad in [
+            MemcacheLoad { requests: 0, ..ok },
+            MemcacheLoad { connections: 0, ..ok },
+            MemcacheLoad { connections: MAX_CONNECTIONS + 1, ..ok },
+            MemcacheLoad { value_size: MAX_VALUE + 1, ..ok },
+            MemcacheLoad { keys: 0, ..ok },
+            MemcacheLoad { timeout: Duration::ZERO, ..ok },
+        ] {
+            assert!(matches!(run(bad), Err(Error::Limit(_))), "{bad:?}");
+        }
+    }
+}
