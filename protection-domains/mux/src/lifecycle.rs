@@ -6,8 +6,8 @@ use edgeos_cycles::Samples;
 use edgeos_fwp::timing::{Latency, Start};
 use edgeos_fwp::{SlotState, TeardownReason, TemplateId};
 use edgeos_pd_ring::{counter, now_ns, ticks_to_ns};
-use heapless::Vec;
 use edgeos_timer::WallClock;
+use heapless::Vec;
 use sel4_microkit::{debug_println, Channel, MessageInfo};
 
 use crate::{MuxPd, HOP_SAMPLES, MAX_SLOTS};
