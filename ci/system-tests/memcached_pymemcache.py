@@ -17,7 +17,8 @@ import sys
 
 from pymemcache.client.base import Client
 
-ITEM_SIZE_MAX = 8 * 1024  # edgeos_memcache_server::ITEM_SIZE_MAX, key included
+ITEM_SIZE_MAX = 8 * 1024  # tenant A's item_size_max in system.toml, key included
+CONNECTIONS = 8  # edgeos_memcache_server::CONNECTIONS: TCP connections served at once
 
 
 def client(host, port):
@@ -29,7 +30,7 @@ def expect(what, got, wanted):
         raise AssertionError(f"{what}: got {got!r}, expected {wanted!r}")
 
 
-def commands(c):
+def commands(c, host, port):
     expect("flush_all", c.flush_all(), True)
     expect("version", c.version(), b"1.6.21-edgeos")
     expect("set", c.set("k", b"value", expire=0), True)
@@ -96,7 +97,19 @@ def commands(c):
     expect("the oldest item, evicted", c.get("fill0"), None)
     expect("the newest item", c.get(f"fill{count - 1}"), bytes([(count - 1) % 256]) * 1000)
     expect("the item read all along", c.get("hot"), b"h" * 100)
-    print(f"pymemcache: every call answered; {stats[b'evictions']} evictions in a store of {limit} bytes")
+    # All the connections the tenant serves, open at once (this one among
+    # them): each stores through its own, and each reads every key.
+    others = [client(host, port) for _ in range(CONNECTIONS - 1)]
+    clients = [c] + others
+    for i, k in enumerate(clients):
+        expect(f"set over connection {i}", k.set(f"conn{i}", str(i).encode()), True)
+    for i, k in enumerate(clients):
+        expect(f"get_many over connection {i}", k.get_many([f"conn{j}" for j in range(CONNECTIONS)]),
+               {f"conn{j}": str(j).encode() for j in range(CONNECTIONS)})
+    for k in others:
+        k.close()
+    print(f"pymemcache: every call answered over {CONNECTIONS} connections at once; "
+          f"{stats[b'evictions']} evictions in a store of {limit} bytes")
 
 
 def isolation(a, b):
@@ -117,7 +130,7 @@ def isolation(a, b):
 def main():
     mode, host = sys.argv[1], sys.argv[2]
     if mode == "commands":
-        commands(client(host, sys.argv[3]))
+        commands(client(host, sys.argv[3]), host, sys.argv[3])
     elif mode == "isolation":
         isolation(client(host, sys.argv[3]), client(host, sys.argv[4]))
     elif mode == "set":

@@ -26,7 +26,7 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address};
 
 /// TCP connections served at once.
-pub const CONNECTIONS: usize = 4;
+pub const CONNECTIONS: usize = 8;
 /// Largest item (key plus value) the store accepts: the default, and the
 /// most a configuration may ask for (the connection buffers are sized for
 /// it).
@@ -38,8 +38,12 @@ pub const INPUT: usize = MAX_LINE + ITEM_SIZE_MAX + 2;
 /// refuses one larger than its buffers), so the largest item plus its
 /// `VALUE` line and `END`.
 pub const OUTPUT: usize = ITEM_SIZE_MAX + 512;
-/// Bytes of each TCP socket buffer direction: room for a whole reply.
-pub const SOCKET_BUFFER: usize = OUTPUT + 4 * 1024;
+/// Bytes of each TCP socket's send buffer: room for a whole reply.
+pub const SOCKET_TX_BUFFER: usize = OUTPUT + 4 * 1024;
+/// Bytes of each TCP socket's receive buffer (the window it offers): every
+/// poll drains it into the connection's input, so it need not hold a
+/// whole request.
+pub const SOCKET_RX_BUFFER: usize = 4 * 1024;
 /// Datagrams queued per UDP direction.
 pub const DATAGRAMS: usize = 8;
 /// Index slots of the store (items it can hold at most).
@@ -60,7 +64,7 @@ struct Connection {
 /// The memory the service lives in.
 pub struct MemcachedStorage<'a> {
     sockets: [SocketStorage<'a>; CONNECTIONS + 1],
-    tcp: [[[u8; SOCKET_BUFFER]; 2]; CONNECTIONS],
+    tcp: [([u8; SOCKET_RX_BUFFER], [u8; SOCKET_TX_BUFFER]); CONNECTIONS],
     udp_meta: [[udp_socket::PacketMetadata; DATAGRAMS]; 2],
     udp: [[u8; DATAGRAMS * udp::MAX_DATAGRAM]; 2],
 }
@@ -70,7 +74,7 @@ impl MemcachedStorage<'_> {
     pub const fn new() -> Self {
         Self {
             sockets: [SocketStorage::EMPTY; CONNECTIONS + 1],
-            tcp: [[[0; SOCKET_BUFFER]; 2]; CONNECTIONS],
+            tcp: [([0; SOCKET_RX_BUFFER], [0; SOCKET_TX_BUFFER]); CONNECTIONS],
             udp_meta: [[udp_socket::PacketMetadata::EMPTY; DATAGRAMS]; 2],
             udp: [[0; DATAGRAMS * udp::MAX_DATAGRAM]; 2],
         }
@@ -157,7 +161,7 @@ impl<'a> Memcached<'a> {
         let mut set = SocketSet::new(&mut sockets[..]);
         let mut connections = Vec::new();
         let tcp_sockets = if config.protocols.contains(Protocol::Tcp) { &mut tcp[..] } else { &mut [] };
-        for [rx, tx] in tcp_sockets.iter_mut() {
+        for (rx, tx) in tcp_sockets.iter_mut() {
             let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(&mut rx[..]), tcp::SocketBuffer::new(&mut tx[..]));
             // Replies go out at once: the FWP runs only when frames arrive,
             // so a delayed ACK or a segment held for Nagle would wait.

@@ -3,7 +3,7 @@
 //! UDP with memcached's frame header, and a connection closed by `quit`.
 
 use edgeos_config::{Protocols, TenantConfig};
-use edgeos_memcache_server::{Memcached, MemcachedStorage, StoreConfigError, ITEM_SIZE_MAX};
+use edgeos_memcache_server::{Memcached, MemcachedStorage, StoreConfigError, CONNECTIONS, ITEM_SIZE_MAX};
 use edgeos_tenant_net::wire::{wire, Port};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::socket::{tcp, udp};
@@ -38,7 +38,7 @@ impl Client {
         let mac = HardwareAddress::Ethernet(EthernetAddress([0x52, 0x55, 10, 0, 2, 2]));
         let mut iface = Interface::new(Config::new(mac), &mut port, Instant::ZERO);
         iface.update_ip_addrs(|a| a.push(IpCidr::new(IpAddress::v4(10, 0, 2, 2), 24)).unwrap());
-        let storage: &'static mut [SocketStorage<'static>] = Box::leak(Box::new([SocketStorage::EMPTY; 4]));
+        let storage: &'static mut [SocketStorage<'static>] = Box::leak(Box::new([SocketStorage::EMPTY; 12]));
         Self { port, iface, sockets: SocketSet::new(storage) }
     }
 
@@ -180,4 +180,26 @@ fn the_item_limit_and_store_size_come_from_the_configuration() {
         let refused = Memcached::new(&TenantConfig { item_size_max: asked, ..config(Protocols::TCP) }, &mut port, storage, arena(arena_bytes), Instant::ZERO);
         assert_eq!(refused.err(), Some(error));
     }
+}
+
+#[test]
+fn every_connection_socket_serves_at_once_and_one_more_is_refused() {
+    let (mut server_port, client_port) = wire();
+    let storage = Box::leak(Box::new(MemcachedStorage::new()));
+    let mut server = Memcached::new(&config(Protocols::TCP), &mut server_port, storage, arena(64 * 1024), Instant::ZERO).unwrap();
+    let mut client = Client::new(client_port);
+    let handles: Vec<_> = (0..=CONNECTIONS as u16).map(|i| client.tcp(50000 + i)).collect();
+    let mut now = Instant::ZERO;
+    run(&mut server, &mut server_port, &mut client, &mut now, 8);
+    let (served, extra) = handles.split_at(CONNECTIONS);
+    assert!(!client.sockets.get::<tcp::Socket>(extra[0]).is_open(), "no socket left to listen: refused");
+    for (i, h) in served.iter().enumerate() {
+        let request = format!("set k{i} 0 0 1\r\n{}\r\n", i % 10);
+        client.sockets.get_mut::<tcp::Socket>(*h).send_slice(request.as_bytes()).unwrap();
+    }
+    run(&mut server, &mut server_port, &mut client, &mut now, 8);
+    for h in served {
+        assert_eq!(received(&mut client, *h), b"STORED\r\n");
+    }
+    assert_eq!(server.store().stats().curr_items, CONNECTIONS as u64);
 }

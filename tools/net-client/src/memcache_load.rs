@@ -21,8 +21,8 @@ use crate::{check_timeout, percentile, Error, Loopback};
 
 /// Most requests a run sends (all connections together).
 pub const MAX_REQUESTS: u32 = 1_000_000;
-/// Most connections a run opens (the tenant serves 4 at once).
-pub const MAX_CONNECTIONS: u32 = 4;
+/// Most connections a run opens (the tenant serves 8 at once).
+pub const MAX_CONNECTIONS: u32 = 8;
 /// Largest value (the tenant's item limit is 8 KiB, key included).
 pub const MAX_VALUE: usize = 8000;
 

@@ -84,6 +84,7 @@ pub(super) fn execute<const N: usize>(
     // The bound was checked, so a Full here is a bound bug; the reply is
     // then cut short rather than the connection state corrupted.
     let mut outcome = Outcome::default();
+    store.note_time(now);
     let _ = run(store, request, now, w, &mut outcome);
     outcome
 }
@@ -251,6 +252,7 @@ fn stats<const N: usize>(store: &Store<'_, N>, now: u64, w: &mut Writer<'_>) -> 
         w.num(v)?;
         w.put(b"\r\n")
     };
+    stat("uptime", store.uptime(now))?;
     stat("time", now)?;
     stat("pointer_size", usize::BITS as u64)?;
     stat("cmd_get", s.cmd_get)?;

@@ -218,7 +218,7 @@ fn stats_lists_the_counters() {
     ] {
         assert!(stats.contains(line), "{line:?} not in {stats}");
     }
-    assert!(stats.starts_with("STAT time 1700000000\r\n") && stats.ends_with("END\r\n"));
+    assert!(stats.starts_with("STAT uptime 0\r\nSTAT time 1700000000\r\n") && stats.ends_with("END\r\n"));
     assert!(stats.len() < 1536, "fits the bound the executor reserves");
     assert_eq!(
         talk("get n\r\nstats reset\r\nstats\r\n")
@@ -227,6 +227,16 @@ fn stats_lists_the_counters() {
         1
     );
     assert_eq!(talk("stats items\r\n"), "ERROR\r\n");
+}
+
+#[test]
+fn uptime_counts_from_the_first_request() {
+    let mut server = Server::new(4096);
+    let mut store = server.store(1024);
+    feed(&mut store, b"get k\r\n", usize::MAX, NOW);
+    let (stats, _) = feed(&mut store, b"stats\r\n", usize::MAX, NOW + 42);
+    let stats = std::string::String::from_utf8(stats).unwrap();
+    assert!(stats.starts_with("STAT uptime 42\r\nSTAT time 1700000042\r\n"), "{stats}");
 }
 
 #[test]

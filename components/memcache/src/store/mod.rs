@@ -127,6 +127,9 @@ pub struct Store<'a, const N: usize> {
     /// it: items stored at or before it stay flushed (memcached forgets
     /// it and lets them reappear).
     flushed_through: Option<u64>,
+    /// The second of the first request this store served: memcached's
+    /// process start, for `uptime` (the store lives as long as its FWP).
+    started: Option<u64>,
     stats: Stats,
 }
 
@@ -161,6 +164,7 @@ impl<'a, const N: usize> Store<'a, N> {
             oldest_cas: 0,
             oldest_live: None,
             flushed_through: None,
+            started: None,
             stats: Stats::default(),
         }
     }
@@ -178,6 +182,17 @@ impl<'a, const N: usize> Store<'a, N> {
             limit_maxbytes: self.arena.len() as u64,
             ..self.stats
         }
+    }
+
+    /// Records `now` as the store's start if it has none yet: the protocol
+    /// calls it with every request's time.
+    pub fn note_time(&mut self, now: u64) {
+        self.started.get_or_insert(now);
+    }
+
+    /// Seconds since the first request (memcached's `uptime`).
+    pub fn uptime(&self, now: u64) -> u64 {
+        self.started.map_or(0, |started| now.saturating_sub(started))
     }
 
     /// `stats reset`.
