@@ -57,10 +57,13 @@ class Udp:
         self.server = (host, port)
         self.request_id = 0
 
-    def ask(self, request):
+    def send(self, payload):
+        """Sends `payload` as a new request: datagram 0 of 1."""
         self.request_id = (self.request_id + 1) & 0xFFFF
-        header = struct.pack(">HHHH", self.request_id, 0, 1, 0)
-        self.sock.sendto(header + request + SENTINEL, self.server)
+        self.sock.sendto(struct.pack(">HHHH", self.request_id, 0, 1, 0) + payload, self.server)
+
+    def ask(self, request):
+        self.send(request + SENTINEL)
         parts, total = {}, None
         while total is None or len(parts) < total:
             datagram, _ = self.sock.recvfrom(65536)
@@ -76,8 +79,7 @@ class Udp:
     def quit(self):
         """memcached answers `quit` over UDP with nothing, and drops the rest
         of its datagram; the next datagram is served as usual."""
-        self.request_id = (self.request_id + 1) & 0xFFFF
-        self.sock.sendto(struct.pack(">HHHH", self.request_id, 0, 1, 0) + b"quit\r\n" + SENTINEL, self.server)
+        self.send(b"quit\r\n" + SENTINEL)
         self.sock.settimeout(1.0)
         try:
             datagram, _ = self.sock.recvfrom(65536)

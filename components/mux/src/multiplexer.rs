@@ -202,11 +202,8 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         line.put(format_args!(""), "flows", self.table.len() as u64);
         for t in 0..self.fwps.templates().max(1) {
             let s = self.template_stats(TemplateId(t as u8));
-            let pool = self.fwps.pool();
-            let active = (0..self.tenants.len())
-                .filter(|slot| pool.template_of(*slot) == Ok(TemplateId(t as u8)))
-                .filter(|slot| pool.state(*slot).is_ok_and(|st| st.kind() == edgeos_fwp::StateKind::Active));
-            line.put(format_args!("t{t}."), "active", active.count() as u64);
+            let active = self.fwps.pool().count_of(TemplateId(t as u8), edgeos_fwp::StateKind::Active);
+            line.put(format_args!("t{t}."), "active", active as u64);
             for (key, value) in [
                 ("delivered", s.delivered),
                 ("dropped_full", s.dropped_full),

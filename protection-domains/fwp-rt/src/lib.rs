@@ -20,19 +20,20 @@
 #![no_std]
 
 mod checkpoint;
+mod hops;
 mod restore;
 
 use core::ptr::{addr_of_mut, NonNull};
 
 use edgeos_config::TenantConfig;
-use edgeos_cycles::Samples;
-use edgeos_fwp::{SlotStatus, CTRL_READ_LEN, HOP_SUMMARY_AT, STATUS_AT, STATUS_LEN, WALL_CLOCK_AT};
+use edgeos_fwp::{SlotStatus, CTRL_READ_LEN, STATUS_AT, STATUS_LEN, WALL_CLOCK_AT};
 use edgeos_pd_ring::{reader, region, ring_at, writer, ReadEnd, SharedRegion, WriteEnd};
 use edgeos_tenant_net::{RingDevice, RxSide, TxSide};
 use sel4_microkit::{debug_println, var, Channel, ChannelSet, Handler, Infallible};
 use sel4_shared_memory::SharedMemoryRef;
 
 pub use checkpoint::checkpoint;
+pub use hops::{serve_batch, Batch, Hops};
 pub use restore::restore_entry;
 
 /// Microkit's fixed capability slots (libmicrokit's INPUT_CAP and REPLY_CAP).
@@ -147,17 +148,6 @@ pub fn ctrl() -> SharedMemoryRef<'static, [u8]> {
     );
     // SAFETY: this PD's own control region (read-only in the mux).
     unsafe { SharedMemoryRef::new(ptr) }
-}
-
-/// Writes the summary of `samples` (the FWP's time per frame) after the
-/// status block, where the mux reads it for its `hops` stats.
-pub fn publish_hop_summary<const N: usize>(samples: &mut Samples<N>) {
-    let Some(summary) = samples.summary() else { return };
-    let mut bytes = [0u8; 16];
-    for (i, word) in summary.to_words().into_iter().enumerate() {
-        bytes[i * 8..i * 8 + 8].copy_from_slice(&word.to_le_bytes());
-    }
-    ctrl().as_mut_ptr().index(HOP_SUMMARY_AT..HOP_SUMMARY_AT + 16).copy_from_slice(&bytes);
 }
 
 /// Unix time now, in ns, from what the mux wrote into this slot's control

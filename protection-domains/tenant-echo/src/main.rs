@@ -14,20 +14,13 @@ mod probe;
 use core::ptr::addr_of_mut;
 
 use edgeos_config::Protocol;
-use edgeos_cycles::Samples;
 use edgeos_echo::{Echo, EchoStorage};
 use edgeos_fwp_rt::{self as rt, Parked};
-use edgeos_pd_ring::{now, now_ns};
+use edgeos_pd_ring::now;
 use sel4_microkit::{debug_println, protection_domain};
 
 /// Upper bound on tx buffers the device tracks.
 const TX_BUFFERS: usize = 64;
-/// Per-frame time samples kept (the first ones; later frames only count).
-/// Kept small: the samples are part of the state every spawn restores.
-const HOP_SAMPLES: usize = 1024;
-/// The summary is republished every this many samples: sorting the samples
-/// takes time the tenant would rather spend serving.
-const HOP_PUBLISH_EVERY: u64 = 256;
 
 /// The template's whole state after initialisation.
 struct Template {
@@ -41,7 +34,7 @@ struct Template {
 
 static mut STORAGE: EchoStorage<'static> = EchoStorage::new();
 static mut TEMPLATE: Option<Template> = None;
-static mut HOPS: Samples<HOP_SAMPLES> = Samples::new();
+static mut HOPS: rt::Hops = rt::Hops::new();
 
 // The boot stack is Microkit's stack region, not part of the checkpoint: a
 // restored slot never returns to it.
@@ -81,33 +74,16 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
     let hops = unsafe { &mut *addr_of_mut!(HOPS) };
     let mut wakeups = 0u32;
     loop {
-        // Time is counted up to the hand-off to the mux, which preempts us
-        // (higher priority): its work is its own hop.
-        let (mut busy, (received, _)) = (0, template.dev.frames());
-        loop {
-            let start = now_ns();
-            template.echo.serve(&mut template.dev, now());
+        // Per frame received, for UDP and TCP alike (TCP's echo count is bytes).
+        hops.record(rt::serve_batch(&mut template.dev, |dev| {
+            template.echo.serve(dev, now());
             if let Some(p) = template.echo.take_probe() {
                 probe::misbehave(p, template.outgoing_ring);
             }
-            let notify = template.dev.take_notify();
-            busy += now_ns() - start;
-            if notify {
-                rt::signal_mux();
-            }
-            if template.dev.ready_to_sleep() {
-                break;
-            }
-        }
-        let before = hops.seen();
-        // Per frame received, for UDP and TCP alike (TCP's echo count is bytes).
-        hops.record_batch(busy, (template.dev.frames().0 - received) as usize);
-        if hops.seen() / HOP_PUBLISH_EVERY != before / HOP_PUBLISH_EVERY {
-            rt::publish_hop_summary(hops);
-        }
+        }));
         let echo = &template.echo;
         if template.per_connection && echo.connections_closed() > 0 && !echo.has_open_connections() {
-            rt::publish_hop_summary(hops);
+            hops.publish();
             rt::exit(generation, started_at);
         }
         rt::serving(generation, started_at, wakeups, template.dev.frames().0 as u32);

@@ -10,7 +10,6 @@
 use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use edgeos_cycles::Samples;
 use edgeos_fwp_rt::{self as rt, Parked};
 use edgeos_memcache_server::{Memcached, MemcachedStorage};
 use edgeos_pd_ring::{now, now_ns};
@@ -18,11 +17,6 @@ use sel4_microkit::{debug_println, protection_domain, var};
 
 /// Upper bound on tx buffers the device tracks.
 const TX_BUFFERS: usize = 64;
-/// Per-frame time samples kept (the first ones; later frames only count),
-/// published for the mux's `hops` stats as the echo template does.
-const HOP_SAMPLES: usize = 1024;
-/// The summary is republished every this many samples.
-const HOP_PUBLISH_EVERY: u64 = 256;
 
 /// The template's whole state after initialisation.
 struct Template {
@@ -32,7 +26,7 @@ struct Template {
 
 static mut STORAGE: MemcachedStorage<'static> = MemcachedStorage::new();
 static mut TEMPLATE: Option<Template> = None;
-static mut HOPS: Samples<HOP_SAMPLES> = Samples::new();
+static mut HOPS: rt::Hops = rt::Hops::new();
 
 #[protection_domain(heap_size = 16 * 1024)]
 fn init() -> Parked {
@@ -84,29 +78,13 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
     let hops = unsafe { &mut *addr_of_mut!(HOPS) };
     let mut wakeups = 0u32;
     loop {
-        // Time is counted up to the hand-off to the mux, which preempts us.
-        let (mut busy, (received, _)) = (0, template.dev.frames());
-        loop {
-            let start = now_ns();
+        hops.record(rt::serve_batch(&mut template.dev, |dev| {
             // Expiry times are unix seconds, as memcached's absolute
             // exptimes need; without a wall clock, seconds since boot
             // (relative exptimes still hold).
             let unix_now = rt::unix_now_ns().unwrap_or_else(now_ns) / 1_000_000_000;
-            template.memcached.serve(&mut template.dev, now(), unix_now);
-            let notify = template.dev.take_notify();
-            busy += now_ns() - start;
-            if notify {
-                rt::signal_mux();
-            }
-            if template.dev.ready_to_sleep() {
-                break;
-            }
-        }
-        let before = hops.seen();
-        hops.record_batch(busy, (template.dev.frames().0 - received) as usize);
-        if hops.seen() / HOP_PUBLISH_EVERY != before / HOP_PUBLISH_EVERY {
-            rt::publish_hop_summary(hops);
-        }
+            template.memcached.serve(dev, now(), unix_now);
+        }));
         rt::serving(generation, started_at, wakeups, template.dev.frames().0 as u32);
         rt::wait();
         wakeups = wakeups.wrapping_add(1);

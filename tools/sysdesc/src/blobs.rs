@@ -46,20 +46,15 @@ fn protocol(p: Protocol) -> BlobProtocol {
 /// A slot's template's services as the blobs carry them: one port over
 /// one or both protocols.
 fn service(plan: &SlotPlan<'_>) -> Result<SlotService, String> {
-    let services = &plan.template.services;
-    let port = services.first().map(|s| s.port);
-    let protocols = Protocols::of(services.iter().map(|s| protocol(s.protocol)));
-    match (port, protocols) {
-        (Some(port), Some(protocols))
-            if services.len() == protocols.iter().count() && services.iter().all(|s| s.port == port) =>
-        {
-            Ok(SlotService { protocols, port })
-        }
+    let t = plan.template;
+    let protocols = Protocols::of(t.services.iter().map(|s| protocol(s.protocol)));
+    match (t.serves_one_port(), t.services.first(), protocols) {
+        (true, Some(s), Some(protocols)) => Ok(SlotService { protocols, port: s.port }),
         _ => Err(format!(
             "template '{}' of {} has {} services; its blobs need one port over tcp, udp or both",
-            plan.template.name,
+            t.name,
             plan.name(),
-            services.len()
+            t.services.len()
         )),
     }
 }

@@ -159,12 +159,18 @@ pub fn udp_sized(ends: &Ends, src_port: u16, dst_port: u16, frame_len: usize) ->
 
 /// A TCP segment (PSH+ACK, no options) with a valid checksum.
 pub fn tcp(ends: &Ends, src_port: u16, dst_port: u16, payload: &[u8]) -> Frame {
+    tcp_with(ends, src_port, dst_port, TcpControl::Psh, payload)
+}
+
+/// A TCP segment with `control` (no options) and a valid checksum: a SYN
+/// carries no ACK, any other segment acknowledges.
+pub fn tcp_with(ends: &Ends, src_port: u16, dst_port: u16, control: TcpControl, payload: &[u8]) -> Frame {
     let tcp = TcpRepr {
         src_port,
         dst_port,
-        control: TcpControl::Psh,
+        control,
         seq_number: TcpSeqNumber(1000),
-        ack_number: Some(TcpSeqNumber(2000)),
+        ack_number: (control != TcpControl::Syn).then_some(TcpSeqNumber(2000)),
         window_len: 1024,
         window_scale: None,
         max_seg_size: None,

@@ -4,23 +4,21 @@
 
 use std::cell::RefCell;
 
-use edgeos_flow::{FlowTable, NetIdentity, Protocol, ServiceKey, TenantId};
+use edgeos_flow::testing::{self, Ends};
+use edgeos_flow::{FlowTable, Protocol, ServiceKey, TenantId};
 use edgeos_mux::{DriverLink, DriverPorts, Multiplexer, TenantLink, TenantPorts};
 use edgeos_ring::testing::{MemQueue, Shared};
 use edgeos_ring::{Buf, Consumer, Producer, Region};
 use edgeos_tenant_net::{RingDevice, RxSide, TxSide};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::socket::udp;
-use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::time::Instant;
 use smoltcp::wire::*;
 
 pub const BUF: usize = 2048;
 pub const DMA_SLOTS: usize = 16;
 pub const TENANT_SLOTS: usize = 4;
-pub const ME: NetIdentity = NetIdentity::QEMU_USER_NET;
-pub const PEER_MAC: EthernetAddress = EthernetAddress([0x52, 0x55, 10, 0, 2, 2]);
-pub const PEER_IP: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
+pub use edgeos_flow::testing::{ME, PEER_IP, PEER_MAC};
 
 pub type Q = RefCell<MemQueue<32>>;
 pub type Mem = RefCell<Vec<u8>>;
@@ -171,60 +169,14 @@ pub fn departed(driver: &Wires) -> Vec<Vec<u8>> {
     out
 }
 
-/// An Ethernet + IPv4 frame from the peer to us, its transport payload
-/// left for `emit` to write.
-fn ipv4_to_us(protocol: IpProtocol, payload_len: usize, emit: impl FnOnce(&mut [u8])) -> Vec<u8> {
-    let ip = Ipv4Repr { src_addr: PEER_IP, dst_addr: ME.ip, next_header: protocol, payload_len, hop_limit: 64 };
-    let eth = EthernetRepr { src_addr: PEER_MAC, dst_addr: ME.mac, ethertype: EthernetProtocol::Ipv4 };
-    let mut bytes = vec![0; eth.buffer_len() + ip.buffer_len() + ip.payload_len];
-    let mut frame = EthernetFrame::new_unchecked(&mut bytes[..]);
-    eth.emit(&mut frame);
-    let mut packet = Ipv4Packet::new_unchecked(frame.payload_mut());
-    ip.emit(&mut packet, &ChecksumCapabilities::default());
-    emit(packet.payload_mut());
-    bytes
-}
-
 /// A TCP segment from the peer to us: a SYN when `syn`, else a bare ACK.
 pub fn tcp_to_us(src_port: u16, dst_port: u16, syn: bool) -> Vec<u8> {
-    let tcp = TcpRepr {
-        src_port,
-        dst_port,
-        control: if syn { TcpControl::Syn } else { TcpControl::None },
-        seq_number: TcpSeqNumber(1000),
-        ack_number: (!syn).then_some(TcpSeqNumber(1)),
-        window_len: 1024,
-        window_scale: None,
-        max_seg_size: None,
-        sack_permitted: false,
-        sack_ranges: [None; 3],
-        timestamp: None,
-        payload: &[],
-    };
-    ipv4_to_us(IpProtocol::Tcp, tcp.header_len(), |b| {
-        tcp.emit(
-            &mut TcpPacket::new_unchecked(b),
-            &IpAddress::Ipv4(PEER_IP),
-            &IpAddress::Ipv4(ME.ip),
-            &ChecksumCapabilities::default(),
-        )
-    })
+    let control = if syn { TcpControl::Syn } else { TcpControl::None };
+    testing::tcp_with(&Ends::inbound(&ME), src_port, dst_port, control, &[]).to_vec()
 }
 
 pub fn udp_to_us(payload: &[u8], src_port: u16, dst_port: u16) -> Vec<u8> {
-    let udp = UdpRepr { src_port, dst_port };
-    ipv4_to_us(IpProtocol::Udp, udp.header_len() + payload.len(), |b| udp_emit(&udp, payload, b))
-}
-
-fn udp_emit(udp: &UdpRepr, payload: &[u8], b: &mut [u8]) {
-    udp.emit(
-        &mut UdpPacket::new_unchecked(b),
-        &IpAddress::Ipv4(PEER_IP),
-        &IpAddress::Ipv4(ME.ip),
-        payload.len(),
-        |b| b.copy_from_slice(payload),
-        &ChecksumCapabilities::default(),
-    );
+    testing::udp(&Ends::inbound(&ME), src_port, dst_port, payload).to_vec()
 }
 
 pub fn udp_payload(frame: &[u8]) -> (u16, u16, Vec<u8>) {

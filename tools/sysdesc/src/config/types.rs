@@ -283,6 +283,17 @@ impl Template {
     pub fn max_active(&self) -> u64 {
         self.max_active.unwrap_or(self.slots)
     }
+
+    /// Whether the services are one port over distinct protocols
+    /// (memcached's TCP and UDP on 11211): what the template's blobs can
+    /// describe.
+    pub fn serves_one_port(&self) -> bool {
+        match self.services.as_slice() {
+            [_] => true,
+            [a, b] => a.port == b.port && a.protocol != b.protocol,
+            _ => false,
+        }
+    }
 }
 
 fn default_slots() -> u64 {

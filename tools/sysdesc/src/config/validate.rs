@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Config, ConfigIssue, Protocol, Service, SpanIndex, Spawn, MAX_SLOTS};
+use super::{Config, ConfigIssue, Protocol, SpanIndex, Spawn, MAX_SLOTS};
 use crate::diagnostic::Diagnostics;
 
 /// Largest untagged Ethernet frame without its FCS: a frame buffer must hold one.
@@ -162,7 +162,7 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
                 "[]",
                 "every template needs one service: the mux spawns its FWPs for packets to it",
             );
-        } else if !one_port(&t.services) {
+        } else if !t.serves_one_port() {
             v.impossible(
                 &at("services"),
                 format!("{} services", t.services.len()),
@@ -278,15 +278,5 @@ fn buffers_size(config: &Config, v: &mut Validator<'_>, field: &str, size: u64) 
             format!("{size:#x}"),
             "the mux's configuration blob records a buffer region's length in 32 bits",
         );
-    }
-}
-
-/// Whether `services` are one port over distinct protocols (memcached's
-/// TCP and UDP on 11211): what the template's blobs can describe.
-fn one_port(services: &[Service]) -> bool {
-    match services {
-        [_] => true,
-        [a, b] => a.port == b.port && a.protocol != b.protocol,
-        _ => false,
     }
 }
