@@ -12,6 +12,11 @@ PD_TARGET  := aarch64-sel4
 PD_OUT     := $(BUILD_DIR)/cargo/$(PD_TARGET)/release
 PDS        := net_driver mux tenant_echo tenant_memcache timer
 IMAGE      := $(BUILD_DIR)/loader.img
+# The root task (protection-domains/root-task) replaces the SDK's capDL
+# initialiser: the Microkit tool packs the spec into it through an overlay
+# SDK tree that differs from the real one in that ELF alone.
+ROOT_TASK  := $(BUILD_DIR)/root-task/aarch64-unknown-none/release/root_task
+OVERLAY_SDK := $(BUILD_DIR)/sdk
 REPORT     := $(BUILD_DIR)/report.txt
 
 # Host ports QEMU forwards to the guest (10.0.2.15): tenant A's UDP echo
@@ -54,7 +59,7 @@ QEMU_ARGS  = -machine virt,virtualization=on -cpu cortex-a53 -m size=2G -nograph
 
 SDK = $(shell ci/find-sdk.sh)
 
-.PHONY: run image pds test host-test system-test bench-hops bench-fwp bench-memcached fwp-memory soak clean
+.PHONY: run image pds root-task test host-test system-test bench-hops bench-fwp bench-memcached fwp-memory soak clean
 
 run: image
 	qemu-system-aarch64 $(QEMU_ARGS)
@@ -80,10 +85,26 @@ pds: $(SPEC_DIR)/$(PD_TARGET).json
 		--target-dir $(BUILD_DIR)/cargo \
 		$(addprefix -p ,$(PDS))
 
-$(IMAGE): pds system.xml
+# Not a Microkit PD: a root task on seL4's bare boot interface, built for
+# aarch64-unknown-none with the same pinned nightly and seL4 headers.
+root-task:
+	@sdk="$$(ci/find-sdk.sh)" || exit 1; \
+	ci/pd-toolchain.sh >/dev/null && \
+	cd protection-domains && \
+	SEL4_INCLUDE_DIRS="$$sdk/board/$(BOARD)/$(CONFIG)/include" \
+	CARGO_NET_GIT_FETCH_WITH_CLI=true \
+	cargo build --release --locked \
+		-Z build-std=core,alloc,compiler_builtins \
+		-Z build-std-features=compiler-builtins-mem \
+		--target aarch64-unknown-none \
+		--target-dir $(BUILD_DIR)/root-task \
+		-p root_task && \
+	cd .. && ci/overlay-sdk.sh "$$sdk" $(BOARD) $(CONFIG) $(ROOT_TASK) $(OVERLAY_SDK)
+
+$(IMAGE): pds root-task system.xml
 	@sdk="$$(ci/find-sdk.sh)" || exit 1; \
 	cargo run --quiet --release -p edgeos-sysdesc -- blobs --config system.toml -o $(PD_OUT) && \
-	"$$sdk/bin/microkit" system.xml --search-path $(PD_OUT) \
+	MICROKIT_SDK=$(OVERLAY_SDK) "$$sdk/bin/microkit" system.xml --search-path $(PD_OUT) \
 		--board $(BOARD) --config $(CONFIG) -o $@ -r $(REPORT)
 
 test:
