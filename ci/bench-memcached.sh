@@ -49,10 +49,10 @@ for op in get set echo; do
         }'
 done
 # The guest's side, in guest ns (= instructions under -icount): per frame
-# in the driver, the mux, the UDP echo FWP (hop.f0) and tenant A's FWP
-# (hop.f<slot>; tenant A's slots follow the templates listed before it in
-# system.toml). Each FWP keeps its first 1,024 samples.
-first="$(awk '/^name = /{name = $3} /^slots = /{if (name == "\"memcached\"") {print total; exit} total += $3}' system.toml)"
+# in the driver, the mux and every FWP that served (hop.f<slot>: the UDP
+# echo's and tenant A's; the mux lists only slots that served frames, and
+# dynamic FWPs' slot numbers follow every slot PD's). Each FWP keeps its
+# first 1,024 samples.
 "$client" stats --hops --to 127.0.0.1:17777 | tr ' ' '\n' |
-    grep -E "^hop\.(driver|mux|f0|f$first|f$((first + 1)))\.(count|median|p99)=" | sed 's/^/  /'
+    grep -E "^hop\.(driver|mux|f[0-9]+)\.(count|median|p99)=" | sed 's/^/  /'
 echo "bench-memcached: config $config, $requests requests per run, $connections connection(s), $value_size-byte values, tenant A"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make fwp-memory`: bytes of frames per FWP slot, and how the system's
-# frames grow with the number of slots. Packs the image for system.toml with
-# the TCP echo template's slot count set to each of SLOTS, and reads the
+# `make fwp-memory`: bytes of frames per FWP slot PD, and how the system's
+# frames grow with the number of slot PDs. Packs the image for system.toml
+# with the TCP echo template's slot PD count set to each of SLOTS (and no
+# dynamic FWPs: those are not in the image; the root task reports each
+# template's clone slab at boot, `root task: template N's clones: ...`), and reads the
 # Microkit tool's own report (every kernel object it allocates, with its
 # type): 4 KiB pages and 2 MiB pages, plus page tables (4 KiB each).
 set -euo pipefail
@@ -31,15 +33,18 @@ echo "slots  frames (KiB)  per added slot (KiB)"
 previous=""
 for n in $counts; do
     # The TCP echo template is the second; its slot count is the variable.
-    awk -v n="$n" '/^name = "tcp_echo"/ {t = 1} t && /^slots = / {print "slots = " n; t = 0; next} {print}' \
+    awk -v n="$n" '/^\[\[templates\]\]/ {t = 0} /^name = "tcp_echo"/ {t = 1}
+        t && /^slots = / {print "slots = " n; next} t && /^dynamic = / {print "dynamic = 0"; next} {print}' \
         system.toml >"$work/system.toml"
     cargo run --quiet --release -p edgeos-sysdesc -- generate --config "$work/system.toml" -o "$work/system.xml" >/dev/null 2>&1
     cargo run --quiet --release -p edgeos-sysdesc -- blobs --config "$work/system.toml" -o "$work/blobs" >/dev/null 2>&1
     "$sdk/bin/microkit" "$work/system.xml" --search-path "$work/blobs" --search-path "$out" \
         --board qemu_virt_aarch64 --config "$config" -o "$work/loader.img" -r "$work/report.txt" >/dev/null
     total=$(( $(frames "$work/report.txt" "") / 1024 ))
-    # The other templates' slots: 8 UDP echo, 8 probe, 2 + 2 memcached.
-    slots=$(( n + 20 ))
+    # The other templates' slot PDs: their prototypes (their dynamic FWPs
+    # are created at run time, outside the image).
+    others=$(awk '/^name = /{name = $3} /^slots = /{if (name != "\"tcp_echo\"") s += $3} END {print s + 0}' system.toml)
+    slots=$(( n + others ))
     if [ -n "$previous" ]; then
         read -r prev_slots prev_total <<<"$previous"
         echo "$slots  $total  $(( (total - prev_total) / (slots - prev_slots) ))"

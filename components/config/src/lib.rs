@@ -11,10 +11,12 @@
 #![warn(missing_docs)]
 
 mod bytes;
+mod manager;
 mod mux;
 mod tenant;
 
-pub use mux::{MuxConfig, SlotLayout, SlotService, TemplateLayout, MAX_SLOTS, MAX_TEMPLATES, MUX_SLOT_CAPACITY};
+pub use mux::{ManagerLink, MuxConfig, SlotLayout, SlotService, TemplateLayout, MAX_SLOTS, MAX_TEMPLATES, MUX_SLOT_CAPACITY};
+pub use manager::{ManagedFwp, ManagedTemplate, ManagerConfig, Region, MAX_MANAGED_FWPS, REGION_COUNT};
 pub use tenant::TenantConfig;
 
 
@@ -46,7 +48,7 @@ impl core::fmt::Display for ConfigError {
 }
 
 /// Version of every blob layout in this crate.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// Transport protocol of a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

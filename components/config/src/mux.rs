@@ -71,12 +71,25 @@ pub struct SlotLayout {
     pub rx_buf: (u64, u32),
     /// The slot's tx buffer region and its length.
     pub tx_buf: (u64, u32),
+    /// `Some(k)`: not a PD of `system.xml` but the FWP manager's dynamic FWP
+    /// `k`, created at run time on the multiplexer's request; `child_id` is
+    /// then unused and `channel` is the bit on which it signals.
+    pub dynamic: Option<u16>,
+}
+
+/// How the multiplexer reaches the FWP manager (the root task).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManagerLink {
+    /// The request/completion page in the multiplexer's address space.
+    pub comm: u64,
+    /// The multiplexer's channel bit on which the manager signals it.
+    pub signal: u8,
 }
 
 /// Bytes one [`TemplateLayout`] takes in the blob.
 const TEMPLATE_LEN: usize = 4 + 4 + 4 + 4 + 8 + 4 * 8;
 /// Bytes one [`SlotLayout`] takes in the blob.
-const SLOT_LEN: usize = 4 + 8 + 4 * 8 + 12 + 12;
+const SLOT_LEN: usize = 4 + 8 + 4 * 8 + 12 + 12 + 4;
 
 /// What the multiplexer needs to know: the system's addresses, the
 /// templates and every FWP slot's layout.
@@ -95,12 +108,16 @@ pub struct MuxConfig {
     pub templates: Vec<TemplateLayout, MAX_TEMPLATES>,
     /// The slots, in slot order.
     pub slots: Vec<SlotLayout, MAX_SLOTS>,
+    /// The FWP manager, when some slots are dynamic FWPs.
+    pub manager: Option<ManagerLink>,
 }
 
 /// Microkit's channel and child ids run 0..=61.
 const MAX_ID: u8 = 61;
-/// The timer channel byte of a system without a timer.
+/// The timer (or manager) channel byte of a system without one.
 const NO_TIMER: u8 = 0xff;
+/// Slot flag: a dynamic FWP of the manager.
+const SLOT_DYNAMIC: u8 = 1;
 
 fn ids(r: &mut Reader<'_>) -> Result<(u8, u8), ConfigError> {
     let (child_id, channel) = (r.u8()?, r.u8()?);
@@ -164,16 +181,23 @@ fn parse_slot(r: &mut Reader<'_>, templates: usize) -> Result<SlotLayout, Config
         return Err(ConfigError::BadValue("slot template"));
     }
     let (child_id, channel) = ids(r)?;
-    let _pad = r.u8()?;
+    let flags = r.u8()?;
     let ctrl = addr(r)?;
     let rings = rings(r)?;
     let rx_buf = (addr(r)?, r.u32()?);
     let tx_buf = (addr(r)?, r.u32()?);
-    Ok(SlotLayout { template, child_id, channel, ctrl, rings, rx_buf, tx_buf })
+    let (index, _pad) = (r.u16()?, r.u16()?);
+    let dynamic = match flags {
+        0 => None,
+        SLOT_DYNAMIC => Some(index),
+        _ => return Err(ConfigError::BadValue("slot flags")),
+    };
+    Ok(SlotLayout { template, child_id, channel, ctrl, rings, rx_buf, tx_buf, dynamic })
 }
 
 fn emit_slot(w: &mut Writer<'_>, slot: &SlotLayout) -> Result<(), ConfigError> {
-    w.put(&[slot.template, slot.child_id, slot.channel, 0])?;
+    let flags = if slot.dynamic.is_some() { SLOT_DYNAMIC } else { 0 };
+    w.put(&[slot.template, slot.child_id, slot.channel, flags])?;
     w.put(&slot.ctrl.to_le_bytes())?;
     for ring in slot.rings {
         w.put(&ring.to_le_bytes())?;
@@ -182,13 +206,14 @@ fn emit_slot(w: &mut Writer<'_>, slot: &SlotLayout) -> Result<(), ConfigError> {
         w.put(&addr.to_le_bytes())?;
         w.put(&len.to_le_bytes())?;
     }
-    Ok(())
+    w.put(&slot.dynamic.unwrap_or(0).to_le_bytes())?;
+    w.put(&[0, 0])
 }
 
 impl MuxConfig {
     /// Bytes `emit` writes for a configuration of `templates` and `slots`.
     pub const fn len_for(templates: usize, slots: usize) -> usize {
-        8 + 4 + 6 + 2 + 4 + templates * TEMPLATE_LEN + slots * SLOT_LEN
+        8 + 4 + 6 + 2 + 4 + 12 + templates * TEMPLATE_LEN + slots * SLOT_LEN
     }
 
     /// Bytes `emit` writes for this configuration.
@@ -219,6 +244,13 @@ impl MuxConfig {
             id if id > MAX_ID => return Err(ConfigError::BadValue("child or channel id")),
             id => Some(id),
         };
+        let (manager_comm, manager_signal, _pad) = (u64::from_le_bytes(r.take()?), r.u8()?, r.take::<3>()?);
+        let manager = match manager_signal {
+            NO_TIMER => None,
+            id if id > MAX_ID => return Err(ConfigError::BadValue("child or channel id")),
+            signal if manager_comm != 0 && manager_comm % 4096 == 0 => Some(ManagerLink { comm: manager_comm, signal }),
+            _ => return Err(ConfigError::BadValue("region address")),
+        };
         let mut templates = Vec::new();
         for _ in 0..template_count {
             // Counts were checked against the capacities above.
@@ -228,7 +260,10 @@ impl MuxConfig {
         for _ in 0..count {
             let _ = slots.push(parse_slot(&mut r, template_count)?);
         }
-        Ok(Self { ip, mac, stats_port, timer_channel, templates, slots })
+        if slots.iter().any(|s| s.dynamic.is_some()) && manager.is_none() {
+            return Err(ConfigError::BadValue("dynamic slots without a manager"));
+        }
+        Ok(Self { ip, mac, stats_port, timer_channel, templates, slots, manager })
     }
 
     /// Writes the blob into `out`, returning its length.
@@ -240,6 +275,9 @@ impl MuxConfig {
         w.put(&self.stats_port.to_le_bytes())?;
         let timer = self.timer_channel.unwrap_or(NO_TIMER);
         w.put(&[self.templates.len() as u8, timer, self.slots.len() as u8, 0])?;
+        let (comm, signal) = self.manager.map_or((0, NO_TIMER), |m| (m.comm, m.signal));
+        w.put(&comm.to_le_bytes())?;
+        w.put(&[signal, 0, 0, 0])?;
         for template in &self.templates {
             emit_template(&mut w, template)?;
         }
@@ -265,6 +303,7 @@ mod tests {
             rings: [base + 0x1000, base + 0x5000, base + 0x9000, base + 0xd000],
             rx_buf: (base + 0x2_0000, 0x1_0000),
             tx_buf: (base + 0x3_0000, 0x1_0000),
+            dynamic: None,
         }
     }
 
@@ -291,7 +330,9 @@ mod tests {
         for (i, t) in [0, 0, 1].into_iter().enumerate() {
             slots.push(slot(i as u8, t)).unwrap();
         }
-        MuxConfig { ip: [10, 0, 2, 15], mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56], stats_port: 7777, timer_channel: Some(20), templates, slots }
+        slots.push(SlotLayout { dynamic: Some(0), child_id: 0, ..slot(3, 1) }).unwrap();
+        let manager = Some(ManagerLink { comm: 0x5a00_0000, signal: 61 });
+        MuxConfig { ip: [10, 0, 2, 15], mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56], stats_port: 7777, timer_channel: Some(20), templates, slots, manager }
     }
 
     #[test]
@@ -301,7 +342,7 @@ mod tests {
         assert_eq!(len, sample().buffer_len());
         assert_eq!(MuxConfig::parse(&buf[..len]), Ok(sample()));
         assert!(sample().slots_of(0).eq([0, 1]));
-        assert!(sample().slots_of(1).eq([2]));
+        assert!(sample().slots_of(1).eq([2, 3]));
         let untimed = MuxConfig { timer_channel: None, ..sample() };
         let len = untimed.emit(&mut buf).unwrap();
         assert_eq!(MuxConfig::parse(&buf[..len]), Ok(untimed));
@@ -314,9 +355,10 @@ mod tests {
         for cut in 0..len {
             assert!(MuxConfig::parse(&buf[..cut]).is_err(), "prefix of {cut} bytes");
         }
-        let t0 = 24; // first template
+        let t0 = 36; // first template
         let s0 = t0 + 2 * TEMPLATE_LEN; // first slot
-        let cases: [(usize, u8, ConfigError); 9] = [
+        let s3 = s0 + 3 * SLOT_LEN; // the dynamic slot
+        let cases: [(usize, u8, ConfigError); 12] = [
             (0, 0x45 ^ 1, ConfigError::BadMagic),
             (4, 2, ConfigError::Version(2)),
             (20, 9, ConfigError::BadValue("template or slot count")),
@@ -326,7 +368,15 @@ mod tests {
             (t0 + 12, 62, ConfigError::BadValue("child or channel id")),
             (s0, 2, ConfigError::BadValue("slot template")),
             (s0 + 4, 1, ConfigError::BadValue("region address")),
+            (s0 + 3, 2, ConfigError::BadValue("slot flags")),
+            (32, 62, ConfigError::BadValue("child or channel id")),
+            (24, 1, ConfigError::BadValue("region address")),
         ];
+        // A dynamic slot needs a manager to ask for it.
+        let mut orphan = buf;
+        orphan[32] = NO_TIMER;
+        assert_eq!(MuxConfig::parse(&orphan[..len]), Err(ConfigError::BadValue("dynamic slots without a manager")));
+        assert_eq!(buf[s3 + 3], SLOT_DYNAMIC);
         for (at, value, error) in cases {
             let mut bad = buf;
             bad[at] = value;

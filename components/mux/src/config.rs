@@ -55,7 +55,9 @@ pub fn fwps<const N: usize>(config: &MuxConfig, mut refused: impl FnMut(usize, S
         // Fits: the configuration has at most MAX_TEMPLATES templates.
         let _ = routes.push(route);
     }
-    for (slot, layout) in config.slots.iter().enumerate().take(N) {
+    // A dynamic slot exists once the FWP manager created it
+    // (`Multiplexer::slot_created`); until then it stays Initialising.
+    for (slot, layout) in config.slots.iter().enumerate().take(N).filter(|(_, l)| l.dynamic.is_none()) {
         if let Err(e) = pool.bind(slot, TemplateId(layout.template), false) {
             refused(usize::from(layout.template), e);
         }
@@ -85,6 +87,7 @@ mod tests {
             rings: [base + 0x1_0000, base + 0x1_4000, base + 0x1_8000, base + 0x1_c000],
             rx_buf: (base + 0x10_0000, 0x1_0000),
             tx_buf: (base + 0x20_0000, 0x1_0000),
+            dynamic: None,
         }
     }
 
@@ -120,6 +123,7 @@ mod tests {
             timer_channel: Some(50),
             templates: heapless::Vec::new(),
             slots: heapless::Vec::new(),
+            manager: None,
         };
         config.templates.push(template(Protocols::UDP, 7, 1, 2)).unwrap();
         config.templates.push(template(Protocols::TCP, 8, 0, 3)).unwrap();
@@ -161,6 +165,7 @@ mod tests {
             timer_channel: None,
             templates: heapless::Vec::new(),
             slots: heapless::Vec::new(),
+            manager: None,
         };
         // A warm pool of 9 cannot be kept in an 8-slot pool.
         config.templates.push(template(Protocols::UDP, 7, 9, 9)).unwrap();

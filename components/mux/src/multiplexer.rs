@@ -498,6 +498,20 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         Ok(())
     }
 
+    /// The FWP manager created the FWP behind dynamic slot `slot`, an FWP of
+    /// template `t`, and the glue reset its rings to the template's
+    /// (`ports`): the slot joins its template's pool, Free, and warm pools
+    /// are refilled.
+    pub fn slot_created(&mut self, slot: usize, t: TemplateId, ports: TenantPorts<C, P, M>) -> Result<(), SlotError> {
+        match self.fwps.pool.state(slot)? {
+            SlotState::Initialising => self.fwps.pool.bind(slot, t, false)?,
+            state => return Err(SlotError::WrongState(slot, state)),
+        }
+        self.reset_ports(slot, ports)?;
+        self.fwps.queue_refills();
+        Ok(())
+    }
+
     /// Starts restores towards every warm pool's target. The glue calls it
     /// once a spawned FWP is running: a restore started with the spawn
     /// would run first at the same priority and delay it.

@@ -240,3 +240,40 @@ fn a_template_serving_tcp_and_udp_on_one_port_gets_both_in_one_fwp() {
     mux.on_driver();
     assert_eq!(mux.stats().no_flow, 1, "a stray ACK after teardown is unrouted");
 }
+
+/// Slot 1 is a dynamic FWP of the TCP template: it takes no connection
+/// until the FWP manager reports it created, then serves like any slot.
+#[test]
+fn a_dynamic_slot_takes_connections_only_once_the_manager_created_it() {
+    let (driver, wa, wb) = (Wires::new(DMA_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF));
+    let mut pool = SlotPool::<2, MAX_TEMPLATES>::new();
+    pool.configure(UDP, TemplateConfig::warm_pool(1, 1)).unwrap();
+    pool.configure(TCP, TemplateConfig::on_demand(1)).unwrap();
+    pool.bind(0, UDP, false).unwrap();
+    let routes = heapless::Vec::from_iter([
+        Some(TemplateRoute::new([ServiceKey { protocol: Protocol::Udp, port: 7 }], false)),
+        Some(TemplateRoute::new([ServiceKey { protocol: Protocol::Tcp, port: 8 }], true)),
+    ]);
+    let mut mux = mux(&driver, [&wa, &wb], FlowTable::new()).with_fwps(Fwps::new(pool, routes));
+    mux.start();
+    mux.set_checkpoint(TCP, READY).unwrap();
+    assert_eq!(mux.fwps().pool().state(1), Ok(SlotState::Initialising));
+
+    arrive(&driver, &tcp_to_us(5000, 8, true));
+    mux.on_driver();
+    assert!(mux.fwps_mut().take_plans().is_empty(), "nothing to spawn before the manager created the FWP");
+    assert_eq!(mux.fwps().stats().refused_exhausted + mux.fwps().stats().refused_other, 1);
+
+    mux.slot_created(1, TCP, tenant_ports(&wb)).unwrap();
+    assert_eq!(mux.fwps().pool().state(1), Ok(SlotState::Free));
+    assert_eq!(
+        mux.slot_created(1, TCP, tenant_ports(&wb)),
+        Err(edgeos_fwp::SlotError::WrongState(1, SlotState::Free)),
+        "a second report of the same creation changes nothing"
+    );
+    arrive(&driver, &tcp_to_us(5001, 8, true));
+    mux.on_driver();
+    let plans = mux.fwps_mut().take_plans();
+    assert_eq!(plans.len(), 1, "the next SYN spawns it (cold: restored from the checkpoint first)");
+    assert_eq!((plans[0].slot, plans[0].pc), (1, READY.restore_entry));
+}

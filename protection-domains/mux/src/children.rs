@@ -12,11 +12,23 @@ use edgeos_mux::TenantPorts;
 use edgeos_pd_ring::{reader, region, ring_at, writer, ReadEnd, SharedRegion, WriteEnd, WAKE_FLAG_OFFSET};
 use edgeos_timer::WallClock;
 use heapless::Vec;
+use edgeos_fwp_manager::caps;
 use sel4_microkit::{debug_println, Channel, ChannelSet, Child};
 use sel4_shared_memory::SharedMemoryRef;
 
 /// Bytes of a ring region that hold state: the RawRingBuffer and the wake flag.
 const RING_STATE: usize = WAKE_FLAG_OFFSET + 64;
+
+/// A ring's state, rounded to pages, in the placeholder.
+const PLACEHOLDER_RING: usize = RING_STATE.next_multiple_of(4096);
+/// The buffer geometry every slot uses.
+const BUFFER_SIZE: usize = 2048;
+
+#[repr(C, align(4096))]
+struct Placeholder([u8; 2 * PLACEHOLDER_RING + BUFFER_SIZE]);
+
+/// Where dynamic slots' ports point until the manager created their FWPs.
+static mut PLACEHOLDER: Placeholder = Placeholder([0; 2 * PLACEHOLDER_RING + BUFFER_SIZE]);
 
 /// A slot's ring ends and regions, as the multiplexer holds them.
 pub type Ports = TenantPorts<ReadEnd<'static>, WriteEnd<'static>, SharedRegion>;
@@ -28,10 +40,34 @@ fn bytes(vaddr: u64, len: usize) -> SharedMemoryRef<'static, [u8]> {
     unsafe { SharedMemoryRef::new(ptr) }
 }
 
+/// How the multiplexer reaches a slot's FWP.
+enum Handle {
+    /// A child PD of `system.xml`.
+    Pd { child: Child, channel: Channel },
+    /// The FWP manager's dynamic FWP `k`: its TCB and notification caps are
+    /// in the CNode the manager mounted in our CSpace (`edgeos_fwp_manager::caps`).
+    Dynamic { k: usize },
+}
+
+impl Handle {
+    fn tcb(&self) -> sel4::cap::Tcb {
+        match self {
+            Self::Pd { child, .. } => child.tcb(),
+            Self::Dynamic { k } => sel4::cap::Tcb::from_bits(caps::cptr(caps::tcb(*k))),
+        }
+    }
+
+    fn notify(&self) {
+        match self {
+            Self::Pd { channel, .. } => channel.notify(),
+            Self::Dynamic { k } => sel4::cap::Notification::from_bits(caps::cptr(caps::notification(*k))).signal(),
+        }
+    }
+}
+
 struct Slot {
     layout: SlotLayout,
-    child: Child,
-    channel: Channel,
+    handle: Handle,
 }
 
 struct Template {
@@ -59,7 +95,11 @@ impl<const N: usize> Children<N> {
     pub fn new(config: Option<&MuxConfig>) -> Self {
         let mut children = Self { slots: Vec::new(), templates: Vec::new() };
         for layout in config.iter().flat_map(|c| c.slots.iter()) {
-            let slot = Slot { layout: *layout, child: Child::new(layout.child_id.into()), channel: Channel::new(layout.channel.into()) };
+            let handle = match layout.dynamic {
+                Some(k) => Handle::Dynamic { k: k.into() },
+                None => Handle::Pd { child: Child::new(layout.child_id.into()), channel: Channel::new(layout.channel.into()) },
+            };
+            let slot = Slot { layout: *layout, handle };
             if children.slots.push(slot).is_err() {
                 break;
             }
@@ -84,6 +124,27 @@ impl<const N: usize> Children<N> {
         }
     }
 
+    /// The ports the multiplexer starts slot `layout` with: a dynamic FWP's
+    /// memory is not mapped until the manager created it, so until then
+    /// its ports are a placeholder no traffic reaches (the slot is not in
+    /// its template's pool); `reset` gives it its own at creation.
+    pub fn initial_ports(layout: &SlotLayout) -> Ports {
+        if layout.dynamic.is_none() {
+            return Self::ports(layout);
+        }
+        let base = core::ptr::addr_of_mut!(PLACEHOLDER) as usize;
+        TenantPorts {
+            rx_empty: reader(ring_at(base)),
+            rx_filled: writer(ring_at(base + PLACEHOLDER_RING)),
+            tx_outgoing: reader(ring_at(base)),
+            tx_done: writer(ring_at(base + PLACEHOLDER_RING)),
+            // SAFETY: the placeholder is this PD's own memory; nothing is
+            // ever copied into or out of it (the slot takes no traffic).
+            rx_mem: unsafe { region(base + 2 * PLACEHOLDER_RING, BUFFER_SIZE) },
+            tx_mem: unsafe { region(base + 2 * PLACEHOLDER_RING, BUFFER_SIZE) },
+        }
+    }
+
     /// The slots' layouts, in slot order.
     pub fn slot_layouts(&self) -> impl Iterator<Item = &SlotLayout> {
         self.slots.iter().map(|s| &s.layout)
@@ -91,7 +152,10 @@ impl<const N: usize> Children<N> {
 
     /// Whose channels are in `channels`.
     pub fn senders(&self, channels: ChannelSet) -> impl Iterator<Item = Sender> + '_ {
-        let slots = (0..self.slots.len()).filter(move |i| channels.contains(self.slots[*i].channel)).map(Sender::Slot);
+        // A dynamic FWP signals on its own bit, `layout.channel`, as a PD does.
+        let slots = (0..self.slots.len())
+            .filter(move |i| channels.contains(Channel::new(self.slots[*i].layout.channel.into())))
+            .map(Sender::Slot);
         let templates =
             (0..self.templates.len()).filter(move |i| channels.contains(self.templates[*i].channel)).map(Sender::Template);
         slots.chain(templates)
@@ -99,7 +163,13 @@ impl<const N: usize> Children<N> {
 
     /// Which child `child` is.
     pub fn of(&self, child: Child) -> Option<Sender> {
-        if let Some(i) = self.slots.iter().position(|s| s.child == child) {
+        let dynamic = caps::dynamic_of_child(child.index());
+        let found = self.slots.iter().position(|s| match (&s.handle, dynamic) {
+            (Handle::Pd { child: c, .. }, None) => *c == child,
+            (Handle::Dynamic { k }, Some(faulted)) => *k == faulted,
+            _ => false,
+        });
+        if let Some(i) = found {
             return Some(Sender::Slot(i));
         }
         self.templates.iter().position(|t| t.child == child).map(Sender::Template)
@@ -109,7 +179,7 @@ impl<const N: usize> Children<N> {
     pub fn notify(&self, mask: u64) {
         for (i, slot) in self.slots.iter().enumerate() {
             if mask & (1 << i) != 0 {
-                slot.channel.notify();
+                slot.handle.notify();
             }
         }
     }
@@ -146,7 +216,7 @@ impl<const N: usize> Children<N> {
     /// region are zeroed. Returns its fresh ports.
     pub fn reset(&self, slot: usize) -> Ports {
         let s = &self.slots[slot];
-        let _ = s.child.tcb().tcb_suspend();
+        let _ = s.handle.tcb().tcb_suspend();
         let template = &self.templates[usize::from(s.layout.template)].layout;
         let mut state = [0u8; RING_STATE];
         for (from, to) in template.rings.iter().zip(s.layout.rings) {
@@ -181,13 +251,28 @@ impl<const N: usize> Children<N> {
         *regs.gpr_mut(1) = u64::from(plan.generation);
         *regs.gpr_mut(2) = plan.then;
         *regs.gpr_mut(3) = plan.image;
-        self.slots[plan.slot].child.tcb().tcb_write_registers(true, 7, &mut regs)
+        self.slots[plan.slot].handle.tcb().tcb_write_registers(true, 7, &mut regs)
     }
 
     /// Stops template `t`'s PD: after its checkpoint, or after a fault.
     pub fn stop_template(&self, t: usize) {
         let _ = self.templates[t].child.tcb().tcb_suspend();
         debug_println!("mux: template {t}'s PD stopped");
+    }
+
+    /// The slot that is dynamic FWP `k`.
+    pub fn slot_of_dynamic(&self, k: usize) -> Option<usize> {
+        self.slots.iter().position(|s| matches!(s.handle, Handle::Dynamic { k: d } if d == k))
+    }
+
+    /// Slot `slot`'s template.
+    pub fn template_of(&self, slot: usize) -> usize {
+        self.slots[slot].layout.template.into()
+    }
+
+    /// Number of slots of template `t`, static or dynamic.
+    pub fn slots_of(&self, t: usize) -> usize {
+        self.slots.iter().filter(|s| usize::from(s.layout.template) == t).count()
     }
 
     /// Number of slots.

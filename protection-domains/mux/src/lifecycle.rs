@@ -66,7 +66,8 @@ impl MuxPd {
             }
         }
         match self.mux.set_checkpoint(TemplateId(t as u8), ready) {
-            Ok(()) => debug_println!("mux: template {t} ready ({} slots)", slots.len()),
+            // All its slots, including dynamic FWPs the manager is still creating.
+            Ok(()) => debug_println!("mux: template {t} ready ({} slots)", self.children.slots_of(t)),
             Err(e) => debug_println!("mux: ERROR: template {t}'s checkpoint refused: {e}"),
         }
         self.children.stop_template(t);

@@ -8,6 +8,7 @@
 
 mod children;
 mod lifecycle;
+mod manager;
 
 
 use edgeos_config::MuxConfig;
@@ -54,6 +55,8 @@ struct MuxPd {
     wall_clock: Option<WallClock>,
     armed: Option<u64>,
     times: SpawnTimes<MAX_SLOTS>,
+    /// The FWP manager, when some slots are its dynamic FWPs.
+    manager: Option<manager::Manager>,
 }
 
 fn load_config() -> Option<MuxConfig> {
@@ -99,7 +102,7 @@ fn init() -> MuxPd {
     let mut tenants = Vec::new();
     for slot in children.slot_layouts() {
         let link = TenantLink::new(slot.rx_buf.1 as usize, slot.tx_buf.1 as usize, BUFFER_SIZE);
-        let _ = tenants.push((Children::<MAX_SLOTS>::ports(slot), link));
+        let _ = tenants.push((Children::<MAX_SLOTS>::initial_ports(slot), link));
     }
     let me = config.as_ref().map_or(NetIdentity::QEMU_USER_NET, edgeos_mux::config::identity);
     let mut mux = Multiplexer::new(me, driver_ports, link, tenants, FlowTable::new());
@@ -118,7 +121,8 @@ fn init() -> MuxPd {
     connect(&mux, driver, &me);
     let timer = config.as_ref().and_then(|c| c.timer_channel).map(|id| Channel::new(id.into()));
     let wall_clock = MuxPd::wall_clock(timer);
-    MuxPd { mux, driver, children, timer, armed: None, times: SpawnTimes::new(), wall_clock }
+    let manager = config.as_ref().and_then(manager::Manager::start);
+    MuxPd { mux, driver, children, timer, armed: None, times: SpawnTimes::new(), wall_clock, manager }
 }
 
 /// Asks the driver what it sees of the rings and reports whether the two
@@ -201,6 +205,9 @@ impl Handler for MuxPd {
         }
         if self.timer.is_some_and(|t| channels.contains(t)) {
             self.armed = None;
+        }
+        if self.manager.as_ref().is_some_and(|m| m.signalled(channels)) {
+            self.manager_signalled();
         }
         let senders: Vec<Sender, { MAX_SLOTS + edgeos_config::MAX_TEMPLATES }> = self.children.senders(channels).collect();
         for sender in senders {

@@ -26,6 +26,17 @@ struct Window(#[allow(dead_code)] [u8; GRANULE]);
 /// In `.rodata`, so it is backed by a frame of the image the kernel gave us.
 static SMALL_WINDOW: Window = Window([0; GRANULE]);
 
+/// Unmaps the page of the root task's own image at `vaddr` (a page-aligned
+/// static nothing reads), so another frame can be mapped at its address.
+pub fn give_up_image_page(bootinfo: &sel4::BootInfoPtr, image: &Range<usize>, vaddr: usize) -> Result<(), BuildError> {
+    let image_start = image.start - image.start % GRANULE;
+    if vaddr % GRANULE != 0 || !(image_start..image.end).contains(&vaddr) {
+        return Err(BuildError::ImagePageOutsideImage { vaddr });
+    }
+    bootinfo.user_image_frames().index((vaddr - image_start) / GRANULE).cap().frame_unmap()?;
+    Ok(())
+}
+
 pub struct FillWindows {
     small: usize,
     large: usize,
@@ -34,9 +45,7 @@ pub struct FillWindows {
 impl FillWindows {
     pub fn new(bootinfo: &sel4::BootInfoPtr, image: &Range<usize>) -> Result<Self, BuildError> {
         let small = addr_of!(SMALL_WINDOW) as usize;
-        let image_start = image.start - image.start % GRANULE;
-        let frame = bootinfo.user_image_frames().index((small - image_start) / GRANULE);
-        frame.cap().frame_unmap()?;
+        give_up_image_page(bootinfo, image, small)?;
         let used_end = image.end + bootinfo.footprint_size();
         let large = used_end.next_multiple_of(LARGE_PAGE);
         // The window must share the image's 1 GiB level-2 table: no page

@@ -2,13 +2,15 @@
 //! into this program's ELF; at boot it builds that static system exactly as
 //! `system.xml` says (`StaticSystem::build`), then, instead of suspending
 //! like Microkit's own initialiser, it keeps every capability it made and
-//! the untyped memory left over: the FWP manager's resources.
+//! the untyped memory left over, and serves the multiplexer as the FWP
+//! manager (`manager`), creating and destroying FWPs at run time.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
 mod frames;
+mod manager;
 mod slots;
 mod spec;
 mod static_system;
@@ -43,6 +45,11 @@ fn main(bootinfo: &sel4::BootInfoPtr) -> ! {
 
     let system = StaticSystem::build(bootinfo, image, spec, frame_data)
         .unwrap_or_else(|err| panic!("root task: building the static system failed: {err}"));
-    debug_println!("root task: {}", system.summary());
-    sel4::init_thread::suspend_self()
+    debug_println!("root task: {}", system.totals);
+    match manager::Manager::new(system, bootinfo) {
+        Ok(Some(manager)) => manager.serve(),
+        // No dynamic FWPs in this system: nothing more to do, ever.
+        Ok(None) => sel4::init_thread::suspend_self(),
+        Err(err) => panic!("root task: the FWP manager cannot start: {err}"),
+    }
 }

@@ -114,3 +114,110 @@ impl edgeos_boot_plan::Objects for Objects<'_> {
         }
     }
 }
+
+/// A page the spec maps into some address space.
+#[derive(Clone, Copy)]
+pub struct Mapping<'a> {
+    pub vaddr: u64,
+    pub frame: usize,
+    pub cap: &'a sel4_capdl_initializer_types::cap::ArchivedFrame,
+}
+
+impl<'a> Objects<'a> {
+    /// The TCB of the PD that `system.xml` lists at `index`: the one whose
+    /// scheduling context carries the Microkit tool's badge 0x100 + index
+    /// (names do not survive in release images; this marker does).
+    pub fn pd_tcb(&self, index: u16) -> Option<(usize, &'a sel4_capdl_initializer_types::object::ArchivedTcb)> {
+        let badge = 0x100 + u64::from(index);
+        self.all::<sel4_capdl_initializer_types::object::ArchivedTcb>().find(|(_, tcb)| {
+            tcb.sc().is_some_and(|sc| match self.object(sc.object.0.to_native() as usize) {
+                ArchivedObject::SchedContext(sc) => sc.extra.badge.0.to_native() == badge,
+                _ => false,
+            })
+        })
+    }
+
+    /// Every page mapped in the address space rooted at `vspace`, in
+    /// address order, with its size in `frame` bits ignored (4 KiB pages
+    /// only: the callers check).
+    pub fn mappings(&self, vspace: usize, mut each: impl FnMut(Mapping<'a>)) {
+        let ArchivedObject::PageTable(root) = self.object(vspace) else { return };
+        let level = root.level.as_ref().copied().unwrap_or(0) as usize;
+        self.walk(root, level, 0, &mut each);
+    }
+
+    fn walk(
+        &self,
+        table: &'a sel4_capdl_initializer_types::object::ArchivedPageTable,
+        level: usize,
+        base: u64,
+        each: &mut impl FnMut(Mapping<'a>),
+    ) {
+        for (slot, entry) in table.entries() {
+            let vaddr = base + ((slot.0.to_native() as u64) << sel4::vspace_levels::step_bits(level));
+            match entry {
+                sel4_capdl_initializer_types::PageTableEntry::Frame(cap) => {
+                    each(Mapping { vaddr, frame: cap.object.0.to_native() as usize, cap })
+                }
+                sel4_capdl_initializer_types::PageTableEntry::PageTable(cap) => {
+                    if let ArchivedObject::PageTable(next) = self.object(cap.object.0.to_native() as usize) {
+                        self.walk(next, level + 1, vaddr, each);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The page tables below the root of the address space `vspace`.
+    pub fn page_tables_below(&self, vspace: usize) -> usize {
+        fn count(objects: &Objects<'_>, table: &sel4_capdl_initializer_types::object::ArchivedPageTable) -> usize {
+            table
+                .entries()
+                .map(|(_, entry)| match entry {
+                    sel4_capdl_initializer_types::PageTableEntry::PageTable(cap) => {
+                        match objects.object(cap.object.0.to_native() as usize) {
+                            ArchivedObject::PageTable(next) => 1 + count(objects, next),
+                            _ => 0,
+                        }
+                    }
+                    sel4_capdl_initializer_types::PageTableEntry::Frame(_) => 0,
+                })
+                .sum()
+        }
+        match self.object(vspace) {
+            ArchivedObject::PageTable(root) => count(self, root),
+            _ => 0,
+        }
+    }
+
+    /// The bytes the spec prefills frame `frame` with (data entries only),
+    /// written into `out` (a page); `false` when the frame has no data.
+    pub fn prefill(&self, frame: usize, out: &mut [u8]) -> bool {
+        let ArchivedObject::Frame(object) = self.object(frame) else { return false };
+        let fill = match &object.init {
+            ArchivedFrameInit::Fill(fill) => fill,
+            ArchivedFrameInit::Embedded(embedded) => {
+                // The tool embeds whole pages it has data for: they are
+                // pages of this program's image, read where they lie.
+                let at = self.frame_data + embedded.index.to_native() as usize * GRANULE;
+                let n = out.len().min(GRANULE);
+                // SAFETY: embedded frames are pages of the frame data
+                // segment, mapped read-only in the root task for its life.
+                let page = unsafe { core::slice::from_raw_parts(at as *const u8, n) };
+                out[..n].copy_from_slice(page);
+                return true;
+            }
+        };
+        let mut any = false;
+        for entry in fill.entries.iter() {
+            let range = entry.range.start.to_native() as usize..entry.range.end.to_native() as usize;
+            if let (sel4_capdl_initializer_types::ArchivedFillEntryContent::Data(data), Some(dst)) =
+                (&entry.content, out.get_mut(range))
+            {
+                data.copy_out(dst);
+                any = true;
+            }
+        }
+        any
+    }
+}

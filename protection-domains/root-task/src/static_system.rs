@@ -32,6 +32,17 @@ pub enum BuildError {
     NoLargeFillWindow,
     UnsupportedFillSize { bytes: usize },
     FillOutOfFrame { start: usize, end: usize },
+    ManagerConfig(edgeos_config::ConfigError),
+    ImagePageOutsideImage { vaddr: usize },
+}
+
+impl From<crate::manager::CreateError> for BuildError {
+    fn from(err: crate::manager::CreateError) -> Self {
+        match err {
+            crate::manager::CreateError::Kernel(err) => Self::Kernel(err),
+            crate::manager::CreateError::NoMemory => Self::OutOfSlots { wanted: 1, left: 0 },
+        }
+    }
 }
 
 impl From<sel4::Error> for BuildError {
@@ -56,12 +67,25 @@ impl fmt::Display for BuildError {
             Self::NoLargeFillWindow => write!(f, "no large-page window for filling frames"),
             Self::UnsupportedFillSize { bytes } => write!(f, "cannot fill a frame of {bytes} bytes"),
             Self::FillOutOfFrame { start, end } => write!(f, "fill entry {start:#x}..{end:#x} outside its frame"),
+            Self::ManagerConfig(err) => write!(f, "the FWP manager's configuration: {err}"),
+            Self::ImagePageOutsideImage { vaddr } => write!(f, "{vaddr:#x} is not a page of the root task's image"),
         }
     }
 }
 
-/// The system as built: what the FWP manager keeps.
+/// The system as built: the spec's objects and where their caps are, the
+/// free CNode slots, and what it took. The FWP manager goes on from here.
 pub struct StaticSystem {
+    pub objects: Objects<'static>,
+    pub slots: Slots,
+    /// The root task's own image (its pages' caps are in bootinfo).
+    pub image: Range<usize>,
+    /// Per dynamic FWP, the range of slots its caps use (see the manager).
+    pub fwp_caps: alloc::vec::Vec<Option<Range<usize>>>,
+    pub totals: Totals,
+}
+
+pub struct Totals {
     pub objects: usize,
     pub retypes: usize,
     pub threads_started: usize,
@@ -70,17 +94,9 @@ pub struct StaticSystem {
     pub free_ram_bytes: u64,
 }
 
-impl StaticSystem {
-    pub fn summary(&self) -> Summary<'_> {
-        Summary(self)
-    }
-}
-
-pub struct Summary<'a>(&'a StaticSystem);
-
-impl fmt::Display for Summary<'_> {
+impl fmt::Display for Totals {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.0;
+        let s = self;
         write!(
             f,
             "static system up: {} objects ({} retypes), {} threads started; {} MiB of RAM and {} CNode slots left",
@@ -95,8 +111,8 @@ impl fmt::Display for Summary<'_> {
 
 struct Builder<'a> {
     bootinfo: &'a sel4::BootInfoPtr,
-    spec: &'a Spec,
-    objects: Objects<'a>,
+    spec: &'static Spec,
+    objects: Objects<'static>,
     slots: Slots,
     fill: FillWindows,
 }
@@ -105,7 +121,7 @@ impl StaticSystem {
     pub fn build(
         bootinfo: &sel4::BootInfoPtr,
         image: Range<usize>,
-        spec: &Spec,
+        spec: &'static Spec,
         frame_data: usize,
     ) -> Result<Self, BuildError> {
         if spec.root_objects.start.0.to_native() != 0 {
@@ -133,7 +149,7 @@ impl StaticSystem {
         builder.configure_threads()?;
         builder.fill_cspaces()?;
         let threads_started = builder.start_threads()?;
-        Ok(StaticSystem {
+        let totals = Totals {
             objects: spec.objects.len(),
             retypes,
             threads_started,
@@ -145,7 +161,8 @@ impl StaticSystem {
                 .map(|ut| 1u64 << ut.size_bits())
                 .sum::<u64>()
                 - taken_ram,
-        })
+        };
+        Ok(StaticSystem { objects: builder.objects, slots: builder.slots, image, fwp_caps: alloc::vec::Vec::new(), totals })
     }
 }
 

@@ -7,20 +7,31 @@
 //!   its template PD's ids, control region and rings *in the mux*, and per
 //!   slot its template, child id, channel id and the addresses of its
 //!   regions in the mux (control region, the four rings, the rx and tx
-//!   buffer regions with their lengths);
+//!   buffer regions with their lengths); after the slots, each dynamic FWP
+//!   in its order `k`, with the channel id it signals on and its window's
+//!   addresses, and where the page shared with the FWP manager is and on
+//!   which id the manager signals;
+//! - `fwp_manager.bin` (`edgeos_config::ManagerConfig`, when a template has
+//!   dynamic FWPs; see [`manager_config`]): what the root task needs to
+//!   create them;
 //! - `tmpl_<name>_config.bin` ([`TenantConfig`]): the network settings and
 //!   the template's service, read by the template PD (its slots run on its
 //!   checkpoint and read nothing).
 //!
-//! The generated `system.xml` prefills the regions `mux_config` and
-//! `tmpl_<name>_config` from these files (`prefill_path`, found through the
-//! Microkit tool's search paths). The bytes are a pure function of the
-//! configuration.
+//! The generated `system.xml` prefills the regions `mux_config`,
+//! `fwp_manager` and `tmpl_<name>_config` from these files (`prefill_path`,
+//! found through the Microkit tool's search paths). The bytes are a pure
+//! function of the configuration.
 
-use edgeos_config::{MuxConfig, Protocol as BlobProtocol, Protocols, SlotLayout, SlotService, TemplateLayout, TenantConfig};
+mod manager;
+
+use edgeos_config::{ManagerLink, MuxConfig, Protocol as BlobProtocol, Protocols, SlotLayout, SlotService, TemplateLayout, TenantConfig};
+
+pub use manager::manager_config;
 
 use crate::config::{Loaded, Protocol, Spawn};
-use crate::generate::{slot_plans, template_plans, SlotPlan, MUX_CONFIG_FILE};
+use crate::generate::manager::{self as plan, ManagerPlan, FWP_MANAGER_FILE};
+use crate::generate::{slot_plans, template_plans, Role, SlotPlan, MUX_CONFIG_FILE};
 
 /// One blob: the file name the system description prefills from, and its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,8 +42,12 @@ pub struct Blob {
     pub bytes: Vec<u8>,
 }
 
-/// Bytes of the mux's blob for `templates` templates and `slots` slots.
-pub fn mux_config_len(templates: usize, slots: usize) -> u64 {
+/// Bytes of the mux's blob for `templates` templates and `slots` slots
+/// (dynamic FWPs included), at most what the blob holds: a configuration
+/// asking for more is refused.
+pub fn mux_config_len(templates: u64, slots: u64) -> u64 {
+    let templates = templates.min(edgeos_config::MAX_TEMPLATES as u64) as usize;
+    let slots = slots.min(edgeos_config::MAX_SLOTS as u64) as usize;
     MuxConfig::len_for(templates, slots) as u64
 }
 
@@ -72,6 +87,11 @@ fn len(value: u64, what: &str, plan: &SlotPlan<'_>) -> Result<u32, String> {
     })
 }
 
+/// The manager's channel id to the mux, as both blobs carry it.
+fn manager_signal(plan: &ManagerPlan<'_>) -> Result<u8, String> {
+    u8::try_from(plan.signal).map_err(|_| "the manager's channel id does not fit the blob".to_string())
+}
+
 /// Template `plan`'s layout in the mux's blob.
 fn template_layout(plan: &SlotPlan<'_>) -> Result<TemplateLayout, String> {
     let t = plan.template;
@@ -87,29 +107,35 @@ fn template_layout(plan: &SlotPlan<'_>) -> Result<TemplateLayout, String> {
         max_active: id(t.max_active(), "max_active", plan)?,
         idle_timeout_ms: len(t.idle_timeout_ms, "idle timeout", plan)?,
         child_id: id(plan.child_id, "child id", plan)?,
-        channel: id(plan.mux_channel(), "channel id", plan)?,
+        channel: id(plan.channel, "channel id", plan)?,
         ctrl: plan.mux_vaddr(plan.window.ctrl),
         rings: plan.window.rings.map(|offset| plan.mux_vaddr(offset)),
     })
 }
 
-/// Slot `plan`'s layout in the mux's blob.
+/// Slot or dynamic FWP `plan`'s layout in the mux's blob.
 fn slot_layout(plan: &SlotPlan<'_>) -> Result<SlotLayout, String> {
     let w = &plan.window;
+    let dynamic = match plan.role {
+        Role::Dynamic => Some(u16::try_from(plan.index).map_err(|_| format!("{} does not fit the blob", plan.name()))?),
+        _ => None,
+    };
     Ok(SlotLayout {
         template: id(plan.template_index as u64, "template", plan)?,
         child_id: id(plan.child_id, "child id", plan)?,
-        channel: id(plan.mux_channel(), "channel id", plan)?,
+        channel: id(plan.channel, "channel id", plan)?,
         ctrl: plan.mux_vaddr(w.ctrl),
         rings: w.rings.map(|offset| plan.mux_vaddr(offset)),
         rx_buf: (plan.mux_vaddr(w.rx_buf), len(plan.template.rx_buffers_size, "rx buffer region", plan)?),
         tx_buf: (plan.mux_vaddr(w.tx_buf), len(plan.template.tx_buffers_size, "tx buffer region", plan)?),
+        dynamic,
     })
 }
 
-/// The mux's configuration for `loaded`; why not, when a slot cannot be
-/// described (the configuration's checks report the same things first).
-pub fn mux_config(loaded: &Loaded) -> Result<MuxConfig, String> {
+/// The mux's configuration for `loaded`, whose dynamic FWPs (if any) are
+/// `dynamic`; why not, when a slot cannot be described (the
+/// configuration's checks report the same things first).
+pub fn mux_config(loaded: &Loaded, dynamic: Option<&ManagerPlan<'_>>) -> Result<MuxConfig, String> {
     let c = &loaded.config;
     let mut config = MuxConfig {
         ip: c.network.address.address.octets(),
@@ -121,6 +147,10 @@ pub fn mux_config(loaded: &Loaded) -> Result<MuxConfig, String> {
         },
         templates: heapless::Vec::new(),
         slots: heapless::Vec::new(),
+        manager: match dynamic {
+            Some(plan) => Some(ManagerLink { comm: plan.comm, signal: manager_signal(plan)? }),
+            None => None,
+        },
     };
     let templates = template_plans(loaded);
     for plan in &templates {
@@ -132,7 +162,10 @@ pub fn mux_config(loaded: &Loaded) -> Result<MuxConfig, String> {
             ));
         }
     }
-    let slots = slot_plans(loaded);
+    // Static slots first, exactly as without dynamic FWPs, then dynamic FWP
+    // k at slot index (static slots + k).
+    let mut slots = slot_plans(loaded);
+    slots.extend(dynamic.into_iter().flat_map(|plan| plan.fwps.iter().cloned()));
     for plan in &slots {
         if config.slots.push(slot_layout(plan)?).is_err() {
             return Err(format!(
@@ -172,13 +205,27 @@ fn emit(
     Ok(Blob { file, bytes })
 }
 
-/// Every blob of `loaded`'s system: `mux_config.bin`, then each template
-/// PD's `tmpl_<name>_config.bin` in template order.
+/// Every blob of `loaded`'s system: `mux_config.bin`, `fwp_manager.bin`
+/// when it has dynamic FWPs, then each template PD's
+/// `tmpl_<name>_config.bin` in template order.
 pub fn blobs(loaded: &Loaded) -> Result<Vec<Blob>, String> {
-    let mux = mux_config(loaded)?;
+    // The manager's blob numbers PDs as the Microkit tool does, in the
+    // system the configuration generates.
+    let system = crate::generate::generate(loaded);
+    let dynamic = plan::plan(loaded, &system).map_err(|e| e.to_string())?;
+    let mux = mux_config(loaded, dynamic.as_ref())?;
     let mut out = vec![emit(MUX_CONFIG_FILE.to_string(), mux.buffer_len(), |b| {
         mux.emit(b)
     })?];
+    if let Some(plan) = &dynamic {
+        let manager = manager_config(loaded, &system, plan)?;
+        let mut blob = emit(FWP_MANAGER_FILE.to_string(), manager.buffer_len(), |b| manager.emit(b))?;
+        // The whole region, the shared page's zeros included: the Microkit
+        // tool (2.3.0) panics on a prefill file that ends before its
+        // region's last page.
+        blob.bytes.resize(plan::region_size(loaded.board.small_page()) as usize, 0);
+        out.push(blob);
+    }
     for plan in template_plans(loaded) {
         let tenant = tenant_config(loaded, &plan)?;
         out.push(emit(plan.config_file(), TenantConfig::BUFFER_LEN, |b| {

@@ -40,6 +40,11 @@ pub fn load_generate_check(
         return (None, diags);
     };
     let system = generate::generate(&loaded);
+    // Where the dynamic FWPs go depends on the generated system: its
+    // problems are the configuration's, reported at `templates`.
+    if let Err(issue) = generate::manager::plan(&loaded, &system) {
+        diags.push(issue, loaded.spans.get("templates"));
+    }
     let blobs = match blobs::blobs(&loaded) {
         Ok(blobs) => blobs,
         Err(reason) => {
@@ -127,8 +132,9 @@ fn write_blobs(dir: &Path, blobs: &[Blob], diags: &mut Diagnostics) -> bool {
 }
 
 /// `sysdesc blobs`: writes the configuration blobs of the configuration at
-/// `config` into `dir` (`mux_config.bin`, `fwp_NN_config.bin`), unless the
-/// configuration or its system has errors. Returns the files written too.
+/// `config` into `dir` (`mux_config.bin`, `fwp_manager.bin`,
+/// `tmpl_<name>_config.bin`), unless the configuration or its system has
+/// errors. Returns the files written too.
 pub fn blobs_to_dir(config: &Path, dir: &Path) -> (Diagnostics, Vec<PathBuf>) {
     let (generated, mut diags) = load_generate_check(config, &[]);
     let mut written = Vec::new();

@@ -14,13 +14,17 @@
 //! per slot: it learns each slot's and template's ids and region addresses
 //! from its configuration blob (`mux_config`, written by [`crate::blobs`]
 //! from the same [`slot_plans`] and [`template_plans`]), and each template
-//! PD its service from its own (`tmpl_<name>_config`).
+//! PD its service from its own (`tmpl_<name>_config`). A template's
+//! dynamic FWPs are no PDs here: see [`manager`].
 
 mod header;
+pub mod manager;
 mod parts;
 
 use header::header;
 use parts::{blob_map, bytes, end, large_pages, map, pd, region, round_up, sized};
+
+use edgeos_config::REGION_COUNT;
 
 use crate::config::{Loaded, Spawn, Template};
 use crate::diagnostic::Span;
@@ -101,6 +105,14 @@ pub struct SlotWindow {
 }
 
 impl SlotWindow {
+    /// The offsets of the regions a slot shares with the mux, in
+    /// `edgeos_config::REGION_COUNT` order: control, rx free, rx used, tx
+    /// free, tx used, rx buffers, tx buffers.
+    pub fn shared(&self) -> [u64; REGION_COUNT] {
+        let [rx_free, rx_used, tx_free, tx_used] = self.rings;
+        [self.ctrl, rx_free, rx_used, tx_free, tx_used, self.rx_buf, self.tx_buf]
+    }
+
     /// The window of a slot of template `t`, with rings of `queue_size`
     /// bytes and `page`-sized pages. Saturates instead of overflowing on
     /// absurd sizes (the layout checks report those).
@@ -143,22 +155,29 @@ pub enum Role {
     Slot,
     /// A template PD: initialises its template once and writes the checkpoint.
     Template,
+    /// A dynamic FWP: no PD of `system.xml`; the FWP manager creates it at
+    /// run time as a clone of its template's first slot.
+    Dynamic,
 }
 
-/// One child PD of the mux (an FWP slot or a template PD): its template,
-/// how the mux knows it, and where its regions sit.
+/// One child of the mux (an FWP slot, a template PD or a dynamic FWP): its
+/// template, how the mux knows it, and where its regions sit.
 #[derive(Clone, Debug)]
 pub struct SlotPlan<'a> {
-    /// Slot or template PD.
+    /// Slot, template PD or dynamic FWP.
     pub role: Role,
-    /// The slot's number (0, 1, ...), or the template's index.
+    /// The slot's number (0, 1, ...), the template's index, or the dynamic
+    /// FWP's number `k`.
     pub index: usize,
     /// Its template.
     pub template: &'a Template,
     /// The template's index in `templates`.
     pub template_index: usize,
-    /// Its child id in the mux.
+    /// Its child id in the mux (none for a dynamic FWP: 0).
     pub child_id: u64,
+    /// The mux's channel id to it (0 is the driver's): child id + 1 for a
+    /// PD; the bit a dynamic FWP signals the mux on.
+    pub channel: u64,
     /// Where its regions sit in its window.
     pub window: SlotWindow,
     /// Where its window starts in the mux.
@@ -166,11 +185,12 @@ pub struct SlotPlan<'a> {
 }
 
 impl SlotPlan<'_> {
-    /// `fwp_NN`, or `tmpl_<template>`.
+    /// `fwp_NN`, `tmpl_<template>`, or `dynamic FWP k`.
     pub fn name(&self) -> String {
         match self.role {
             Role::Slot => slot_name(self.index),
             Role::Template => template_pd_name(&self.template.name),
+            Role::Dynamic => format!("dynamic FWP {}", self.index),
         }
     }
 
@@ -187,11 +207,6 @@ impl SlotPlan<'_> {
     /// The template's checkpoint image region.
     pub fn image_region(&self) -> String {
         format!("{}_image", template_pd_name(&self.template.name))
-    }
-
-    /// The mux's channel id to it (0 is the driver's).
-    pub fn mux_channel(&self) -> u64 {
-        self.child_id + 1
     }
 
     /// Where the region at window `offset` sits in the PD.
@@ -232,7 +247,8 @@ fn children(loaded: &Loaded) -> Vec<SlotPlan<'_>> {
         let window = windows[template_index];
         let child_id = plans.len() as u64;
         let template = &templates[template_index];
-        plans.push(SlotPlan { role, index, template, template_index, child_id, window, mux_base });
+        let channel = child_id + 1;
+        plans.push(SlotPlan { role, index, template, template_index, child_id, channel, window, mux_base });
         mux_base = round_up(mux_base.saturating_add(window.len), SLOT_WINDOW_ALIGN);
     }
     plans
@@ -404,14 +420,15 @@ pub fn generate(loaded: &Loaded) -> System {
         ),
     });
     let plans = children(loaded);
+    let fwps = config.templates.iter().fold(0u64, |n, t| n.saturating_add(t.fwps()));
     let mut mux_config = region(
         MUX_CONFIG,
-        round_up(crate::blobs::mux_config_len(config.templates.len(), plans.len() - config.templates.len()), small),
+        round_up(crate::blobs::mux_config_len(config.templates.len() as u64, fwps), small),
         None,
         None,
         mspan,
         format!(
-            "The mux's configuration blob ({MUX_CONFIG_FILE}, from `sysdesc blobs`): addresses, stats port, and every template's service and spawn policy, and every slot's and template PD's ids and region addresses in the mux."
+            "The mux's configuration blob ({MUX_CONFIG_FILE}, from `sysdesc blobs`): addresses, stats port, and every template's service and spawn policy, and every slot's, template PD's and dynamic FWP's ids and region addresses in the mux."
         ),
     );
     mux_config.prefill_path = Some(MUX_CONFIG_FILE.to_string());
@@ -427,6 +444,9 @@ pub fn generate(loaded: &Loaded) -> System {
         ),
         "mux_config_size",
     ));
+    if manager::has_dynamic(config) {
+        manager::add_region(&mut sys, &mut mux, small, spans.get("templates"));
+    }
     for plan in &plans {
         let tspan = spans.get(&format!("templates[{}]", plan.template_index));
         add_child(&mut sys, &mut mux, plan, r.queue_size, small, tspan);
@@ -468,9 +488,12 @@ pub fn generate(loaded: &Loaded) -> System {
         });
         timer
     });
-    sys.comment = Comment::new(header(loaded, &driver, &mux));
     sys.protection_domains = vec![driver, mux];
     sys.protection_domains.extend(timer);
+    // The header says where the dynamic FWPs went, which depends on the
+    // rest of the system.
+    let dynamic = manager::plan(loaded, &sys).ok().flatten();
+    sys.comment = Comment::new(header(loaded, &sys.protection_domains[0], &sys.protection_domains[1], dynamic.as_ref()));
     sys
 }
 
@@ -586,7 +609,7 @@ fn add_child(
         format!("mux <-> FWP slot {n}: \"restored\", then ring notifications both ways (the mux knows its id from mux_config).")
     };
     sys.channels.push(Channel {
-        ends: [end(MUX, plan.mux_channel(), false, None, span), end(&name, 0, false, Some("mux_channel"), span)],
+        ends: [end(MUX, plan.channel, false, None, span), end(&name, 0, false, Some("mux_channel"), span)],
         span,
         comment: Comment::new(comment),
     });

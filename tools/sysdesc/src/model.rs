@@ -7,6 +7,7 @@
 //! Every element keeps the [`Span`] it came from (ignored by equality), and
 //! the generator attaches a [`Comment`] saying what the element is for.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::diagnostic::Span;
@@ -324,6 +325,22 @@ impl System {
             walk(pd, None, None, &mut out);
         }
         out
+    }
+
+    /// The index the Microkit tool gives the PD named `name`: its position
+    /// in [`System::all_pds`] (the tool's `pd_flatten`: top-level PDs in
+    /// document order, each followed by its children, depth first). Its
+    /// scheduling context carries badge 0x100 + index, which is how the
+    /// root task recognises a PD in the spec.
+    pub fn pd_index(&self, name: &str) -> Option<usize> {
+        self.all_pds().iter().position(|r| r.pd.name.as_str() == name)
+    }
+
+    /// Every channel id PD `pd` has: its channel ends' and its irqs'.
+    pub fn channel_ids(&self, pd: &str) -> BTreeSet<u64> {
+        let ends = self.channels.iter().flat_map(|ch| &ch.ends).filter(|e| e.pd.as_str() == pd).map(|e| e.id.0);
+        let irqs = self.pd(pd).into_iter().flat_map(|p| &p.irqs).map(|irq| irq.id.0);
+        ends.chain(irqs).collect()
     }
 
     /// The PD named `name`, wherever it is in the tree.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::{fixture, repo_root, temp_dir, write_tiny_elf};
-use edgeos_config::{MuxConfig, Protocol, Protocols, SlotService, TenantConfig};
+use edgeos_config::{ManagerConfig, MuxConfig, Protocol, Protocols, SlotService, TenantConfig};
 use edgeos_sysdesc::check::{self, CheckOptions};
 use edgeos_sysdesc::commands::{self, load_generate_check, Generated};
 use edgeos_sysdesc::config::{self, Protocol as ConfigProtocol};
@@ -45,7 +45,7 @@ fn size(sys: &System, mr: &str) -> u64 {
 /// Every address, id and service in the blobs of the configuration at
 /// `path` against the model generated from it, and against the
 /// configuration itself.
-fn cross_check(path: &Path) -> (MuxConfig, Vec<TenantConfig>) {
+fn cross_check(path: &Path) -> (MuxConfig, Vec<TenantConfig>, Option<ManagerConfig>) {
     let g = generated(path);
     let sys = &g.system;
     let mut diags = Diagnostics::new(None);
@@ -66,8 +66,10 @@ fn cross_check(path: &Path) -> (MuxConfig, Vec<TenantConfig>) {
     assert_eq!(mc.ip, c.network.address.address.octets());
     assert_eq!(mc.mac, c.network.mac.0);
     assert_eq!(mc.stats_port, c.mux.stats_port);
-    assert_eq!(mc.slots.len() + mc.templates.len(), mux.children.len());
+    let statics = mc.slots.iter().take_while(|s| s.dynamic.is_none()).count();
+    assert_eq!(statics + mc.templates.len(), mux.children.len());
     assert_eq!(mc.templates.len(), c.templates.len());
+    assert_eq!(mc.slots.len() as u64, c.templates.iter().map(|t| t.fwps()).sum::<u64>(), "every FWP has a slot");
 
     let channel_of = |name: &str| {
         let channel = sys.channels.iter().find(|ch| ch.ends[1].pd.as_str() == name).expect("channel");
@@ -76,7 +78,7 @@ fn cross_check(path: &Path) -> (MuxConfig, Vec<TenantConfig>) {
     };
     let slot_templates: Vec<usize> =
         c.templates.iter().enumerate().flat_map(|(t, tc)| (0..tc.slots).map(move |_| t)).collect();
-    for (k, slot) in mc.slots.iter().enumerate() {
+    for (k, slot) in mc.slots.iter().enumerate().take(statics) {
         let name = format!("fwp_{k:02}");
         let child = &mux.children[k];
         assert_eq!(child.pd.name.as_str(), name);
@@ -152,13 +154,83 @@ fn cross_check(path: &Path) -> (MuxConfig, Vec<TenantConfig>) {
         assert_eq!(SlotService { protocols: tc.protocols, port: tc.port }, layout.service);
         tenants.push(tc);
     }
-    assert_eq!(g.blobs.len(), 1 + mc.templates.len());
-    (mc, tenants)
+    let manager = dynamic(&g, c, &mc, statics);
+    assert_eq!(g.blobs.len(), 1 + usize::from(manager.is_some()) + mc.templates.len());
+    (mc, tenants, manager)
+}
+
+/// The dynamic FWPs: after the static slots in the mux's blob, one per
+/// template's `dynamic` in template order, each with a channel id of its
+/// own that no channel of the mux has, and regions clear of the mux's maps;
+/// the manager's blob says the same and names the prototypes by their
+/// Microkit index.
+fn dynamic(g: &Generated, c: &config::Config, mc: &MuxConfig, statics: usize) -> Option<ManagerConfig> {
+    let sys = &g.system;
+    let mux = sys.pd("mux").expect("mux");
+    let dynamic = &mc.slots[statics..];
+    let expected: Vec<usize> = c.templates.iter().enumerate().flat_map(|(t, tc)| (0..tc.dynamic).map(move |_| t)).collect();
+    assert_eq!(dynamic.iter().map(|s| usize::from(s.template)).collect::<Vec<_>>(), expected, "dynamic FWPs in template order");
+    if dynamic.is_empty() {
+        assert!(mc.manager.is_none() && sys.memory_region("fwp_manager").is_none());
+        assert!(g.blobs.iter().all(|b| b.file != "fwp_manager.bin"));
+        return None;
+    }
+    let region = sys.memory_region("fwp_manager").expect("fwp_manager region");
+    assert_eq!((region.size, region.prefill_path.as_deref()), (0x3000, Some("fwp_manager.bin")));
+    let m = map(mux, "fwp_manager");
+    assert_eq!((m.perms, m.cached), (Perms::RW, true));
+    let link = mc.manager.expect("the mux's blob names the manager");
+    assert_eq!(link.comm, m.vaddr + 0x2000, "the shared page is the region's third");
+
+    let bytes = blob(g, "fwp_manager.bin");
+    assert_eq!(bytes.len() as u64, region.size, "the file covers the whole region");
+    let manager = ManagerConfig::parse(bytes).expect("fwp_manager.bin parses");
+    assert!(bytes[manager.buffer_len()..].iter().all(|b| *b == 0), "zeros after the blob");
+    assert_eq!(usize::from(manager.mux_pd), sys.pd_index("mux").expect("index"));
+    assert_eq!((manager.comm, manager.mux_signal), (link.comm, link.signal));
+
+    let used = sys.channel_ids("mux");
+    let mut ids = vec![link.signal];
+    let mut taken: Vec<(u64, u64)> = mux
+        .maps
+        .iter()
+        .map(|m| (m.vaddr, m.vaddr + size(sys, &m.mr)))
+        .collect();
+    assert_eq!(manager.fwps.len(), dynamic.len());
+    for (k, (slot, fwp)) in dynamic.iter().zip(&manager.fwps).enumerate() {
+        assert_eq!((slot.dynamic, slot.child_id), (Some(k as u16), 0), "dynamic FWP {k}");
+        assert_eq!(slot.channel, fwp.signal);
+        ids.push(slot.channel);
+        let template = &manager.templates[usize::from(fwp.template)];
+        let addresses = [slot.ctrl, slot.rings[0], slot.rings[1], slot.rings[2], slot.rings[3], slot.rx_buf.0, slot.tx_buf.0];
+        assert_eq!(addresses, fwp.mux, "dynamic FWP {k}'s addresses");
+        assert_eq!((slot.rx_buf.1, slot.tx_buf.1), (template.regions[5].size, template.regions[6].size));
+        for (vaddr, region) in fwp.mux.iter().zip(&template.regions) {
+            let range = (*vaddr, vaddr + u64::from(region.size));
+            assert!(taken.iter().all(|(a, b)| range.1 <= *a || *b <= range.0), "dynamic FWP {k}'s {range:x?} overlaps");
+            taken.push(range);
+        }
+        // Its prototype: the first slot of the same template, whose own
+        // maps are the template's regions.
+        let proto = &sys.all_pds()[usize::from(template.prototype_pd)];
+        let first_slot = mc.slots.iter().position(|s| s.template == slot.template).expect("a static slot");
+        assert_eq!(proto.pd.name.as_str(), format!("fwp_{first_slot:02}"));
+        let setvars = ["fwp_ctrl_vaddr", "rx_free_vaddr", "rx_used_vaddr", "tx_free_vaddr", "tx_used_vaddr", "rx_buf_vaddr", "tx_buf_vaddr"];
+        for (region, setvar) in template.regions.iter().zip(setvars) {
+            let m = proto.pd.maps.iter().find(|m| m.vaddr == region.vaddr).expect("the prototype maps it");
+            assert_eq!(m.setvar_vaddr.as_deref(), Some(setvar), "{}", m.mr);
+            assert_eq!(size(sys, &m.mr), u64::from(region.size), "{}", m.mr);
+        }
+    }
+    let distinct: std::collections::BTreeSet<u8> = ids.iter().copied().collect();
+    assert_eq!(distinct.len(), ids.len(), "every id its own");
+    assert!(ids.iter().all(|id| *id <= 61 && !used.contains(&u64::from(*id))), "{ids:?} against {used:?}");
+    Some(manager)
 }
 
 #[test]
 fn system_toml_blobs_parse_back_and_match_the_maps() {
-    let (mux, tenants) = cross_check(&repo_root().join("system.toml"));
+    let (mux, tenants, manager) = cross_check(&repo_root().join("system.toml"));
     // What the Makefile forwards host ports to.
     let service = |protocols, port| SlotService { protocols, port };
     assert_eq!(
@@ -179,18 +251,40 @@ fn system_toml_blobs_parse_back_and_match_the_maps() {
     let timer = g.system.pd("timer").expect("timer PD");
     assert_eq!(timer.irqs.iter().map(|i| (i.irq, i.id.0)).collect::<Vec<_>>(), [(30, 0)]);
     let id = u64::from(mux.timer_channel.expect("the blob names the timer's channel"));
-    assert_eq!(id, (mux.slots.len() + mux.templates.len()) as u64 + 1, "after the children's");
+    let statics = mux.slots.iter().filter(|s| s.dynamic.is_none()).count();
+    assert_eq!(id, (statics + mux.templates.len()) as u64 + 1, "after the children's");
     let channel = g.system.channels.iter().find(|c| c.ends[1].pd.as_str() == "timer").expect("mux-timer channel");
     assert_eq!((channel.ends[0].pd.as_str(), channel.ends[0].id.0, channel.ends[0].pp), ("mux", id, true));
     assert!(timer.priority > g.system.pd("mux").expect("mux").priority, "the mux calls up to the timer");
     assert_eq!(mux.slots[0].ctrl, 0x6000_0000);
     assert_eq!(mux.slots[1].rx_buf, (0x6050_0000, 0x1_0000));
     assert_eq!(tenants.len(), 5);
+
+    // 5 slot PDs and 43 dynamic FWPs. Microkit numbers the PDs net_driver,
+    // mux, fwp_00..fwp_04 (one per template: the prototypes), tmpl_*, timer.
+    let manager = manager.expect("system.toml has dynamic FWPs");
+    assert_eq!((statics, mux.slots.len()), (5, 48));
+    assert_eq!(manager.mux_pd, 1);
+    assert_eq!(manager.templates.iter().map(|t| t.prototype_pd).collect::<Vec<_>>(), [2, 3, 4, 5, 6]);
+    // The manager signals on the first id after the timer's, dynamic FWP k
+    // on the next ones; their windows follow the children's, 4 MiB apart.
+    assert_eq!((manager.mux_signal, manager.comm), (12, 0x5a00_2000));
+    for (k, fwp) in manager.fwps.iter().enumerate() {
+        assert_eq!(fwp.signal, 13 + k as u8);
+        assert_eq!(fwp.mux[0], 0x6280_0000 + 0x40_0000 * k as u64, "dynamic FWP {k}'s window");
+        assert_eq!(fwp.mux[5] - fwp.mux[0], 0x10_0000, "the slots' offsets");
+    }
 }
 
 #[test]
 fn golden_blobs_match_the_maps() {
-    cross_check(&fixture("golden/system.toml"));
+    let (_, _, manager) = cross_check(&fixture("golden/system.toml"));
+    // The largest window (template 'big', 4 MiB of rx buffers) sets the
+    // stride for all.
+    let manager = manager.expect("the golden input has dynamic FWPs");
+    let bases: Vec<u64> = manager.fwps.iter().map(|f| f.mux[0]).collect();
+    assert_eq!(bases, [0x61c0_0000, 0x6240_0000, 0x62c0_0000]);
+    assert_eq!(manager.fwps.iter().map(|f| f.template).collect::<Vec<_>>(), [0, 0, 1], "'echo' and 'big' are the managed templates");
 }
 
 #[test]
@@ -209,7 +303,7 @@ fn blobs_are_deterministic_and_written_as_generated() {
             .collect();
         assert_eq!(
             names,
-            ["mux_config.bin", "tmpl_udp_echo_config.bin", "tmpl_tcp_echo_config.bin", "tmpl_probe_config.bin", "tmpl_memcached_config.bin", "tmpl_memcached_b_config.bin"]
+            ["mux_config.bin", "fwp_manager.bin", "tmpl_udp_echo_config.bin", "tmpl_tcp_echo_config.bin", "tmpl_probe_config.bin", "tmpl_memcached_config.bin", "tmpl_memcached_b_config.bin"]
         );
         let files: Vec<_> = written
             .iter()
@@ -423,4 +517,120 @@ fn maps_without_setvars_warn_unless_a_blob_gives_their_address() {
         unaddressed(&sys),
         ["a map's address must reach the PD through a setvar_vaddr or a configuration blob: 'fwp_00_config' at 0x59000000 in 'mux' has neither"]
     );
+}
+
+/// `g`'s options with the manager's blob edited (padded to its region, as
+/// `sysdesc blobs` writes it).
+fn with_manager(g: &Generated, edit: impl FnOnce(&mut ManagerConfig)) -> CheckOptions {
+    let mut opts = options(g, Vec::new());
+    let mut manager = ManagerConfig::parse(blob(g, "fwp_manager.bin")).expect("parse");
+    edit(&mut manager);
+    let mut bytes = vec![0; 0x3000];
+    manager.emit(&mut bytes).expect("emit");
+    opts.blobs.insert("fwp_manager.bin".into(), bytes);
+    opts
+}
+
+/// `g`'s options with the mux's blob edited.
+fn with_mux(g: &Generated, edit: impl FnOnce(&mut MuxConfig)) -> CheckOptions {
+    let mut opts = options(g, Vec::new());
+    let mut mux = MuxConfig::parse(blob(g, "mux_config.bin")).expect("parse");
+    edit(&mut mux);
+    let mut bytes = vec![0; mux.buffer_len()];
+    mux.emit(&mut bytes).expect("emit");
+    opts.blobs.insert("mux_config.bin".into(), bytes);
+    opts
+}
+
+fn assert_has(errors: &[String], text: &str) {
+    assert!(errors.iter().any(|e| e.contains(text)), "no error with {text:?}: {errors:#?}");
+}
+
+#[test]
+fn check_finds_a_manager_blob_that_disagrees_with_the_system() {
+    let g = generated(&repo_root().join("system.toml"));
+    let errors = |sys: &System, opts: &CheckOptions| messages(sys, opts, Severity::Error);
+    let mismatch = "a configuration blob must match the system description: 'fwp_manager.bin' for 'mux': ";
+
+    // A map of the mux in dynamic FWP 0's window.
+    let mut sys = g.system.clone();
+    let mux = pd_mut(&mut sys, "mux");
+    let mut extra = map_mut(mux, "fwp_00_ctrl").clone();
+    extra.vaddr = 0x6281_0000;
+    mux.maps.push(extra);
+    assert_has(
+        &errors(&sys, &options(&g, Vec::new())),
+        "a dynamic FWP's regions must lie where the mux maps nothing else, below its stack: 'fwp_manager.bin' puts dynamic FWP 0's rx_free ring [0x62810000..0x62814000) over 'fwp_00_ctrl' [0x62810000..0x62811000) in 'mux'",
+    );
+    // A dynamic FWP's buffers up in the mux's stack.
+    let top = with_manager(&g, |m| m.fwps[42].mux[6] = 0xff_ffff_0000);
+    assert_has(
+        &errors(&g.system, &top),
+        "puts dynamic FWP 42's tx buffer region [0xffffff0000..0x10000000000) over its stack, guard page and IPC buffer from 0xfffffbe000 in 'mux'",
+    );
+
+    // Ids: two FWPs on one, and the manager on the timer's.
+    let twice = with_manager(&g, |m| m.fwps[1].signal = m.fwps[0].signal);
+    assert_has(
+        &errors(&g.system, &twice),
+        "the FWP manager and each dynamic FWP need a channel id of 'mux' that nothing else uses: 'fwp_manager.bin' gives dynamic FWP 1 id 13, which dynamic FWP 0 also has",
+    );
+    let mut sys = g.system.clone();
+    let timer = sys.channels.iter_mut().find(|c| c.ends[1].pd.as_str() == "timer").expect("mux-timer channel");
+    timer.ends[0].id.0 = 12;
+    assert_has(&errors(&sys, &options(&g, Vec::new())), "gives the manager id 12, which a channel or irq of 'mux' also has");
+
+    // PD numbers: the mux's, and a prototype that is no slot.
+    let driver = with_manager(&g, |m| m.mux_pd = 0);
+    assert_has(
+        &errors(&g.system, &driver),
+        "'fwp_manager.bin' for 'net_driver': its mux is PD index 0 ('net_driver'), which does not map region 'fwp_manager'",
+    );
+    let not_child = with_manager(&g, |m| m.templates[0].prototype_pd = 0);
+    assert_has(&errors(&g.system, &not_child), &format!("{mismatch}template 0's prototype is PD index 0 ('net_driver'), which is no child of 'mux'"));
+    let template_pd = with_manager(&g, |m| m.templates[0].prototype_pd = 7);
+    assert_has(
+        &errors(&g.system, &template_pd),
+        &format!("{mismatch}dynamic FWP 0 (the mux's slot 5): the mux's blob runs it as template 0, its prototype 'tmpl_udp_echo' as no slot"),
+    );
+
+    // The prototype maps its rx free ring as something else.
+    let mut sys = g.system.clone();
+    map_mut(pd_mut(&mut sys, "fwp_00"), "fwp_00_rx_free").setvar_vaddr = Some("rx_used_vaddr".into());
+    assert_has(
+        &errors(&sys, &options(&g, Vec::new())),
+        &format!("{mismatch}template 0's prototype 'fwp_00': its rx_free ring at 0x60010000: it maps 'fwp_00_rx_free' there, not as its rx_free ring ('rx_free_vaddr')"),
+    );
+
+    // The shared page on the blob's.
+    let on_blob = with_manager(&g, |m| m.comm = 0x5a00_0000);
+    assert_has(
+        &errors(&g.system, &on_blob),
+        &format!("{mismatch}the shared page at 0x5a000000 must be a page of region 'fwp_manager' after the blob: [0x5a001000..0x5a003000)"),
+    );
+
+    // The mux's blob puts dynamic FWP 3's rx buffers elsewhere.
+    let moved = with_mux(&g, |m| m.slots[5 + 3].rx_buf.0 += 0x1000);
+    assert_has(
+        &errors(&g.system, &moved),
+        &format!("{mismatch}dynamic FWP 3 (the mux's slot 8): its rx buffer region is at 0x63500000 here, 0x63501000 in the mux's blob"),
+    );
+
+    // A file that stops before the region's last page.
+    let mut short = options(&g, Vec::new());
+    let bytes = blob(&g, "fwp_manager.bin");
+    let len = ManagerConfig::parse(bytes).expect("parse").buffer_len();
+    short.blobs.insert("fwp_manager.bin".into(), bytes[..len].to_vec());
+    assert_has(
+        &errors(&g.system, &short),
+        &format!("a prefill file must reach its region's last page (the Microkit tool panics otherwise): 'fwp_manager.bin' has {len:#x} bytes, the last page of region 'fwp_manager' starts at 0x2000"),
+    );
+
+    // Dynamic FWPs with no manager to create them.
+    let mut sys = g.system.clone();
+    sys.memory_regions.retain(|r| r.name != "fwp_manager");
+    pd_mut(&mut sys, "mux").maps.retain(|m| m.mr != "fwp_manager");
+    let orphans = errors(&sys, &options(&g, Vec::new()));
+    assert_has(&orphans, "'mux_config.bin' for 'mux': it lists 43 dynamic FWPs, but no region 'mux' maps holds an FWP manager's blob");
+    assert_has(&orphans, "'mux_config.bin' for 'mux': the FWP manager's shared page at 0x5a002000: 'mux' maps nothing there");
 }

@@ -80,7 +80,7 @@ fn unknown_spawn_policy() {
 
 #[test]
 fn pool_larger_than_slots() {
-    check_error("config_pool_larger_than_slots.toml", "a warm pool holds between 1 and the template's slots (1): `templates[0].spawn.pool_size` = 2", true);
+    check_error("config_pool_larger_than_slots.toml", "a warm pool holds between 1 and the template's FWPs, slots and dynamic (1): `templates[0].spawn.pool_size` = 2", true);
 }
 
 #[test]
@@ -105,7 +105,7 @@ fn dma_not_a_multiple_of_buffers() {
 fn max_active_beyond_slots() {
     check_error(
         "config_max_active_beyond_slots.toml",
-        "between 1 and the template's slots (1): `templates[0].max_active` = 2",
+        "between 1 and the template's FWPs, slots and dynamic (1): `templates[0].max_active` = 2",
         true,
     );
 }
@@ -198,4 +198,46 @@ fn stats_port_served_by_a_template() {
         "the mux answers its counters on this UDP port, so no template may serve it (templates[0].services[0] does): `mux.stats_port` = 7",
         true,
     );
+}
+
+mod dynamic {
+    use super::*;
+
+    #[test]
+    fn dynamic_fwps_need_a_slot_to_clone() {
+        let e = check_error(
+            "config_dynamic_without_slot.toml",
+            "dynamic FWPs are clones of the template's first slot PD (its prototype): a template with dynamic FWPs needs slots >= 1: `templates[0].dynamic` = 2",
+            true,
+        );
+        assert_eq!(e.len(), 1, "not also 'a template needs at least one slot': {e:?}");
+    }
+
+    #[test]
+    fn more_dynamic_fwps_than_the_manager_lists() {
+        check_error(
+            "config_too_many_dynamic.toml",
+            "the FWP manager's blob lists at most 120 dynamic FWPs (edgeos_config::MAX_MANAGED_FWPS): `templates` = 121 dynamic FWPs in all",
+            true,
+        );
+    }
+
+    #[test]
+    fn slots_and_dynamic_fwps_count_against_the_mux_capacity() {
+        check_error(
+            "config_too_many_fwps.toml",
+            "the mux drives at most 56 FWPs, slots and dynamic (edgeos_config::MUX_SLOT_CAPACITY): `templates` = 2 slots and 55 dynamic FWPs in all",
+            true,
+        );
+    }
+
+    #[test]
+    fn every_dynamic_fwp_needs_a_free_mux_channel_id() {
+        let e = check_error(
+            "config_dynamic_channels_exhausted.toml",
+            "the FWP manager and each dynamic FWP signal the mux on a channel id (0..=61) that no channel of system.xml uses for the mux: `templates` = 49 ids needed, 45 free",
+            true,
+        );
+        assert_eq!(e.len(), 1, "the blobs' own refusal is not repeated: {e:?}");
+    }
 }

@@ -25,6 +25,16 @@ mod schedule {
     }
 
     #[test]
+    fn dynamic_fwps_count_like_their_prototype() {
+        // The PDs alone sum to 0.9; three clones of fwp_00 add 0.1 each.
+        check_error(
+            "schedule_dynamic_overcommitted.toml",
+            "budget/period must sum to at most 1 per CPU: CPU 0 sums to 1.200 over 6 PDs and 3 dynamic FWPs, over by 0.200",
+            true,
+        );
+    }
+
+    #[test]
     fn children_count() {
         check_error("schedule_overcommitted.xml", "budget/period must sum to at most 1 per CPU: CPU 0 sums to 1.500 over 4 PDs, over by 0.500; biggest: 'fwp_01' 0.900", true);
     }

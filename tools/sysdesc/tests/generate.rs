@@ -5,7 +5,9 @@ mod common;
 
 use common::temp_dir;
 use edgeos_sysdesc::commands::load_and_check;
+use edgeos_sysdesc::generate::manager;
 use edgeos_sysdesc::model::{Map, ProtectionDomain};
+use edgeos_sysdesc::Diagnostics;
 
 const HEAD: &str = r#"
 [driver]
@@ -19,14 +21,16 @@ budget = 300
 period = 1000
 "#;
 
-/// Templates of `slots[k]` slots each; template 1 has 3 MiB of rx buffers,
-/// so its windows in the mux span two 4 MiB steps.
-fn config(slots: &[u64]) -> String {
+/// Templates of `slots[k]` slots and `dynamic[k]` (or no) dynamic FWPs
+/// each; template 1 has 3 MiB of rx buffers, so its windows in the mux span
+/// two 4 MiB steps.
+fn config(slots: &[u64], dynamic: &[u64]) -> String {
     let mut text = HEAD.to_string();
     for (k, n) in slots.iter().enumerate() {
         let big = if k == 1 { "rx_buffers_size = 0x300000\n" } else { "" };
+        let d = dynamic.get(k).copied().unwrap_or(0);
         text.push_str(&format!(
-            "\n[[templates]]\nname = \"t{k}\"\nprogram = \"t.elf\"\npriority = 100\nbudget = 10\nperiod = 1000\nslots = {n}\n{big}services = [{{ protocol = \"udp\", port = {} }}]\n",
+            "\n[[templates]]\nname = \"t{k}\"\nprogram = \"t.elf\"\npriority = 100\nbudget = 10\nperiod = 1000\nslots = {n}\ndynamic = {d}\n{big}services = [{{ protocol = \"udp\", port = {} }}]\n",
             k + 1
         ));
     }
@@ -42,7 +46,7 @@ fn n_slots_follow_the_naming_and_layout_rules() {
     let dir = temp_dir("n-slots");
     let path = dir.join("system.toml");
     let slots = [4, 3, 4];
-    std::fs::write(&path, config(&slots)).expect("write");
+    std::fs::write(&path, config(&slots, &[])).expect("write");
     let (model, diags) = load_and_check(&path, &[]);
     assert!(!diags.has_errors(), "{:#?}", diags.items());
     let (_, sys) = model.expect("model");
@@ -127,9 +131,49 @@ fn more_slots_than_the_mux_drives_are_refused() {
     let dir = temp_dir("too-many-for-mux");
     let path = dir.join("system.toml");
     let n = edgeos_config::MUX_SLOT_CAPACITY as u64 + 1;
-    std::fs::write(&path, config(&[n - 2, 1, 1])).expect("write");
+    std::fs::write(&path, config(&[n - 2, 1, 1], &[])).expect("write");
     let (_, diags) = load_and_check(&path, &[]);
     let text = format!("{:?}", diags.items());
     assert!(diags.has_errors());
     assert!(text.contains("the mux drives at most"), "{text}");
+}
+
+#[test]
+fn dynamic_fwps_have_no_pd_only_a_window_in_the_mux_and_an_id() {
+    let dir = temp_dir("dynamic");
+    let path = dir.join("system.toml");
+    std::fs::write(&path, config(&[2, 1], &[3, 2])).expect("write");
+    let mut diags = Diagnostics::new(Some(&path));
+    let loaded = edgeos_sysdesc::config::load(&path, &mut diags).expect("configuration");
+    let (model, diags) = load_and_check(&path, &[]);
+    assert!(!diags.has_errors(), "{:#?}", diags.items());
+    let (_, sys) = model.expect("model");
+
+    // No PD, region, map or channel per dynamic FWP: the 3 slots and 2
+    // template PDs only, and one region for the manager.
+    let mux = sys.pd("mux").expect("mux");
+    assert_eq!(mux.children.len(), 3 + 2);
+    assert_eq!(sys.channels.len(), 1 + 5, "the driver's and the children's");
+    let manager = sys.memory_region("fwp_manager").expect("the manager's region");
+    assert_eq!((manager.size, manager.prefill_path.as_deref()), (0x3000, Some("fwp_manager.bin")));
+    let m = map(mux, "fwp_manager").expect("the mux maps it");
+    assert_eq!((m.vaddr, m.perms.write, m.setvar_vaddr.as_deref()), (0x5a00_0000, true, None));
+    assert!(sys.memory_regions.iter().all(|r| !r.name.starts_with("fwp_03")), "no region of a 4th FWP");
+
+    // Their windows: above every map of the mux, the largest window
+    // (template 1's, 3 MiB of rx buffers) apart; their ids the free ones
+    // after the manager's.
+    let plan = manager::plan(&loaded, &sys).expect("ids enough").expect("dynamic FWPs");
+    let top = mux.maps.iter().map(|m| m.vaddr + sys.memory_region(&m.mr).expect("region").size).max().expect("maps");
+    assert!(plan.window >= top && plan.window % 0x40_0000 == 0, "{:#x} above {top:#x}", plan.window);
+    assert_eq!(plan.stride, 0x80_0000);
+    assert_eq!((plan.signal, plan.comm), (6, 0x5a00_2000));
+    let fwps: Vec<_> = plan.fwps.iter().map(|f| (f.index, f.template_index, f.channel, f.mux_base)).collect();
+    let at = |k: u64| plan.window + k * plan.stride;
+    assert_eq!(fwps, [(0, 0, 7, at(0)), (1, 0, 8, at(1)), (2, 0, 9, at(2)), (3, 1, 10, at(3)), (4, 1, 11, at(4))]);
+
+    // Without dynamic FWPs, no manager.
+    std::fs::write(&path, config(&[2, 1], &[])).expect("write");
+    let (model, _) = load_and_check(&path, &[]);
+    assert!(model.expect("model").1.memory_region("fwp_manager").is_none());
 }

@@ -74,6 +74,7 @@ const KEYS: &[&str] = &[
     "period",
     "stack_size",
     "slots",
+    "dynamic",
     "ctrl_size",
     "memory_size",
     "buffer_size",
@@ -106,13 +107,13 @@ fn toml_ish() -> impl Strategy<Value = String> {
 fn mutated_config() -> impl Strategy<Value = String> {
     (
         (number(), number(), number(), number(), number(), number(), number(), number()),
-        (number(), number(), number()),
+        (number(), number(), number(), number()),
     )
-        .prop_map(|((a, b, c, d, e, f, g, h), (i, j, k))| {
+        .prop_map(|((a, b, c, d, e, f, g, h), (i, j, k, l))| {
             format!(
                 "[driver]\npriority = {a}\nbudget = {b}\nperiod = {c}\nstack_size = {d}\n\n[mux]\npriority = 200\nbudget = 3\nperiod = 10\nstats_port = {k}\n\n\
                  [rings]\nqueue_size = {e}\n\n[[templates]]\nname = \"t\"\nprogram = \"t.elf\"\npriority = 1\nbudget = 1\nperiod = 10\nctrl_size = {f}\nmemory_size = {g}\n\
-                 rx_buffers_size = {i}\ntx_buffers_size = {j}\nservices = [{{ protocol = \"udp\", port = 7 }}]\nslots = {h}\n"
+                 rx_buffers_size = {i}\ntx_buffers_size = {j}\nservices = [{{ protocol = \"udp\", port = 7 }}]\nslots = {h}\ndynamic = {l}\n"
             )
         })
 }

@@ -6,10 +6,10 @@
 mod common;
 
 use common::{
-    built_elfs, elfs_out_of_step, microkit_verdict, repo_root, temp_dir, write_project_blobs,
+    elfs_out_of_step, microkit_verdict, repo_root, sdk_and_built, temp_dir, write_project_blobs,
 };
 use edgeos_sysdesc::commands::{self, load_and_check};
-use edgeos_sysdesc::{emit, microkit, parse_sdf, Diagnostics};
+use edgeos_sysdesc::{emit, parse_sdf, Diagnostics};
 
 fn generated() -> edgeos_sysdesc::System {
     let (model, diags) = load_and_check(&repo_root().join("system.toml"), &[]);
@@ -78,22 +78,9 @@ fn emitted_text_parses_back_to_the_same_model() {
 
 #[test]
 fn microkit_accepts_the_generated_file() {
-    let Ok(sdk) = microkit::find_sdk(None) else {
-        println!("note: Microkit round trip skipped: no Microkit SDK 2.3.0 found");
+    let Some((sdk, elfs)) = sdk_and_built("Microkit round trip", &["net_driver.elf", "mux.elf", "tenant_echo.elf"]) else {
         return;
     };
-    let elfs = built_elfs();
-    let missing: Vec<_> = ["net_driver.elf", "mux.elf", "tenant_echo.elf"]
-        .into_iter()
-        .filter(|e| !elfs.join(e).is_file())
-        .collect();
-    if !missing.is_empty() {
-        println!(
-            "note: Microkit round trip skipped: {missing:?} not built in {} (run `make image`)",
-            elfs.display()
-        );
-        return;
-    }
     let dir = temp_dir("microkit");
     let xml = dir.join("system.xml");
     std::fs::write(&xml, emit::emit(&generated())).expect("write");

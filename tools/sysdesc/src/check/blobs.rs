@@ -12,16 +12,21 @@
 //!   blob's length);
 //! - a tenant blob (`edgeos_config::TenantConfig`) must parse, and its
 //!   service, address and MAC must be the ones the mux's blob has for the
-//!   template whose template PD maps it.
+//!   template whose template PD maps it;
+//! - a manager blob (`edgeos_config::ManagerConfig`) must parse and agree
+//!   with the system and the mux's blob (its rules are in `blobs/manager.rs`).
 //!
 //! The addresses a mux blob describes are how the mux learns its slots'
-//! maps, which have no setvars; [`Described`] tells the symbols pass so.
+//! maps, which have no setvars; [`Described`] tells the symbols pass so,
+//! and the schedule pass which dynamic FWPs run besides the PDs.
+
+mod manager;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
-use edgeos_config::{MuxConfig, SlotLayout, SlotService, TemplateLayout, TenantConfig};
+use edgeos_config::{ManagerConfig, MuxConfig, SlotLayout, SlotService, TemplateLayout, TenantConfig, REGION_COUNT};
 
 use super::CheckOptions;
 use crate::diagnostic::{Diagnostics, Severity, Span};
@@ -72,6 +77,44 @@ pub enum BlobIssue {
         /// What differs.
         detail: String,
     },
+    /// A prefill file ends before its region's last page: the Microkit tool
+    /// (2.3.0) panics on it (`capdl/builder.rs`, an underflow while filling
+    /// the pages after the file's end).
+    ShortOfLastPage {
+        /// The region.
+        mr: String,
+        /// The file.
+        file: String,
+        /// The file's length.
+        len: u64,
+        /// Where the region's last page starts.
+        last_page: u64,
+    },
+    /// A dynamic FWP's region in the mux overlaps something the mux has.
+    DynamicOverlap {
+        /// The manager's blob.
+        file: String,
+        /// The mux.
+        pd: String,
+        /// The region: `dynamic FWP 3's rx buffer region [..)`.
+        what: String,
+        /// What it overlaps: a map, another dynamic FWP's region, the stack.
+        other: String,
+    },
+    /// A channel id the manager or a dynamic FWP signals the mux on is
+    /// taken.
+    SignalTaken {
+        /// The manager's blob.
+        file: String,
+        /// The mux.
+        pd: String,
+        /// Whose id it is: `the manager`, `dynamic FWP 3`.
+        who: String,
+        /// The id.
+        id: u8,
+        /// Who else has it: `dynamic FWP 2`, `a channel or irq of 'mux'`.
+        other: String,
+    },
     /// No blob was checked: no search path, and none came with a configuration.
     NotChecked,
 }
@@ -108,6 +151,18 @@ impl fmt::Display for BlobIssue {
                 f,
                 "a configuration blob must match the system description: '{file}' for '{pd}': {detail}"
             ),
+            BlobIssue::ShortOfLastPage { mr, file, len, last_page } => write!(
+                f,
+                "a prefill file must reach its region's last page (the Microkit tool panics otherwise): '{file}' has {len:#x} bytes, the last page of region '{mr}' starts at {last_page:#x}"
+            ),
+            BlobIssue::DynamicOverlap { file, pd, what, other } => write!(
+                f,
+                "a dynamic FWP's regions must lie where the mux maps nothing else, below its stack: '{file}' puts {what} over {other} in '{pd}'"
+            ),
+            BlobIssue::SignalTaken { file, pd, who, id, other } => write!(
+                f,
+                "the FWP manager and each dynamic FWP need a channel id of '{pd}' that nothing else uses: '{file}' gives {who} id {id}, which {other} also has"
+            ),
             BlobIssue::NotChecked => f.write_str(
                 "configuration blobs not checked against maps: no --search-path given",
             ),
@@ -116,13 +171,26 @@ impl fmt::Display for BlobIssue {
 }
 
 /// What the blobs tell each PD: the map addresses it learns from them, and
-/// the PDs with a blob that could not be read (whose maps are not judged).
+/// the PDs with a blob that could not be read (whose maps are not judged);
+/// and the FWPs they create that are no PD.
 #[derive(Clone, Debug, Default)]
 pub struct Described {
     /// Per PD, the addresses a blob it maps gives it.
     pub addresses: BTreeMap<PdName, BTreeSet<u64>>,
     /// PDs that map a prefilled region whose contents are unknown.
     pub unknown: BTreeSet<PdName>,
+    /// The dynamic FWPs a manager blob lists, in its order.
+    pub dynamic: Vec<DynamicFwp>,
+}
+
+/// A dynamic FWP: the FWP manager creates it at run time as a clone of a
+/// slot PD, whose scheduling parameters it runs with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DynamicFwp {
+    /// Its number `k` in the manager's blob.
+    pub index: usize,
+    /// The PD it is a clone of.
+    pub prototype: PdName,
 }
 
 impl Described {
@@ -167,44 +235,36 @@ fn part(what: &str, vaddr: u64, len: Option<u32>, write: bool, setvar: &'static 
     }
 }
 
-/// The control region and rings: `write` if the mux drives them, else
-/// it only reads them (a template PD's).
-fn ctrl_and_rings(ctrl: u64, rings: &[u64; 4], write: bool) -> Vec<Part> {
-    let mut out = vec![part("control region", ctrl, None, write, "fwp_ctrl_vaddr")];
-    let setvars = [
-        "rx_free_vaddr",
-        "rx_used_vaddr",
-        "tx_free_vaddr",
-        "tx_used_vaddr",
-    ];
-    for (vaddr, setvar) in rings.iter().zip(setvars) {
-        let name = setvar.trim_end_matches("_vaddr");
-        out.push(part(&format!("{name} ring"), *vaddr, None, write, setvar));
-    }
-    out
+/// The regions a slot shares with the mux, in `edgeos_config::REGION_COUNT`
+/// order: what each is, and the setvar by which the slot maps it.
+pub(super) const SHARED: [(&str, &str); REGION_COUNT] = [
+    ("control region", "fwp_ctrl_vaddr"),
+    ("rx_free ring", "rx_free_vaddr"),
+    ("rx_used ring", "rx_used_vaddr"),
+    ("tx_free ring", "tx_free_vaddr"),
+    ("tx_used ring", "tx_used_vaddr"),
+    ("rx buffer region", "rx_buf_vaddr"),
+    ("tx buffer region", "tx_buf_vaddr"),
+];
+
+/// A slot's shared regions' addresses in the mux, in [`SHARED`] order.
+pub(super) fn slot_addresses(slot: &SlotLayout) -> [u64; REGION_COUNT] {
+    let [rx_free, rx_used, tx_free, tx_used] = slot.rings;
+    [slot.ctrl, rx_free, rx_used, tx_free, tx_used, slot.rx_buf.0, slot.tx_buf.0]
 }
 
+/// The control region and rings of a template PD, which the mux only reads.
 fn template_parts(t: &TemplateLayout) -> Vec<Part> {
-    ctrl_and_rings(t.ctrl, &t.rings, false)
+    let [rx_free, rx_used, tx_free, tx_used] = t.rings;
+    let addresses = [t.ctrl, rx_free, rx_used, tx_free, tx_used];
+    SHARED.iter().zip(addresses).map(|(&(what, setvar), vaddr)| part(what, vaddr, None, false, setvar)).collect()
 }
 
+/// Everything a slot shares with the mux, which drives all of it.
 fn parts(slot: &SlotLayout) -> Vec<Part> {
-    let mut out = ctrl_and_rings(slot.ctrl, &slot.rings, true);
-    out.push(part(
-        "rx buffer region",
-        slot.rx_buf.0,
-        Some(slot.rx_buf.1),
-        true,
-        "rx_buf_vaddr",
-    ));
-    out.push(part(
-        "tx buffer region",
-        slot.tx_buf.0,
-        Some(slot.tx_buf.1),
-        true,
-        "tx_buf_vaddr",
-    ));
-    out
+    let lens = [None, None, None, None, None, Some(slot.rx_buf.1), Some(slot.tx_buf.1)];
+    let shared = SHARED.iter().zip(slot_addresses(slot)).zip(lens);
+    shared.map(|((&(what, setvar), vaddr), len)| part(what, vaddr, len, true, setvar)).collect()
 }
 
 struct Ctx<'a> {
@@ -321,6 +381,7 @@ pub fn check(system: &System, options: &CheckOptions, diags: &mut Diagnostics) -
     let mut described = Described::default();
     let mut muxes: Vec<(&ProtectionDomain, MuxConfig, &str)> = Vec::new();
     let mut tenants: Vec<TenantBlob<'_>> = Vec::new();
+    let mut managers: Vec<manager::ManagerBlob<'_>> = Vec::new();
     let mut noted = false;
     let pds = system.all_pds();
     for mr in &system.memory_regions {
@@ -373,6 +434,17 @@ pub fn check(system: &System, options: &CheckOptions, diags: &mut Diagnostics) -
             };
             diags.push(issue, mr.span);
         }
+        let page = mr.page_size.unwrap_or(options.board.small_page()).max(1);
+        let last_page = mr.size.div_ceil(page).saturating_sub(1).saturating_mul(page);
+        if (bytes.len() as u64) < last_page {
+            let issue = BlobIssue::ShortOfLastPage {
+                mr: mr.name.clone(),
+                file: file.to_string(),
+                len: bytes.len() as u64,
+                last_page,
+            };
+            diags.push(issue, mr.span);
+        }
         let unreadable = |reason: String, diags: &mut Diagnostics| {
             let issue = BlobIssue::Unreadable {
                 mr: mr.name.clone(),
@@ -382,6 +454,10 @@ pub fn check(system: &System, options: &CheckOptions, diags: &mut Diagnostics) -
             diags.push(issue, mr.span);
         };
         match bytes.get(..4) {
+            _ if ManagerConfig::recognise(&bytes) => match ManagerConfig::parse(&bytes) {
+                Ok(config) => managers.push(manager::ManagerBlob { mr, file, config }),
+                Err(e) => unreadable(e.to_string(), diags),
+            },
             Some(b"EDMX") => match MuxConfig::parse(&bytes) {
                 Ok(config) => muxes.extend(mappers.iter().map(|pd| (*pd, config.clone(), file))),
                 Err(e) => {
@@ -406,16 +482,21 @@ pub fn check(system: &System, options: &CheckOptions, diags: &mut Diagnostics) -
     for (pd, config, file) in &muxes {
         let ctx = Ctx { system, file, pd };
         let set = described.addresses.entry(pd.name.clone()).or_default();
-        for (i, slot) in config.slots.iter().enumerate() {
+        // Dynamic FWPs are no children: the manager's blob is checked for them.
+        for (i, slot) in config.slots.iter().enumerate().filter(|(_, s)| s.dynamic.is_none()) {
             set.extend(ctx.child(&format!("slot {i}"), slot.child_id, slot.channel, parts(slot), diags));
         }
         for (i, t) in config.templates.iter().enumerate() {
             set.extend(ctx.child(&format!("template {i}"), t.child_id, t.channel, template_parts(t), diags));
         }
+        if let Some(link) = config.manager {
+            set.extend(manager::comm_map(&ctx, link.comm, diags));
+        }
     }
     for t in &tenants {
         tenant(system, t, &muxes, diags);
     }
+    manager::check(system, options.board, &managers, &muxes, &mut described, diags);
     described
 }
 

@@ -22,7 +22,8 @@ pub struct Range {
 }
 
 impl Range {
-    fn overlaps(self, other: Range) -> bool {
+    /// Whether the two ranges share an address.
+    pub fn overlaps(self, other: Range) -> bool {
         self.start < other.end && other.start < self.end
     }
 }
@@ -124,7 +125,7 @@ impl fmt::Display for LayoutIssue {
 }
 
 /// The ranges `pd`'s maps cover (each region's size rounded up to its pages).
-fn map_ranges(system: &System, pd: &ProtectionDomain) -> Vec<(String, Range, Span)> {
+pub(crate) fn map_ranges(system: &System, pd: &ProtectionDomain) -> Vec<(String, Range, Span)> {
     pd.maps
         .iter()
         .filter_map(|m| {

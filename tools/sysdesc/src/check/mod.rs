@@ -2,12 +2,14 @@
 //! records every instance it finds; none stops the others.
 //!
 //! - [`limits`]: Microkit's and the kernel's limits, with their figures;
-//! - [`schedule`]: per-CPU utilisation of budgets over periods;
+//! - [`schedule`]: per-CPU utilisation of budgets over periods, dynamic
+//!   FWPs included;
 //! - [`priority`]: sDDF's priority order and upward-only protected calls;
 //! - [`isolation`]: what tenants (FWPs) may map;
 //! - [`layout`]: each PD's address space, including its program image;
 //! - [`symbols`]: setvar symbols against the program images;
-//! - [`blobs`]: configuration blobs (prefilled regions) against the maps.
+//! - [`blobs`]: configuration blobs (prefilled regions) against the maps,
+//!   and the FWP manager's dynamic FWPs against the mux.
 //!
 //! Roles (driver, mux, tenants) are recognised from the structure of the
 //! system, so the same passes run on generated and hand-written files; see
@@ -48,7 +50,6 @@ pub struct CheckOptions {
 pub fn check(system: &System, options: &CheckOptions, diags: &mut Diagnostics) {
     let roles = roles::Roles::identify(system);
     limits::check(system, options.board, diags);
-    schedule::check(system, options.board, diags);
     priority::check(system, &roles, diags);
     isolation::check(system, &roles, diags);
     let images = match options.search_paths.is_empty() {
@@ -60,6 +61,8 @@ pub fn check(system: &System, options: &CheckOptions, diags: &mut Diagnostics) {
     };
     layout::check(system, options, &images, diags);
     let described = blobs::check(system, options, diags);
+    // The dynamic FWPs, which only the blobs show, have budgets too.
+    schedule::check(system, &described.dynamic, diags);
     symbols::check(system, &images, &described, diags);
     checkpoint::check(system, &images, diags);
 }

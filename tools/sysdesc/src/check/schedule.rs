@@ -1,13 +1,15 @@
 //! Schedulability: on each CPU, the budgets of all PDs (top level and
-//! children) over their periods must sum to at most 1, or some PD cannot get
-//! the time its budget promises. Passive PDs are left out: Microkit revokes
+//! children) and of all dynamic FWPs over their periods must sum to at most
+//! 1, or some PD or FWP cannot get the time its budget promises. A dynamic
+//! FWP runs on a clone of its prototype's scheduling context, so it counts
+//! as one more of that PD. Passive PDs are left out: Microkit revokes
 //! their scheduling context after `init`, and they then run on their
 //! callers' budgets. Sums are exact fractions, not floating point.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::boards::Board;
+use super::blobs::DynamicFwp;
 use crate::diagnostic::{Diagnostics, Span};
 use crate::model::{ProtectionDomain, System};
 
@@ -110,10 +112,10 @@ impl fmt::Display for Ratio {
     }
 }
 
-/// One PD's share of a CPU.
+/// One PD's (or dynamic FWP's) share of a CPU.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Contribution {
-    /// The PD.
+    /// The PD, or `dynamic FWP k, a clone of <PD>`.
     pub pd: String,
     /// Its budget in µs.
     pub budget: u64,
@@ -140,6 +142,8 @@ pub enum ScheduleIssue {
         biggest: Vec<Contribution>,
         /// How many PDs run on the CPU.
         pds: usize,
+        /// How many dynamic FWPs run on it besides.
+        dynamic: usize,
     },
 }
 
@@ -150,10 +154,15 @@ impl fmt::Display for ScheduleIssue {
             total,
             biggest,
             pds,
+            dynamic,
         } = self;
+        let dynamic = match dynamic {
+            0 => String::new(),
+            n => format!(" and {n} dynamic FWPs"),
+        };
         write!(
             f,
-            "budget/period must sum to at most 1 per CPU: CPU {cpu} sums to {total} over {pds} PDs, over by {}; biggest: ",
+            "budget/period must sum to at most 1 per CPU: CPU {cpu} sums to {total} over {pds} PDs{dynamic}, over by {}; biggest: ",
             total.minus_one()
         )?;
         let list: Vec<_> = biggest
@@ -191,22 +200,32 @@ pub fn describe_sum(pds: &[&ProtectionDomain]) -> String {
     format!("{} = {total:#} {cmp} 1", terms.join(" + "))
 }
 
-/// Checks every CPU's utilisation.
-pub fn check(system: &System, _board: &Board, diags: &mut Diagnostics) {
+/// Checks every CPU's utilisation: the PDs', and the `dynamic` FWPs'.
+pub fn check(system: &System, dynamic: &[DynamicFwp], diags: &mut Diagnostics) {
     let mut per_cpu: BTreeMap<u64, Vec<(Contribution, Span)>> = BTreeMap::new();
-    for r in system.all_pds() {
-        let pd = r.pd;
+    let mut dynamic_per_cpu: BTreeMap<u64, usize> = BTreeMap::new();
+    let pds = system.all_pds().into_iter().map(|r| (r.pd, r.pd.name.to_string()));
+    let clones = dynamic.iter().filter_map(|fwp| {
+        let pd = system.pd(fwp.prototype.as_str())?;
+        Some((pd, format!("dynamic FWP {}, a clone of {}", fwp.index, pd.name)))
+    });
+    let first_clone = system.all_pds().len();
+    for (n, (pd, name)) in pds.chain(clones).enumerate() {
         if pd.passive || pd.period == 0 {
             continue; // A zero period is reported by the limits pass.
         }
         let c = Contribution {
-            pd: pd.name.to_string(),
+            pd: name,
             budget: pd.budget,
             period: pd.period,
         };
         per_cpu.entry(pd.cpu).or_default().push((c, pd.span));
+        if n >= first_clone {
+            *dynamic_per_cpu.entry(pd.cpu).or_default() += 1;
+        }
     }
     for (cpu, mut list) in per_cpu {
+        let dynamic = dynamic_per_cpu.get(&cpu).copied().unwrap_or(0);
         let total = list.iter().fold(Ratio::ZERO, |t, (c, _)| t.plus(c.share()));
         if !total.above_one() {
             continue;
@@ -217,7 +236,7 @@ pub fn check(system: &System, _board: &Board, diags: &mut Diagnostics) {
             (b.num * a.den).cmp(&(a.num * b.den))
         });
         let span = list.first().map_or(Span::UNKNOWN, |(_, s)| *s);
-        let pds = list.len();
+        let pds = list.len() - dynamic;
         let biggest = list.into_iter().take(LISTED).map(|(c, _)| c).collect();
         diags.push(
             ScheduleIssue::Overcommitted {
@@ -225,6 +244,7 @@ pub fn check(system: &System, _board: &Board, diags: &mut Diagnostics) {
                 total,
                 biggest,
                 pds,
+                dynamic,
             },
             span,
         );

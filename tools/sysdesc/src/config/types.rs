@@ -253,8 +253,8 @@ pub struct Template {
     /// templates that prove a misbehaving FWP is contained.
     #[serde(default)]
     pub test_probes: bool,
-    /// Most FWPs of the template serving at once; the template's slots by
-    /// default. Spawns beyond it are refused and counted.
+    /// Most FWPs of the template serving at once; all of its FWPs (slots
+    /// and dynamic ones) by default. Spawns beyond it are refused and counted.
     #[serde(default)]
     pub max_active: Option<u64>,
     /// An FWP that gets no traffic for this long (ms) is torn down; 0 (the
@@ -264,6 +264,11 @@ pub struct Template {
     /// Number of slots (child PDs) instantiated from this template.
     #[serde(default = "default_slots")]
     pub slots: u64,
+    /// FWPs of this template that are no PD of `system.xml`: the FWP
+    /// manager (the root task) creates them at run time, as clones of the
+    /// template's first slot (its *prototype*), when the mux asks.
+    #[serde(default)]
+    pub dynamic: u64,
 }
 
 fn default_ctrl_size() -> u64 {
@@ -279,9 +284,15 @@ fn default_image_size() -> u64 {
 }
 
 impl Template {
-    /// `max_active`, or the template's slots.
+    /// Every FWP of the template the mux drives: its slot PDs and its
+    /// dynamic FWPs.
+    pub fn fwps(&self) -> u64 {
+        self.slots.saturating_add(self.dynamic)
+    }
+
+    /// `max_active`, or all of the template's FWPs.
     pub fn max_active(&self) -> u64 {
-        self.max_active.unwrap_or(self.slots)
+        self.max_active.unwrap_or(self.fwps())
     }
 
     /// Whether the services are one port over distinct protocols

@@ -110,6 +110,7 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
     let mut names = BTreeMap::new();
     let mut services = BTreeMap::new();
     let mut total_slots: u64 = 0;
+    let mut total_dynamic: u64 = 0;
     for (i, t) in config.templates.iter().enumerate() {
         let at = |field: &str| format!("templates[{i}].{field}");
         let name_ok = !t.name.is_empty()
@@ -133,10 +134,17 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
         if t.program.is_empty() {
             v.impossible(&at("program"), "\"\"", "a template needs a program ELF");
         }
-        if t.slots == 0 {
+        if t.slots == 0 && t.dynamic > 0 {
+            v.impossible(
+                &at("dynamic"),
+                t.dynamic,
+                "dynamic FWPs are clones of the template's first slot PD (its prototype): a template with dynamic FWPs needs slots >= 1",
+            );
+        } else if t.slots == 0 {
             v.impossible(&at("slots"), 0, "a template needs at least one slot");
         }
         total_slots = total_slots.saturating_add(t.slots);
+        total_dynamic = total_dynamic.saturating_add(t.dynamic);
         if t.ctrl_size == 0 {
             v.impossible(
                 &at("ctrl_size"),
@@ -145,13 +153,13 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
             );
         }
         if let Spawn::WarmPool { pool_size } = t.spawn {
-            if pool_size == 0 || pool_size > t.slots {
+            if pool_size == 0 || pool_size > t.fwps() {
                 v.impossible(
                     &at("spawn.pool_size"),
                     pool_size,
                     format!(
-                        "a warm pool holds between 1 and the template's slots ({})",
-                        t.slots
+                        "a warm pool holds between 1 and the template's FWPs, slots and dynamic ({})",
+                        t.fwps()
                     ),
                 );
             }
@@ -170,11 +178,11 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
             );
         }
         if let Some(max) = t.max_active {
-            if max == 0 || max > t.slots || max > 255 {
+            if max == 0 || max > t.fwps() || max > 255 {
                 v.impossible(
                     &at("max_active"),
                     max,
-                    format!("between 1 and the template's slots ({})", t.slots),
+                    format!("between 1 and the template's FWPs, slots and dynamic ({})", t.fwps()),
                 );
             }
         }
@@ -249,15 +257,26 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
             format!("{} templates", config.templates.len()),
             format!("the mux routes at most {} templates (edgeos_config::MAX_TEMPLATES)", edgeos_config::MAX_TEMPLATES),
         );
-    } else if total_slots > edgeos_config::MUX_SLOT_CAPACITY as u64 {
+    } else if total_slots.saturating_add(total_dynamic) > edgeos_config::MUX_SLOT_CAPACITY as u64 {
         v.impossible(
             "templates",
-            format!("{total_slots} slots in all"),
+            format!("{total_slots} slots and {total_dynamic} dynamic FWPs in all"),
             format!(
-                "the mux drives at most {} slots (edgeos_config::MUX_SLOT_CAPACITY)",
+                "the mux drives at most {} FWPs, slots and dynamic (edgeos_config::MUX_SLOT_CAPACITY)",
                 edgeos_config::MUX_SLOT_CAPACITY
             ),
         );
+    }
+    if total_dynamic > edgeos_config::MAX_MANAGED_FWPS as u64 {
+        v.impossible(
+            "templates",
+            format!("{total_dynamic} dynamic FWPs in all"),
+            format!(
+                "the FWP manager's blob lists at most {} dynamic FWPs (edgeos_config::MAX_MANAGED_FWPS)",
+                edgeos_config::MAX_MANAGED_FWPS
+            ),
+        );
+        v.usable = false;
     }
 }
 

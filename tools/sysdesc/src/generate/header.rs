@@ -1,12 +1,19 @@
 //! The generated file's header comment: what the system is, its priority
 //! order and utilisation, and the settings that appear in no element.
 
+use super::manager::ManagerPlan;
 use crate::check::schedule::describe_sum;
 use crate::config::{Loaded, Service};
 use crate::model::ProtectionDomain;
 
-/// The header comment for the system of `loaded`.
-pub(super) fn header(loaded: &Loaded, driver: &ProtectionDomain, mux: &ProtectionDomain) -> String {
+/// The header comment for the system of `loaded`, with its dynamic FWPs
+/// where they could be placed.
+pub(super) fn header(
+    loaded: &Loaded,
+    driver: &ProtectionDomain,
+    mux: &ProtectionDomain,
+    dynamic: Option<&ManagerPlan<'_>>,
+) -> String {
     let c = &loaded.config;
     let mut lines = vec![
         format!(
@@ -31,8 +38,15 @@ pub(super) fn header(loaded: &Loaded, driver: &ProtectionDomain, mux: &Protectio
     ));
     let mut all = vec![driver, mux];
     all.extend(slots);
+    // A dynamic FWP runs on a clone of its prototype's scheduling context.
+    let prototypes = dynamic.into_iter().flat_map(|plan| &plan.fwps).filter_map(|fwp| {
+        let name = super::manager::prototype(loaded, fwp.template_index)?.name();
+        mux.children.iter().map(|c| &c.pd).find(|pd| pd.name.as_str() == name)
+    });
+    all.extend(prototypes);
+    let included = if dynamic.is_some() { " (dynamic FWPs included)" } else { "" };
     lines.push(format!(
-        "everywhere; per CPU, budget/period sums to {}.",
+        "everywhere; per CPU, budget/period{included} sums to {}.",
         describe_sum(&all)
     ));
     lines.push("Every address and id a PD needs reaches it through a setvar or a".to_string());
@@ -53,12 +67,51 @@ pub(super) fn header(loaded: &Loaded, driver: &ProtectionDomain, mux: &Protectio
         } else {
             services(&t.services)
         };
+        let dynamic = match t.dynamic {
+            0 => String::new(),
+            n => format!(" and {n} dynamic FWP(s)"),
+        };
         lines.push(format!(
-            "Template '{}' ({}): {} slot(s); {services}; rx/tx buffers {:#x}/{:#x}.",
+            "Template '{}' ({}): {} slot(s){dynamic}; {services}; rx/tx buffers {:#x}/{:#x}.",
             t.name, t.program, t.slots, t.rx_buffers_size, t.tx_buffers_size
         ));
     }
+    if let Some(plan) = dynamic {
+        let ids: Vec<u64> = plan.fwps.iter().map(|f| f.channel).collect();
+        lines.push(format!(
+            "FWP manager (the root task): creates the {} dynamic FWPs at run time;",
+            plan.fwps.len()
+        ));
+        lines.push(format!(
+            "it signals the mux on channel id {}, dynamic FWP k on the k-th id of",
+            plan.signal
+        ));
+        lines.push(format!(
+            "{}. Their regions sit in the mux from {:#x}, {:#x} apart",
+            id_runs(&ids),
+            plan.window,
+            plan.stride
+        ));
+        lines.push("(fwp_manager.bin and mux_config.bin say where; this file has no PD,".to_string());
+        lines.push("channel or map of them).".to_string());
+    }
     lines.join("\n")
+}
+
+/// Ids as runs: `13..=55`, `3, 7..=9`.
+fn id_runs(ids: &[u64]) -> String {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for &id in ids {
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == id => *last = id,
+            _ => runs.push((id, id)),
+        }
+    }
+    let runs: Vec<String> = runs
+        .iter()
+        .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}..={b}") })
+        .collect();
+    runs.join(", ")
 }
 
 /// A template's services as the comments name them: `tcp/11211, udp/11211`.

@@ -26,6 +26,23 @@ pub fn built_elfs() -> PathBuf {
     repo_root().join("build/qemu_virt_aarch64/debug/cargo/aarch64-sel4/release")
 }
 
+/// The Microkit SDK and the directory of the built ELFs, when there is an
+/// SDK and `programs` are built there; otherwise `None`, after a note that
+/// `what` was skipped and why.
+pub fn sdk_and_built(what: &str, programs: &[&str]) -> Option<(PathBuf, PathBuf)> {
+    let Ok(sdk) = microkit::find_sdk(None) else {
+        println!("note: {what} skipped: no Microkit SDK 2.3.0 found");
+        return None;
+    };
+    let elfs = built_elfs();
+    let missing: Vec<_> = programs.iter().filter(|e| !elfs.join(e).is_file()).collect();
+    if !missing.is_empty() {
+        println!("note: {what} skipped: {missing:?} not built in {} (run `make image`)", elfs.display());
+        return None;
+    }
+    Some((sdk, elfs))
+}
+
 /// A fresh temporary directory for one test, removed when dropped (also
 /// when the test returns early or fails).
 pub struct TempDir(PathBuf);

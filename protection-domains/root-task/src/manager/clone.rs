@@ -1,0 +1,280 @@
+//! Creating an FWP as a clone of its template's prototype, and destroying
+//! it. Everything the clone owns is made from its slab, so destroying it
+//! is: delete the caps the manager holds for it, revoke the slab.
+
+use core::ops::Range;
+
+use edgeos_config::ManagedFwp;
+use edgeos_fwp_manager::caps;
+use edgeos_fwp_manager::clone::{page_source, PageSource};
+use sel4::{cap, cap_type, init_thread, init_thread::Slot, CNodeCapData, CapRights, ObjectBlueprint};
+
+use super::memory::Memory;
+use super::mux::MuxLink;
+use super::prototype::{Entry, Prototype};
+use crate::slots::absolute;
+use crate::static_system::{BuildError, StaticSystem};
+
+#[derive(Debug)]
+pub enum CreateError {
+    /// No memory, ASID or CNode slot left for another FWP.
+    NoMemory,
+    Kernel(sel4::Error),
+}
+
+impl From<sel4::Error> for CreateError {
+    fn from(err: sel4::Error) -> Self {
+        Self::Kernel(err)
+    }
+}
+
+impl From<BuildError> for CreateError {
+    fn from(err: BuildError) -> Self {
+        match err {
+            BuildError::Kernel(err) => Self::Kernel(err),
+            _ => Self::NoMemory,
+        }
+    }
+}
+
+const RETYPE_FAN_OUT_LIMIT: usize = sel4::sel4_cfg_usize!(RETYPE_FAN_OUT_LIMIT);
+
+/// A live clone: its slab and the range of the manager's CNode that holds
+/// every cap of it the manager made (kept for the FWP's next incarnation).
+pub struct Fwp {
+    slab: Slot,
+    caps: Range<usize>,
+    tcb: cap::Tcb,
+}
+
+/// Hands out consecutive slots of an FWP's cap range.
+struct Cursor {
+    next: usize,
+    end: usize,
+}
+
+impl Cursor {
+    fn take(&mut self, n: usize) -> Result<usize, CreateError> {
+        if self.next + n > self.end {
+            return Err(CreateError::NoMemory);
+        }
+        self.next += n;
+        Ok(self.next - n)
+    }
+}
+
+/// Caps one clone of `prototype` needs in the manager's CNode.
+fn caps_needed(prototype: &Prototype) -> usize {
+    // Objects (address space, tables, CNode, TCB, SC, notification, reply,
+    // fresh pages), a copy per page mapped (shared pages, and fresh pages
+    // the multiplexer maps too), the fault endpoint.
+    8 + prototype.page_tables + 2 * prototype.pages.len()
+}
+
+impl Fwp {
+    pub fn create(
+        k: usize,
+        config: &ManagedFwp,
+        prototype: &Prototype,
+        system: &mut StaticSystem,
+        memory: &mut Memory,
+        mux: &MuxLink,
+    ) -> Result<Self, CreateError> {
+        let template = usize::from(config.template);
+        let slab = memory.slab(&mut system.slots, template, prototype.objects.slab_bits())?;
+        let caps = system.caps_of_fwp(k, caps_needed(prototype))?;
+        let result = Self::build(k, config, prototype, system, memory, mux, slab, caps.clone());
+        match result {
+            Ok(tcb) => Ok(Self { slab, caps, tcb }),
+            Err(err) => {
+                // Roll back: nothing of a half-built FWP may survive.
+                let partial = Self { slab, caps, tcb: init_thread::slot::NULL.cap().cast() };
+                let _ = partial.destroy(memory, template);
+                Err(err)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        k: usize,
+        config: &ManagedFwp,
+        prototype: &Prototype,
+        system: &mut StaticSystem,
+        memory: &mut Memory,
+        mux: &MuxLink,
+        slab: Slot,
+        caps: Range<usize>,
+    ) -> Result<cap::Tcb, CreateError> {
+        let mut cursor = Cursor { next: caps.start, end: caps.end };
+        let slab_cap: cap::Untyped = slab.cap().downcast();
+        let into = init_thread::slot::CNODE.cap().absolute_cptr_for_self();
+        let mut retype = |blueprint: ObjectBlueprint, count: usize| -> Result<usize, CreateError> {
+            let first = cursor.take(count)?;
+            // The kernel makes at most RETYPE_FAN_OUT_LIMIT objects per call.
+            let mut done = 0;
+            while done < count {
+                let n = (count - done).min(RETYPE_FAN_OUT_LIMIT);
+                slab_cap.untyped_retype(&blueprint, &into, first + done, n)?;
+                done += n;
+            }
+            Ok(first)
+        };
+        // Largest first, so every object lands aligned without a gap.
+        let vspace = retype(sel4::ObjectBlueprintSeL4Arch::VSpace.into(), 1)?;
+        let cnode = retype(ObjectBlueprint::CNode { size_bits: prototype.cnode_bits as usize }, 1)?;
+        let tcb = retype(ObjectBlueprint::Tcb, 1)?;
+        let tables = retype(sel4::ObjectBlueprintArch::PT.into(), prototype.page_tables)?;
+        let fresh = retype(sel4::FrameObjectType::GRANULE.blueprint(), prototype.objects.fresh_pages)?;
+        let sc = retype(ObjectBlueprint::SchedContext { size_bits: prototype.objects.sc_bits as usize }, 1)?;
+        let notification = retype(ObjectBlueprint::Notification, 1)?;
+        let reply = retype(ObjectBlueprint::Reply, 1)?;
+
+        let vspace_cap: cap::VSpace = Slot::from_index(vspace).cap().downcast();
+        memory.assign_asid(&mut system.slots, vspace_cap)?;
+
+        // Pages: shared ones are copies of the prototype's caps, fresh ones
+        // come from the slab in the prototype's page order.
+        let mut next_table = tables;
+        let mut next_fresh = fresh;
+        let mut ipc_buffer = None;
+        for page in &prototype.pages {
+            let source = page_source(&prototype.template, config, page.vaddr, page.writable)
+                .map_err(|_| CreateError::Kernel(sel4::Error::InvalidArgument))?;
+            let frame = match source {
+                PageSource::Shared => {
+                    let copy = cursor.take(1)?;
+                    absolute(Slot::from_index(copy)).copy(&absolute(system.objects.slot(page.frame)?), page.rights.clone())?;
+                    copy
+                }
+                PageSource::Fresh | PageSource::FreshWithMux { .. } => {
+                    next_fresh += 1;
+                    next_fresh - 1
+                }
+            };
+            let frame_cap: cap::Granule = Slot::from_index(frame).cap().downcast();
+            loop {
+                match frame_cap.frame_map(vspace_cap, page.vaddr as usize, page.rights.clone(), page.attributes) {
+                    Err(sel4::Error::FailedLookup) if next_table < tables + prototype.page_tables => {
+                        Slot::from_index(next_table).cap().downcast::<cap_type::PT>().pt_map(
+                            vspace_cap,
+                            page.vaddr as usize,
+                            sel4::VmAttributes::default(),
+                        )?;
+                        next_table += 1;
+                    }
+                    other => break other?,
+                }
+            }
+            if let PageSource::FreshWithMux { mux_vaddr } = source {
+                let copy = cursor.take(1)?;
+                absolute(Slot::from_index(copy)).copy(&absolute(Slot::from_index(frame)), CapRights::read_write())?;
+                mux.map(system, memory, Slot::from_index(copy).cap().downcast(), mux_vaddr)?;
+            }
+            if page.vaddr == prototype.ipc_buffer & !0xfff {
+                ipc_buffer = Some(frame);
+            }
+        }
+        let ipc_buffer = ipc_buffer.ok_or(CreateError::Kernel(sel4::Error::InvalidArgument))?;
+
+        // Its CSpace: the prototype's Microkit CNode, entry by entry, with
+        // its own objects and its own badges towards the multiplexer.
+        let cnode_cap: cap::CNode = Slot::from_index(cnode).cap().downcast();
+        let fault_endpoint = cursor.take(1)?;
+        absolute(Slot::from_index(fault_endpoint)).mint(
+            &absolute(system.objects.slot(mux.endpoint_object())?),
+            CapRights::all(),
+            caps::fault_badge(k),
+        )?;
+        for (slot, entry) in &prototype.entries {
+            let to = cnode_cap.absolute_cptr_from_bits_with_depth(*slot, prototype.cnode_bits as usize);
+            match entry.clone() {
+                Entry::OwnNotification { rights, badge } => to.mint(&absolute(Slot::from_index(notification)), rights, badge)?,
+                Entry::FaultEndpoint { rights } => to.copy(&absolute(Slot::from_index(fault_endpoint)), rights)?,
+                Entry::VSpace => to.copy(&absolute(Slot::from_index(vspace)), CapRights::all())?,
+                Entry::Reply => to.copy(&absolute(Slot::from_index(reply)), CapRights::all())?,
+                Entry::MuxNotification { rights } => to.mint(
+                    &absolute(system.objects.slot(mux.notification_object())?),
+                    rights,
+                    1 << config.signal,
+                )?,
+            }
+        }
+
+        // Its thread: the prototype's parameters, its own scheduling
+        // context; not started (the multiplexer restores and starts it).
+        let tcb_cap: cap::Tcb = Slot::from_index(tcb).cap().downcast();
+        let sc_cap: cap::SchedContext = Slot::from_index(sc).cap().downcast();
+        memory.sched_control().sched_control_configure_flags(
+            sc_cap,
+            prototype.budget_us,
+            prototype.period_us,
+            0,
+            0x1_0000 + k as u64,
+            0,
+        )?;
+        tcb_cap.tcb_configure(
+            cnode_cap,
+            CNodeCapData::new(0, 64 - prototype.cnode_bits as usize),
+            vspace_cap,
+            prototype.ipc_buffer,
+            Slot::from_index(ipc_buffer).cap().downcast(),
+        )?;
+        tcb_cap.tcb_bind_notification(Slot::from_index(notification).cap().downcast())?;
+        tcb_cap.tcb_set_sched_params(
+            init_thread::slot::TCB.cap(),
+            prototype.max_priority.into(),
+            prototype.priority.into(),
+            sc_cap,
+            Slot::from_index(fault_endpoint).cap().downcast(),
+        )?;
+        tcb_cap.tcb_set_flags(0, sel4::TcbFlagsBuilder::new().fpu_disabled(prototype.fpu_disabled).build())?;
+        sel4::sel4_cfg_if! {
+            if #[sel4_cfg(DEBUG_BUILD)] {
+                // The kernel names threads in its fault reports.
+                let mut name = *b"fwp_dyn_0000\0";
+                for (i, digit) in [k / 1000, k / 100 % 10, k / 10 % 10, k % 10].into_iter().enumerate() {
+                    name[8 + i] = b'0' + digit as u8;
+                }
+                tcb_cap.debug_name(&name);
+            }
+        }
+
+        // The multiplexer's handles on it.
+        mux.mounted_entry(caps::tcb(k)).copy(&absolute(Slot::from_index(tcb)), CapRights::all())?;
+        mux.mounted_entry(caps::notification(k)).mint(
+            &absolute(Slot::from_index(notification)),
+            CapRights::write_only(),
+            prototype.mux_badge,
+        )?;
+        Ok(tcb_cap)
+    }
+
+    /// Stops the FWP and frees everything it had: the caps the manager
+    /// holds for it (shared pages' copies are not the slab's), then the
+    /// slab (which takes every copy of its objects' caps, including the
+    /// multiplexer's mappings and handles).
+    pub fn destroy(self, memory: &mut Memory, template: usize) -> Result<(), sel4::Error> {
+        let _ = self.tcb.tcb_suspend();
+        for slot in self.caps.clone() {
+            absolute(Slot::from_index(slot)).delete()?;
+        }
+        memory.release_slab(template, self.slab)
+    }
+}
+
+impl StaticSystem {
+    /// FWP `k`'s range of `n` slots in the manager's CNode: taken at its
+    /// first creation and reused by every later one.
+    pub fn caps_of_fwp(&mut self, k: usize, n: usize) -> Result<Range<usize>, CreateError> {
+        if self.fwp_caps.len() <= k {
+            self.fwp_caps.resize(k + 1, None);
+        }
+        if let Some(range) = self.fwp_caps[k].clone() {
+            return Ok(range);
+        }
+        let range = self.slots.take_many(n).map_err(|_| CreateError::NoMemory)?;
+        self.fwp_caps[k] = Some(range.clone());
+        Ok(range)
+    }
+}

@@ -1,0 +1,121 @@
+//! The manager's memory: the boot untypeds' RAM that the static system
+//! left, carved into one slab untyped per FWP (teardown is one revoke, and
+//! the slab is reused for the template's next FWP), plus ASID pools and
+//! the odd persistent object (the multiplexer's window page tables).
+
+use alloc::vec::Vec;
+
+use edgeos_config::MAX_TEMPLATES;
+use sel4::{cap, init_thread, init_thread::Slot, ObjectBlueprint};
+
+use super::clone::CreateError;
+use crate::slots::{absolute, Slots};
+
+pub struct Memory {
+    /// Boot RAM untypeds, largest first: where new objects come from.
+    ram: Vec<cap::Untyped>,
+    /// The untyped the last allocation succeeded in (tried first next).
+    cursor: usize,
+    /// Free slabs per template (each an untyped cap whose children were revoked).
+    free_slabs: [Vec<Slot>; MAX_TEMPLATES],
+    asid_pools: Vec<cap::AsidPool>,
+    sched_control: cap::SchedControl,
+    free_bytes: u64,
+}
+
+impl Memory {
+    pub fn new(bootinfo: &sel4::BootInfoPtr, free_bytes: u64) -> Self {
+        let mut ram: Vec<(usize, cap::Untyped)> = bootinfo
+            .untyped_list()
+            .iter()
+            .enumerate()
+            .filter(|(_, ut)| !ut.is_device())
+            .map(|(i, ut)| (ut.size_bits(), bootinfo.untyped().index(i).cap()))
+            .collect();
+        ram.sort_by(|a, b| b.0.cmp(&a.0));
+        Self {
+            ram: ram.into_iter().map(|(_, ut)| ut).collect(),
+            cursor: 0,
+            free_slabs: core::array::from_fn(|_| Vec::new()),
+            asid_pools: alloc::vec![init_thread::slot::ASID_POOL.cap()],
+            sched_control: bootinfo.sched_control().index(0).cap(),
+            free_bytes,
+        }
+    }
+
+    pub fn sched_control(&self) -> cap::SchedControl {
+        self.sched_control
+    }
+
+    /// RAM not yet given to the manager's objects (slabs count as used
+    /// while they exist, free or not).
+    pub fn free_bytes(&self) -> u64 {
+        self.free_bytes
+    }
+
+    /// Retypes one `blueprint` object from the boot RAM into `slot`.
+    pub fn retype_into(&mut self, blueprint: ObjectBlueprint, slot: Slot) -> Result<(), CreateError> {
+        let into = init_thread::slot::CNODE.cap().absolute_cptr_for_self();
+        for attempt in 0..self.ram.len() {
+            let i = (self.cursor + attempt) % self.ram.len();
+            match self.ram[i].untyped_retype(&blueprint, &into, slot.index(), 1) {
+                Ok(()) => {
+                    self.cursor = i;
+                    self.free_bytes = self.free_bytes.saturating_sub(1 << blueprint.physical_size_bits());
+                    return Ok(());
+                }
+                Err(sel4::Error::NotEnoughMemory) => continue,
+                Err(err) => return Err(CreateError::Kernel(err)),
+            }
+        }
+        Err(CreateError::NoMemory)
+    }
+
+    /// Retypes one `blueprint` object from the boot RAM into a fresh slot.
+    pub fn retype(&mut self, slots: &mut Slots, blueprint: ObjectBlueprint) -> Result<Slot, CreateError> {
+        let slot = slots.take().map_err(|_| CreateError::NoMemory)?;
+        self.retype_into(blueprint, slot)?;
+        Ok(slot)
+    }
+
+    /// A slab of `2^bits` bytes for an FWP of `template`: a freed one, or a
+    /// new one.
+    pub fn slab(&mut self, slots: &mut Slots, template: usize, bits: u32) -> Result<Slot, CreateError> {
+        match self.free_slabs[template].pop() {
+            Some(slab) => Ok(slab),
+            None => self.retype(slots, ObjectBlueprint::Untyped { size_bits: bits as usize }),
+        }
+    }
+
+    /// Takes `slab` back after its FWP was destroyed: revoking it deletes
+    /// every object made from it, and every copy of their caps anywhere.
+    pub fn release_slab(&mut self, template: usize, slab: Slot) -> Result<(), sel4::Error> {
+        absolute(slab).revoke()?;
+        self.free_slabs[template].push(slab);
+        Ok(())
+    }
+
+    /// Gives `vspace` an ASID, from a new pool when the existing ones are full.
+    pub fn assign_asid(&mut self, slots: &mut Slots, vspace: cap::VSpace) -> Result<(), CreateError> {
+        for pool in self.asid_pools.iter().rev() {
+            match pool.asid_pool_assign(vspace) {
+                Ok(()) => return Ok(()),
+                Err(sel4::Error::DeleteFirst) => continue,
+                Err(err) => return Err(CreateError::Kernel(err)),
+            }
+        }
+        // A pool is made from a 4 KiB untyped with no children.
+        let untyped = self.retype(slots, ObjectBlueprint::Untyped { size_bits: 12 })?;
+        let pool = slots.take().map_err(|_| CreateError::NoMemory)?;
+        init_thread::slot::ASID_CONTROL
+            .cap()
+            .asid_control_make_pool(untyped.cap().downcast(), &absolute(pool))
+            .map_err(|err| match err {
+                sel4::Error::DeleteFirst => CreateError::NoMemory,
+                err => CreateError::Kernel(err),
+            })?;
+        let pool: cap::AsidPool = pool.cap().downcast();
+        self.asid_pools.push(pool);
+        pool.asid_pool_assign(vspace).map_err(CreateError::Kernel)
+    }
+}

@@ -1,0 +1,213 @@
+//! The FWP manager: what the root task becomes once the static system
+//! runs. It serves the multiplexer's requests (`edgeos_fwp_manager::comm`)
+//! to create and destroy FWPs at run time, as clones of each template's
+//! prototype slot PD (`clone.rs`), from untyped memory no PD can reach
+//! (`memory.rs`).
+//!
+//! It runs below the multiplexer and above the FWPs, on a bounded budget,
+//! so creating FWPs never delays the data path and a busy tenant never
+//! delays creation.
+
+mod clone;
+mod memory;
+mod mux;
+mod prototype;
+
+use alloc::vec::Vec;
+
+use edgeos_config::{ManagerConfig, MAX_TEMPLATES};
+use edgeos_fwp_manager::comm::{self, Completion, Request, Status};
+use sel4::init_thread;
+use sel4_root_task::debug_println;
+
+use crate::static_system::{BuildError, StaticSystem};
+
+pub use self::clone::CreateError;
+use self::clone::Fwp;
+use self::memory::Memory;
+use self::mux::MuxLink;
+use self::prototype::Prototype;
+
+/// The manager's place in the schedule: below the multiplexer (200),
+/// above the FWPs (100).
+const PRIORITY: u64 = 150;
+/// Its CPU reservation, in µs per period.
+const BUDGET_US: u64 = 1_000;
+const PERIOD_US: u64 = 10_000;
+
+pub struct Manager {
+    system: StaticSystem,
+    memory: Memory,
+    config: ManagerConfig,
+    mux: MuxLink,
+    prototypes: Vec<Prototype>,
+    fwps: Vec<Option<Fwp>>,
+    created: u64,
+    destroyed: u64,
+}
+
+impl Manager {
+    /// The manager of `system`, when its spec carries a manager
+    /// configuration (a system without dynamic FWPs has none).
+    pub fn new(system: StaticSystem, bootinfo: &sel4::BootInfoPtr) -> Result<Option<Self>, BuildError> {
+        let Some(config) = mux::find_config(&system.objects)? else { return Ok(None) };
+        let mut system = system;
+        let mut memory = Memory::new(bootinfo, system.totals.free_ram_bytes);
+        let mux = MuxLink::connect(&mut system, &mut memory, bootinfo, &config)?;
+        let mut prototypes = Vec::with_capacity(MAX_TEMPLATES);
+        for template in &config.templates {
+            prototypes.push(Prototype::read(&system.objects, template, &mux)?);
+        }
+        let fwps = (0..config.fwps.len()).map(|_| None).collect();
+        Ok(Some(Self { system, memory, config, mux, prototypes, fwps, created: 0, destroyed: 0 }))
+    }
+
+    /// Steps down to the manager's priority and budget, then serves
+    /// requests for ever.
+    pub fn serve(mut self) -> ! {
+        let own_sc = init_thread::slot::SC.cap();
+        let control = self.memory.sched_control();
+        let demoted = control
+            .sched_control_configure_flags(own_sc, BUDGET_US, PERIOD_US, 0, 0, 0)
+            .and_then(|()| init_thread::slot::TCB.cap().tcb_set_priority(init_thread::slot::TCB.cap(), PRIORITY));
+        if let Err(err) = demoted {
+            panic!("root task: cannot step down to the manager's priority: {err:?}");
+        }
+        debug_println!(
+            "root task: FWP manager serving: {} templates, {} dynamic FWPs, {} MiB of RAM free",
+            self.prototypes.len(),
+            self.fwps.len(),
+            self.memory.free_bytes() >> 20
+        );
+        for (t, prototype) in self.prototypes.iter().enumerate() {
+            let shared = prototype.pages.len() - prototype.objects.fresh_pages;
+            debug_println!(
+                "root task: template {t}'s clones: {} KiB slab each ({} fresh pages, {} shared with the prototype)",
+                (1u64 << prototype.objects.slab_bits()) >> 10,
+                prototype.objects.fresh_pages,
+                shared
+            );
+        }
+        loop {
+            self.mux.wait();
+            let mut answered = false;
+            let mut batch = Batch::default();
+            loop {
+                let word = match comm::next_request(self.mux.page()) {
+                    Ok(Some(word)) => word,
+                    Ok(None) => break,
+                    Err(comm::Broken) => {
+                        debug_println!("root task: ERROR: the multiplexer broke the request ring; requests ignored");
+                        break;
+                    }
+                };
+                let started = counter();
+                let status = match Request::decode(word) {
+                    Some(request) => self.handle(request),
+                    None => Status::BadRequest,
+                };
+                batch.record(Request::decode(word), status, counter() - started);
+                if comm::send_completion(self.mux.page(), Completion { request: word, status }).is_err() {
+                    debug_println!("root task: ERROR: the completion ring is full; the multiplexer stopped reading it");
+                }
+                answered = true;
+            }
+            if answered {
+                self.mux.signal();
+                batch.report(self.memory.free_bytes());
+            }
+        }
+    }
+
+    fn handle(&mut self, request: Request) -> Status {
+        let k = usize::from(request.fwp());
+        let Some(fwp_config) = self.config.fwps.get(k).copied() else { return Status::NoSuchFwp };
+        match (request, self.fwps[k].is_some()) {
+            (Request::Create(_), false) => {
+                let prototype = &self.prototypes[usize::from(fwp_config.template)];
+                match Fwp::create(k, &fwp_config, prototype, &mut self.system, &mut self.memory, &self.mux) {
+                    Ok(fwp) => {
+                        self.fwps[k] = Some(fwp);
+                        self.created += 1;
+                        Status::Done
+                    }
+                    Err(clone::CreateError::NoMemory) => Status::NoMemory,
+                    Err(clone::CreateError::Kernel(err)) => {
+                        debug_println!("root task: creating FWP {k} failed: {err:?}");
+                        Status::Kernel(err as u8)
+                    }
+                }
+            }
+            (Request::Destroy(_), true) => {
+                let fwp = self.fwps[k].take().expect("checked live");
+                let template = usize::from(fwp_config.template);
+                if let Err(err) = fwp.destroy(&mut self.memory, template) {
+                    debug_println!("root task: ERROR: destroying FWP {k} left caps behind: {err:?}");
+                    return Status::Kernel(err as u8);
+                }
+                self.destroyed += 1;
+                Status::Done
+            }
+            _ => Status::WrongState,
+        }
+    }
+}
+
+/// The generic counter (user-readable on the SDK's kernels): under QEMU
+/// `-icount shift=0` its ticks follow guest instructions.
+fn counter() -> u64 {
+    let ticks: u64;
+    // SAFETY: reading CNTPCT_EL0 has no side effects.
+    unsafe { core::arch::asm!("isb", "mrs {}, cntpct_el0", out(reg) ticks) };
+    ticks
+}
+
+fn ticks_to_us(ticks: u64) -> u64 {
+    let hz: u64;
+    // SAFETY: reading CNTFRQ_EL0 has no side effects.
+    unsafe { core::arch::asm!("mrs {}, cntfrq_el0", out(reg) hz) };
+    ticks * 1_000_000 / hz.max(1)
+}
+
+/// What one wake-up's requests did, for its console line.
+#[derive(Default)]
+struct Batch {
+    created: usize,
+    destroyed: usize,
+    failed: usize,
+    create_ticks: Vec<u64>,
+    destroy_ticks: Vec<u64>,
+}
+
+impl Batch {
+    fn record(&mut self, request: Option<Request>, status: Status, ticks: u64) {
+        match (request, status) {
+            (Some(Request::Create(_)), Status::Done) => {
+                self.created += 1;
+                self.create_ticks.push(ticks);
+            }
+            (Some(Request::Destroy(_)), Status::Done) => {
+                self.destroyed += 1;
+                self.destroy_ticks.push(ticks);
+            }
+            _ => self.failed += 1,
+        }
+    }
+
+    fn report(mut self, free_bytes: u64) {
+        let median = |ticks: &mut Vec<u64>| {
+            ticks.sort_unstable();
+            ticks.get(ticks.len() / 2).map_or(0, |t| ticks_to_us(*t))
+        };
+        let (create, destroy) = (median(&mut self.create_ticks), median(&mut self.destroy_ticks));
+        debug_println!(
+            "root task: FWP manager: {} created (median {} us), {} destroyed (median {} us), {} refused; {} MiB of RAM free",
+            self.created,
+            create,
+            self.destroyed,
+            destroy,
+            self.failed,
+            free_bytes >> 20
+        );
+    }
+}
