@@ -541,6 +541,19 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
         Ok(SlotState::Free)
     }
 
+    /// Slot `slot`, Draining, is not scrubbed but replaced: the FWP behind
+    /// it is destroyed and a fresh one created (dynamic FWPs). Until the
+    /// new one exists the slot is out of the pool (Initialising), as a
+    /// dynamic slot is before its first creation.
+    pub fn retire(&mut self, slot: usize) -> Result<(), SlotError> {
+        let state = self.state(slot)?;
+        if !matches!(state, SlotState::Draining { .. }) {
+            return Err(SlotError::WrongState(slot, state));
+        }
+        self.slots[slot] = SlotState::Initialising;
+        Ok(())
+    }
+
     /// Records a fault of slot `slot`, whatever it was doing; returns the
     /// state it was in. [`Self::teardown`] then drains it.
     pub fn fault(&mut self, slot: usize) -> Result<SlotState, SlotError> {

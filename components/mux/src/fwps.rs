@@ -72,6 +72,8 @@ pub struct FwpStats {
     pub fault_teardowns: u64,
     /// Slots scrubbed and returned to the pool.
     pub scrubbed: u64,
+    /// Faulted dynamic FWPs destroyed and created anew instead of scrubbed.
+    pub replaced: u64,
 }
 
 /// The multiplexer's FWP bookkeeping.

@@ -192,6 +192,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             ("closed_teardowns", f.closed_teardowns),
             ("fault_teardowns", f.fault_teardowns),
             ("scrubbed", f.scrubbed),
+            ("replaced", f.replaced),
         ] {
             line.put(format_args!("fwp."), key, value);
         }
@@ -584,6 +585,16 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         self.fwps.pool.scrubbed(slot)?;
         self.fwps.stats.scrubbed += 1;
         self.fwps.queue_refills();
+        Ok(())
+    }
+
+    /// The glue replaces Draining slot `slot`'s FWP instead of scrubbing
+    /// it (a faulted dynamic FWP: its memory and objects are destroyed,
+    /// not reused): the slot leaves the pool until
+    /// [`Self::slot_created`] reports the new one.
+    pub fn retire(&mut self, slot: usize) -> Result<(), SlotError> {
+        self.fwps.pool.retire(slot)?;
+        self.fwps.stats.replaced += 1;
         Ok(())
     }
 

@@ -276,4 +276,20 @@ fn a_dynamic_slot_takes_connections_only_once_the_manager_created_it() {
     let plans = mux.fwps_mut().take_plans();
     assert_eq!(plans.len(), 1, "the next SYN spawns it (cold: restored from the checkpoint first)");
     assert_eq!((plans[0].slot, plans[0].pc), (1, READY.restore_entry));
+
+    // It faults: instead of a scrub, the glue has it destroyed and created
+    // anew. Until then the slot takes nothing.
+    mux.fault(1);
+    assert_eq!(mux.fwps_mut().take_draining(), 1 << 1);
+    assert_eq!(mux.retire(1), Ok(()));
+    assert_eq!(mux.fwps().stats().replaced, 1);
+    assert_eq!(mux.fwps().pool().state(1), Ok(SlotState::Initialising));
+    assert_eq!(mux.retire(1), Err(edgeos_fwp::SlotError::WrongState(1, SlotState::Initialising)), "only a draining slot");
+    arrive(&driver, &tcp_to_us(5002, 8, true));
+    mux.on_driver();
+    assert!(mux.fwps_mut().take_plans().is_empty(), "no FWP behind the slot while it is replaced");
+    mux.slot_created(1, TCP, tenant_ports(&wb)).unwrap();
+    arrive(&driver, &tcp_to_us(5003, 8, true));
+    mux.on_driver();
+    assert_eq!(mux.fwps_mut().take_plans().len(), 1, "the new FWP serves the next connection");
 }

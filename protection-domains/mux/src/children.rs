@@ -68,6 +68,9 @@ impl Handle {
 struct Slot {
     layout: SlotLayout,
     handle: Handle,
+    /// Its memory is mapped here: always for a slot PD; for a dynamic FWP
+    /// only between its creation and its replacement.
+    mapped: bool,
 }
 
 struct Template {
@@ -99,7 +102,7 @@ impl<const N: usize> Children<N> {
                 Some(k) => Handle::Dynamic { k: k.into() },
                 None => Handle::Pd { child: Child::new(layout.child_id.into()), channel: Channel::new(layout.channel.into()) },
             };
-            let slot = Slot { layout: *layout, handle };
+            let slot = Slot { layout: *layout, handle, mapped: layout.dynamic.is_none() };
             if children.slots.push(slot).is_err() {
                 break;
             }
@@ -193,6 +196,9 @@ impl<const N: usize> Children<N> {
 
     /// Slot `slot`'s status block (untrusted).
     pub fn status(&self, slot: usize) -> Option<SlotStatus> {
+        if !self.slots.get(slot)?.mapped {
+            return None;
+        }
         let mut block = [0u8; STATUS_LEN];
         bytes(self.slots[slot].layout.ctrl, CTRL_READ_LEN).as_ptr().index(STATUS_AT..STATUS_AT + STATUS_LEN).copy_into_slice(&mut block);
         SlotStatus::parse(&block)
@@ -201,6 +207,9 @@ impl<const N: usize> Children<N> {
     /// The per-frame summary slot `slot` last published (untrusted: it only
     /// ever reaches a stats line).
     pub fn hop_summary(&self, slot: usize) -> Option<Summary> {
+        if !self.slots.get(slot)?.mapped {
+            return None;
+        }
         let mut bytes16 = [0u8; 16];
         bytes(self.slots.get(slot)?.layout.ctrl, CTRL_READ_LEN)
             .as_ptr()
@@ -263,6 +272,22 @@ impl<const N: usize> Children<N> {
     /// The slot that is dynamic FWP `k`.
     pub fn slot_of_dynamic(&self, k: usize) -> Option<usize> {
         self.slots.iter().position(|s| matches!(s.handle, Handle::Dynamic { k: d } if d == k))
+    }
+
+    /// The dynamic FWP index of slot `slot`, if it is one.
+    pub fn dynamic_index(&self, slot: usize) -> Option<u16> {
+        self.slots.get(slot).and_then(|s| s.layout.dynamic)
+    }
+
+    /// Whether dynamic slot `slot`'s memory is mapped here (the manager
+    /// created its FWP and has not been asked to destroy it).
+    pub fn set_mapped(&mut self, slot: usize, mapped: bool) {
+        self.slots[slot].mapped = mapped;
+    }
+
+    /// Suspends slot `slot`'s FWP.
+    pub fn stop(&self, slot: usize) {
+        let _ = self.slots[slot].handle.tcb().tcb_suspend();
     }
 
     /// Slot `slot`'s template.

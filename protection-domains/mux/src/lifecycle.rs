@@ -181,6 +181,9 @@ impl MuxPd {
                 let started = counter();
                 self.observe(slot);
                 self.times.forget(slot);
+                if self.replace_if_faulted(slot) {
+                    continue;
+                }
                 if let Err(e) = self.mux.scrubbed(slot, self.children.reset(slot)) {
                     debug_println!("mux: ERROR: slot {slot} not scrubbed: {e}");
                 }

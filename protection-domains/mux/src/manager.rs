@@ -4,7 +4,7 @@
 //! answers are untrusted like any shared memory's.
 
 use edgeos_config::{ManagerLink, MuxConfig};
-use edgeos_fwp::TemplateId;
+use edgeos_fwp::{SlotState, TeardownReason, TemplateId};
 use edgeos_fwp_manager::caps;
 use edgeos_fwp_manager::comm::{self, MappedPage, Request, Status};
 use sel4_microkit::{debug_println, Channel, ChannelSet};
@@ -39,6 +39,14 @@ impl Manager {
         Some(manager)
     }
 
+    /// Asks for dynamic FWP `k` to be destroyed and created anew.
+    fn replace(&self, k: u16) -> Result<(), comm::Full> {
+        comm::send_request(&self.page, Request::Destroy(k))?;
+        comm::send_request(&self.page, Request::Create(k))?;
+        self.signal();
+        Ok(())
+    }
+
     fn signal(&self) {
         sel4::cap::Notification::from_bits(caps::cptr(caps::MANAGER_SIGNAL)).signal();
     }
@@ -49,6 +57,33 @@ impl Manager {
 }
 
 impl MuxPd {
+    /// A faulted dynamic FWP is not scrubbed and reused: the manager
+    /// destroys it (its memory and every object go back) and creates a
+    /// fresh one for the slot. `true` when slot `slot` is handled so.
+    pub(crate) fn replace_if_faulted(&mut self, slot: usize) -> bool {
+        let faulted = matches!(
+            self.mux.fwps().pool().state(slot),
+            Ok(SlotState::Draining { reason: TeardownReason::Fault, .. })
+        );
+        let (Some(manager), Some(k), true) = (&self.manager, self.children.dynamic_index(slot), faulted) else {
+            return false;
+        };
+        // Suspended first: nothing of it runs while the manager works, and
+        // nothing here reads its memory once the manager may unmap it.
+        self.children.stop(slot);
+        match manager.replace(k) {
+            Ok(()) => {
+                self.children.set_mapped(slot, false);
+                let _ = self.mux.retire(slot);
+                true
+            }
+            Err(comm::Full) => {
+                debug_println!("mux: the FWP manager's request ring is full: slot {slot} scrubbed, not replaced");
+                false
+            }
+        }
+    }
+
     /// The manager answered: created FWPs join their templates' pools.
     pub(crate) fn manager_signalled(&mut self) {
         let Some(manager) = &self.manager else { return };
@@ -73,12 +108,14 @@ impl MuxPd {
                         debug_println!("mux: ERROR: the FWP manager created FWP {k}, which no slot names");
                         continue;
                     };
+                    self.children.set_mapped(slot, true);
                     let template = TemplateId(self.children.template_of(slot) as u8);
                     match self.mux.slot_created(slot, template, self.children.reset(slot)) {
                         Ok(()) => joined += 1,
                         Err(e) => debug_println!("mux: ERROR: dynamic FWP {k} (slot {slot}) not taken: {e}"),
                     }
                 }
+                (Request::Destroy(_), Status::Done) => {}
                 (request, status) => debug_println!("mux: ERROR: the FWP manager answered {request:?} with {status:?}"),
             }
         }
