@@ -3,15 +3,14 @@ use heapless::Vec;
 use crate::bytes::{Reader, Writer};
 use crate::{ConfigError, Protocols};
 
-/// Most FWP slots a system can have: Microkit's 63 PDs less the driver,
-/// the multiplexer, the timer and one template PD, rounded down to what
-/// child ids 0..=61 allow.
-pub const MAX_SLOTS: usize = 59;
+/// Most FWP slots a system can have: slot PDs (Microkit's 63 PDs bound
+/// those) and the FWP manager's dynamic FWPs together.
+pub const MAX_SLOTS: usize = 128;
 
 /// FWP slots the multiplexer binary drives: its tables are sized at build
 /// time. The system tool refuses configurations with more, so a
 /// configuration mistake is reported before boot instead of by the mux.
-pub const MUX_SLOT_CAPACITY: usize = 56;
+pub const MUX_SLOT_CAPACITY: usize = 128;
 
 /// Most templates a system can have (each costs a template PD).
 pub const MAX_TEMPLATES: usize = 8;

@@ -14,6 +14,7 @@ pub const STATUS_LEN: usize = 24;
 
 /// `flags` bit: the FWP's work is done (its flow closed); tear it down.
 const EXIT_REQUESTED: u32 = 1;
+const PARKED: u32 = 2;
 
 /// A spawned FWP's report.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,11 @@ pub struct SlotStatus {
     pub wakeups: u32,
     /// Frames it received (wrapping).
     pub frames_in: u32,
+    /// A restore finished and the FWP parked, waiting to be spawned
+    /// (`generation` is the restore's): its signal means "restored". The
+    /// mux checks this rather than trust the signal, which several FWPs
+    /// may share.
+    pub parked: bool,
 }
 
 impl SlotStatus {
@@ -40,7 +46,14 @@ impl SlotStatus {
         let flags = u32::from_le_bytes(bytes[12..16].try_into().ok()?);
         let wakeups = u32::from_le_bytes(bytes[16..20].try_into().ok()?);
         let frames_in = u32::from_le_bytes(bytes[20..24].try_into().ok()?);
-        Some(Self { started_at, generation, exit_requested: flags & EXIT_REQUESTED != 0, wakeups, frames_in })
+        Some(Self {
+            started_at,
+            generation,
+            exit_requested: flags & EXIT_REQUESTED != 0,
+            wakeups,
+            frames_in,
+            parked: flags & PARKED != 0,
+        })
     }
 
     /// Writes the block into the first [`STATUS_LEN`] bytes of `out`.
@@ -52,10 +65,15 @@ impl SlotStatus {
         out.fill(0);
         out[0..8].copy_from_slice(&self.started_at.to_le_bytes());
         out[8..12].copy_from_slice(&self.generation.to_le_bytes());
-        let flags = if self.exit_requested { EXIT_REQUESTED } else { 0 };
+        let flags = if self.exit_requested { EXIT_REQUESTED } else { 0 } | if self.parked { PARKED } else { 0 };
         out[12..16].copy_from_slice(&flags.to_le_bytes());
         out[16..20].copy_from_slice(&self.wakeups.to_le_bytes());
         out[20..24].copy_from_slice(&self.frames_in.to_le_bytes());
+    }
+
+    /// Whether this report says the restore of `generation` is done.
+    pub fn parked_for(&self, generation: u32) -> bool {
+        self.parked && self.generation == generation
     }
 
     /// Whether this report belongs to spawn `generation` and asks for exit.
@@ -70,7 +88,8 @@ mod tests {
 
     #[test]
     fn round_trip_and_short_input() {
-        let status = SlotStatus { started_at: 0x1234_5678_9abc, generation: 7, exit_requested: true, wakeups: 9, frames_in: 12 };
+        let status =
+            SlotStatus { started_at: 0x1234_5678_9abc, generation: 7, exit_requested: true, wakeups: 9, frames_in: 12, parked: false };
         let mut out = [0xff; STATUS_LEN + 4];
         status.emit(&mut out);
         assert_eq!(SlotStatus::parse(&out), Some(status));
@@ -78,5 +97,13 @@ mod tests {
         assert!(status.exits(7));
         assert!(!status.exits(8), "a stale report from an earlier spawn is ignored");
         assert!(!SlotStatus { exit_requested: false, ..status }.exits(7));
+        let parked = SlotStatus { exit_requested: false, parked: true, ..status };
+        status.emit(&mut out);
+        parked.emit(&mut out);
+        assert_eq!(SlotStatus::parse(&out), Some(parked));
+        assert!(parked.parked_for(7));
+        assert!(!parked.parked_for(6), "an earlier restore's report is not this one's");
+        assert!(!status.parked_for(7), "serving is not parked");
+        assert!(!SlotStatus::parse(&[0; STATUS_LEN]).unwrap().parked_for(0), "a zeroed block reports nothing");
     }
 }

@@ -7,6 +7,8 @@ use edgeos_flow::{FiveTuple, Protocol, ServiceKey};
 use edgeos_fwp::{SlotError, SlotPool, SpawnPlan, TeardownReason, TemplateId};
 use heapless::Vec;
 
+use crate::slot_set::SlotSet;
+
 /// Templates one multiplexer routes to (`edgeos_config::MAX_TEMPLATES`).
 pub const MAX_TEMPLATES: usize = edgeos_config::MAX_TEMPLATES;
 
@@ -82,7 +84,7 @@ pub struct Fwps<const N: usize> {
     pub(crate) pool: SlotPool<N, MAX_TEMPLATES>,
     routes: Vec<Option<TemplateRoute>, MAX_TEMPLATES>,
     plans: Vec<SpawnPlan, N>,
-    draining: u64,
+    draining: SlotSet,
     pub(crate) stats: FwpStats,
 }
 
@@ -96,7 +98,7 @@ impl<const N: usize> Fwps<N> {
     /// Routes `routes[t]` to template `t`'s slots in `pool` (`None`: the
     /// template gets no traffic).
     pub fn new(pool: SlotPool<N, MAX_TEMPLATES>, routes: Vec<Option<TemplateRoute>, MAX_TEMPLATES>) -> Self {
-        Self { pool, routes, plans: Vec::new(), draining: 0, stats: FwpStats::default() }
+        Self { pool, routes, plans: Vec::new(), draining: SlotSet::EMPTY, stats: FwpStats::default() }
     }
 
     /// The slot pool (states, counts, deadlines).
@@ -136,9 +138,9 @@ impl<const N: usize> Fwps<N> {
         core::mem::take(&mut self.plans)
     }
 
-    /// Slots torn down since the last call (bit `i`: slot `i`): the glue
-    /// stops each, resets its memory and reports it with `scrubbed`.
-    pub fn take_draining(&mut self) -> u64 {
+    /// Slots torn down since the last call: the glue stops each, resets
+    /// its memory and reports it with `scrubbed`.
+    pub fn take_draining(&mut self) -> SlotSet {
         core::mem::take(&mut self.draining)
     }
 
@@ -166,7 +168,7 @@ impl<const N: usize> Fwps<N> {
             TeardownReason::Closed => self.stats.closed_teardowns += 1,
             TeardownReason::Fault => self.stats.fault_teardowns += 1,
         }
-        self.draining |= 1 << slot;
+        self.draining.insert(slot);
         Ok(generation)
     }
 

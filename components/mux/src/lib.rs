@@ -17,6 +17,7 @@ mod driver_link;
 mod fwps;
 mod multiplexer;
 mod neighbours;
+mod slot_set;
 mod stats;
 mod tenant_link;
 
@@ -24,5 +25,6 @@ pub use driver_link::{ConnectError, DriverLink, LinkStats, SendError};
 pub use fwps::{FwpStats, Fwps, TemplateRoute, MAX_SERVICES, MAX_TEMPLATES};
 pub use multiplexer::{DriverPorts, Multiplexer, MuxStats, TenantPorts, Wake, FRAME_BUF, HOPS_QUERY};
 pub use neighbours::{Neighbours, TenantArp};
+pub use slot_set::{SlotSet, SLOT_SET_CAPACITY};
 pub use stats::{udp_reply, StatsLine, STATS_LINE};
 pub use tenant_link::{DeliverError, TenantLink, TenantStats};

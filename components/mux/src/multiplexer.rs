@@ -10,6 +10,7 @@ use smoltcp::wire::EthernetFrame;
 
 use crate::fwps::Fwps;
 use crate::neighbours::{Neighbours, TenantArp};
+use crate::slot_set::{SlotSet, SLOT_SET_CAPACITY};
 use crate::stats::{udp_reply, StatsLine};
 use crate::tenant_link::{DeliverError, TenantLink, TenantStats};
 use crate::DriverLink;
@@ -58,8 +59,8 @@ pub struct TenantPorts<C, P, M> {
 pub struct Wake {
     /// The driver has new rx buffers or frames to send.
     pub driver: bool,
-    /// Bit `i`: tenant slot `i` has frames or returned buffers.
-    pub tenants: u64,
+    /// Tenant slots with frames or returned buffers.
+    pub tenants: SlotSet,
 }
 
 /// Which rings a batch wrote to; `publish` turns it into a [`Wake`].
@@ -67,10 +68,10 @@ pub struct Wake {
 struct Published {
     rx_free: bool,
     tx_free: bool,
-    /// Bit `i`: frames copied into tenant `i`'s rx ring.
-    filled: u64,
-    /// Bit `i`: tx buffers handed back to tenant `i`.
-    done: u64,
+    /// Tenants whose rx ring got frames.
+    filled: SlotSet,
+    /// Tenants whose tx buffers were handed back.
+    done: SlotSet,
 }
 
 /// Counters for frames that went nowhere.
@@ -115,7 +116,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         tenants: Vec<(TenantPorts<C, P, M>, TenantLink), SLOTS>,
         table: FlowTable<FLOWS>,
     ) -> Self {
-        assert!(SLOTS <= 64, "Wake::tenants is a 64-bit mask");
+        assert!(SLOTS <= SLOT_SET_CAPACITY, "tenant sets hold SLOT_SET_CAPACITY slots");
         Self {
             me,
             driver,
@@ -327,7 +328,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                 let src_mac = EthernetFrame::new_unchecked(frame).src_addr();
                 self.neighbours.learn(tuple.src.0, src_mac);
                 if self.deliver(tenant, len) {
-                    out.filled |= 1 << tenant.0;
+                    out.filled.insert(usize::from(tenant.0));
                 }
             }
             Classified::Miss { tuple } if self.is_stats_request(&tuple) => {
@@ -395,7 +396,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         let src_mac = EthernetFrame::new_unchecked(&self.frame[..len]).src_addr();
         self.neighbours.learn(tuple.src.0, src_mac);
         if self.deliver(tenant, len) {
-            out.filled |= 1 << plan.slot;
+            out.filled.insert(plan.slot);
         }
         true
     }
@@ -458,14 +459,14 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                 Ok(None) | Err(_) => break,
             };
             // Buffers went back to the tenant; it hears of it once, at the end.
-            out.done |= 1 << slot;
+            out.done.insert(slot);
             self.tenants[slot].1.answered(self.now);
             let frame = &self.frame[..len];
             match self.neighbours.answer_tenant(frame, &self.me, &mut self.reply) {
                 TenantArp::Answered(n) => {
                     let (ports, link) = &mut self.tenants[slot];
                     if link.deliver(&self.reply[..n], &mut ports.rx_empty, &mut ports.rx_filled, &mut ports.rx_mem).is_ok() {
-                        out.filled |= 1 << slot;
+                        out.filled.insert(slot);
                     }
                 }
                 TenantArp::Unknown(_) => self.stats.arp_unknown += 1,
@@ -610,19 +611,21 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             self.driver.tx_free.commit();
             wake.driver |= self.driver.tx_free.take_wake_request();
         }
-        for (slot, (ports, _)) in self.tenants.iter_mut().enumerate() {
-            let bit = 1 << slot;
+        // Only the tenants this batch wrote to: a visit per tenant touched,
+        // not per slot.
+        for slot in out.filled.union(out.done).iter() {
+            let Some((ports, _)) = self.tenants.get_mut(slot) else { continue };
             let mut notify = false;
-            if out.filled & bit != 0 {
+            if out.filled.contains(slot) {
                 ports.rx_filled.commit();
                 notify |= ports.rx_filled.take_wake_request();
             }
-            if out.done & bit != 0 {
+            if out.done.contains(slot) {
                 ports.tx_done.commit();
                 notify |= ports.tx_done.take_wake_request();
             }
             if notify {
-                wake.tenants |= bit;
+                wake.tenants.insert(slot);
             }
         }
         wake

@@ -173,7 +173,7 @@ pub use edgeos_pd_ring::counter;
 /// latency from it), and its activity so far.
 pub fn serving(generation: usize, started_at: u64, wakeups: u32, frames_in: u32) {
     let generation = generation as u32;
-    write_status(SlotStatus { started_at, generation, exit_requested: false, wakeups, frames_in });
+    write_status(SlotStatus { started_at, generation, exit_requested: false, wakeups, frames_in, parked: false });
 }
 
 /// A serving loop's first steps: read the counter (the spawn's end, for the
@@ -196,7 +196,7 @@ pub fn start_serving<T>(slot: usize, generation: usize, state: &'static mut Opti
 /// Asks the mux to tear this FWP down (its work is done), then waits for it.
 pub fn exit(generation: usize, started_at: u64) -> ! {
     let generation = generation as u32;
-    let mut status = SlotStatus { started_at, generation, exit_requested: true, wakeups: 0, frames_in: 0 };
+    let mut status = SlotStatus { started_at, generation, exit_requested: true, wakeups: 0, frames_in: 0, parked: false };
     write_status(status);
     signal_mux();
     loop {
@@ -233,9 +233,13 @@ pub fn wait() {
     let _ = INPUT_CAP.with(ipc).recv(REPLY_CAP);
 }
 
-/// Where a refill's restore continues: report "restored" to the mux and
-/// park until it writes the serving entry point into this TCB.
-pub extern "C" fn fwp_park(_slot: usize, _generation: usize) -> ! {
+/// Where a refill's restore continues: report "restored" to the mux (in
+/// the status block, which the mux checks: its channel bit may be shared
+/// with other FWPs) and park until it writes the serving entry point into
+/// this TCB.
+pub extern "C" fn fwp_park(_slot: usize, generation: usize) -> ! {
+    let generation = generation as u32;
+    write_status(SlotStatus { generation, parked: true, ..SlotStatus::default() });
     signal_mux();
     loop {
         wait();

@@ -8,7 +8,7 @@ use core::ptr::NonNull;
 use edgeos_config::{MuxConfig, SlotLayout, TemplateLayout};
 use edgeos_cycles::Summary;
 use edgeos_fwp::{SlotStatus, SpawnPlan, TemplateReady, CTRL_READ_LEN, HOP_SUMMARY_AT, READY_BLOCK_LEN, STATUS_AT, STATUS_LEN, WALL_CLOCK_AT};
-use edgeos_mux::TenantPorts;
+use edgeos_mux::{SlotSet, TenantPorts};
 use edgeos_pd_ring::{reader, region, ring_at, writer, ReadEnd, SharedRegion, WriteEnd, WAKE_FLAG_OFFSET};
 use edgeos_timer::WallClock;
 use heapless::Vec;
@@ -178,11 +178,11 @@ impl<const N: usize> Children<N> {
         self.templates.iter().position(|t| t.child == child).map(Sender::Template)
     }
 
-    /// Notifies each slot whose bit is set in `mask`.
-    pub fn notify(&self, mask: u64) {
-        for (i, slot) in self.slots.iter().enumerate() {
-            if mask & (1 << i) != 0 {
-                slot.handle.notify();
+    /// Notifies each slot in `slots`.
+    pub fn notify(&self, slots: SlotSet) {
+        for slot in slots.iter() {
+            if let Some(s) = self.slots.get(slot) {
+                s.handle.notify();
             }
         }
     }

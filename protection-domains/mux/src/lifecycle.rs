@@ -78,6 +78,12 @@ impl MuxPd {
     pub(crate) fn slot_signalled(&mut self, slot: usize, busy: &mut u64) {
         match self.mux.fwps().pool().state(slot) {
             Ok(SlotState::Restoring) => {
+                // Only its own report counts: a signal may be another
+                // FWP's on a shared channel bit.
+                let generation = self.mux.fwps().pool().generation(slot).unwrap_or(u32::MAX);
+                if !self.children.status(slot).is_some_and(|s| s.parked_for(generation)) {
+                    return;
+                }
                 if self.mux.restored(slot).is_ok() {
                     if let Some(latency) = self.times.restored(slot, counter()) {
                         record(latency);
@@ -177,7 +183,7 @@ impl MuxPd {
     pub(crate) fn apply(&mut self) {
         loop {
             let draining = self.mux.fwps_mut().take_draining();
-            for slot in (0..self.children.len()).filter(|s| draining & (1 << s) != 0) {
+            for slot in draining.iter() {
                 let started = counter();
                 self.observe(slot);
                 self.times.forget(slot);
@@ -197,7 +203,7 @@ impl MuxPd {
                     self.mux.fault(plan.slot);
                 }
             }
-            if draining == 0 && plans.is_empty() {
+            if draining.is_empty() && plans.is_empty() {
                 break;
             }
         }

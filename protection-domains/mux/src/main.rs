@@ -38,8 +38,9 @@ const MAX_BUFFERS: usize = 1024;
 const RX_BUFFERS: usize = 256;
 /// FWP slots this binary can drive; the configuration may use fewer.
 pub(crate) const MAX_SLOTS: usize = edgeos_config::MUX_SLOT_CAPACITY;
-/// Flow-table capacity (a power of two).
-const FLOWS: usize = 64;
+/// Flow-table capacity (a power of two): two entries for every slot, one
+/// per service or flow of each FWP.
+const FLOWS: usize = 256;
 /// Per-frame time samples kept (the first ones; later frames only count).
 pub(crate) const HOP_SAMPLES: usize = 16 * 1024;
 

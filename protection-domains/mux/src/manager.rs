@@ -7,6 +7,7 @@ use edgeos_config::{ManagerLink, MuxConfig};
 use edgeos_fwp::{SlotState, TeardownReason, TemplateId};
 use edgeos_fwp_manager::caps;
 use edgeos_fwp_manager::comm::{self, MappedPage, Request, Status};
+use heapless::Deque;
 use sel4_microkit::{debug_println, Channel, ChannelSet};
 
 use crate::MuxPd;
@@ -15,6 +16,13 @@ pub struct Manager {
     page: MappedPage,
     /// The bit on which the manager signals us.
     channel: Channel,
+    /// Requests not yet on the page: the ring holds `comm::CAPACITY`, and
+    /// more go as the manager answers.
+    waiting: Deque<Request, { 2 * crate::MAX_SLOTS }>,
+    /// Dynamic FWPs in the configuration, and how many have been created
+    /// once (for the line saying all are in place).
+    configured: usize,
+    first_creations: usize,
 }
 
 impl Manager {
@@ -24,31 +32,45 @@ impl Manager {
         // SAFETY: sysdesc maps the comm page rw into this PD at `comm`
         // (`sysdesc check` verifies it against the manager's blob).
         let page = unsafe { MappedPage::new(comm as usize) };
-        let manager = Self { page, channel: Channel::new(signal.into()) };
+        let configured = config.slots.iter().filter(|s| s.dynamic.is_some()).count();
+        let mut manager =
+            Self { page, channel: Channel::new(signal.into()), waiting: Deque::new(), configured, first_creations: 0 };
         let mut asked = 0;
         for k in config.slots.iter().filter_map(|s| s.dynamic) {
-            match comm::send_request(&manager.page, Request::Create(k)) {
-                Ok(()) => asked += 1,
-                Err(comm::Full) => debug_println!("mux: ERROR: the manager's request ring is full; dynamic FWP {k} not asked for"),
+            if manager.waiting.push_back(Request::Create(k)).is_ok() {
+                asked += 1;
             }
         }
-        if asked > 0 {
-            manager.signal();
-        }
+        manager.flush();
         debug_println!("mux: asked the FWP manager for {asked} dynamic FWPs");
         Some(manager)
     }
 
-    /// Asks for dynamic FWP `k` to be destroyed and created anew.
-    fn replace(&self, k: u16) -> Result<(), comm::Full> {
-        comm::send_request(&self.page, Request::Destroy(k))?;
-        comm::send_request(&self.page, Request::Create(k))?;
-        self.signal();
-        Ok(())
+    /// Puts waiting requests on the page while it has room, and signals the
+    /// manager if any went.
+    fn flush(&mut self) {
+        let mut sent = false;
+        while let Some(request) = self.waiting.front().copied() {
+            if comm::send_request(&self.page, request).is_err() {
+                break;
+            }
+            self.waiting.pop_front();
+            sent = true;
+        }
+        if sent {
+            sel4::cap::Notification::from_bits(caps::cptr(caps::MANAGER_SIGNAL)).signal();
+        }
     }
 
-    fn signal(&self) {
-        sel4::cap::Notification::from_bits(caps::cptr(caps::MANAGER_SIGNAL)).signal();
+    /// Asks for dynamic FWP `k` to be destroyed and created anew.
+    fn replace(&mut self, k: u16) -> Result<(), Request> {
+        self.waiting.push_back(Request::Destroy(k))?;
+        if let Err(create) = self.waiting.push_back(Request::Create(k)) {
+            self.waiting.pop_back();
+            return Err(create);
+        }
+        self.flush();
+        Ok(())
     }
 
     pub fn signalled(&self, channels: ChannelSet) -> bool {
@@ -65,7 +87,7 @@ impl MuxPd {
             self.mux.fwps().pool().state(slot),
             Ok(SlotState::Draining { reason: TeardownReason::Fault, .. })
         );
-        let (Some(manager), Some(k), true) = (&self.manager, self.children.dynamic_index(slot), faulted) else {
+        let (Some(manager), Some(k), true) = (&mut self.manager, self.children.dynamic_index(slot), faulted) else {
             return false;
         };
         // Suspended first: nothing of it runs while the manager works, and
@@ -77,8 +99,8 @@ impl MuxPd {
                 let _ = self.mux.retire(slot);
                 true
             }
-            Err(comm::Full) => {
-                debug_println!("mux: the FWP manager's request ring is full: slot {slot} scrubbed, not replaced");
+            Err(_) => {
+                debug_println!("mux: too many requests wait for the FWP manager: slot {slot} scrubbed, not replaced");
                 false
             }
         }
@@ -119,8 +141,19 @@ impl MuxPd {
                 (request, status) => debug_println!("mux: ERROR: the FWP manager answered {request:?} with {status:?}"),
             }
         }
+        // The manager took requests off the page: those that waited go now.
+        if let Some(manager) = &mut self.manager {
+            manager.flush();
+        }
         if joined > 0 {
             debug_println!("mux: {joined} dynamic FWPs created by the FWP manager joined their pools");
+            if let Some(manager) = &mut self.manager {
+                let before = manager.first_creations;
+                manager.first_creations = (before + joined).min(manager.configured);
+                if before < manager.configured && manager.first_creations == manager.configured {
+                    debug_println!("mux: all {} dynamic FWPs are in their pools", manager.configured);
+                }
+            }
             self.apply();
         }
     }

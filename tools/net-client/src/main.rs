@@ -62,6 +62,15 @@ enum Command {
         /// Deadline for each connection's whole exchange.
         #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = timeout_ms())]
         timeout_ms: u64,
+        /// Keep every connection open until all have echoed, then query
+        /// this stats service (e.g. 127.0.0.1:17777) while they are all
+        /// open, and check `--while-open-at-least`.
+        #[arg(long, value_name = "ADDR", requires = "while_open_at_least")]
+        while_open_stats: Option<Loopback>,
+        /// A counter that must be at least this while every connection is
+        /// open (e.g. `t1.active=100`: that many FWPs live at once).
+        #[arg(long, value_name = "KEY=VALUE", value_parser = parse_equals, requires = "while_open_stats")]
+        while_open_at_least: Option<(String, u64)>,
     },
     /// Send one UDP datagram with this text from a fresh port; await nothing.
     Send {
@@ -259,15 +268,28 @@ fn run(command: Command) -> Result<bool, Error> {
             connections,
             bytes,
             timeout_ms,
+            while_open_stats,
+            while_open_at_least,
         } => {
-            let report = tcp_echo::run(tcp_echo::TcpEcho {
-                target: to,
-                connections,
-                bytes,
-                timeout: ms(timeout_ms),
+            let params = tcp_echo::TcpEcho { target: to, connections, bytes, timeout: ms(timeout_ms) };
+            let (report, held) = tcp_echo::run_holding(params, || {
+                let (Some(stats), Some((key, least))) = (while_open_stats, &while_open_at_least) else { return true };
+                match stats::query(stats, ms(2_000)) {
+                    Ok(stats::Answer::Line { stats, .. }) => {
+                        let now = stats.get(key);
+                        let held = now.is_some_and(|n| n >= *least);
+                        let verdict = if held { "ok  " } else { "FAIL" };
+                        println!("tcp-echo: {verdict} while all {connections} connections are open: {key} = {now:?}, at least {least}");
+                        held
+                    }
+                    other => {
+                        println!("tcp-echo: FAIL while all connections are open: the stats service answered {other:?}");
+                        false
+                    }
+                }
             })?;
             println!("{report}");
-            Ok(report.success())
+            Ok(report.success() && held)
         }
         Command::Send { to, text } => {
             let port = edgeos_net_client::send::run(to, &text)?;

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::tcp_echo::{one_connection, Connection, TcpEcho};
+use crate::tcp_echo::{echo_once, Connection, TcpEcho};
 use crate::{Error, Loopback};
 
 /// Most connections a run makes.
@@ -59,7 +59,7 @@ pub fn run(params: TcpChurn) -> Result<TcpChurnReport, Error> {
     let mut times = Vec::with_capacity(params.count as usize);
     let mut failure = None;
     for index in 0..params.count {
-        match one_connection(single, index) {
+        match echo_once(single, index) {
             Connection::Echoed { elapsed, .. } => times.push(elapsed),
             other => {
                 failure = Some((index, other));

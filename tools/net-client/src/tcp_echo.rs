@@ -12,6 +12,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,9 +20,9 @@ use crate::pattern::{self, compare, Difference};
 use crate::target::Loopback;
 use crate::Error;
 
-/// Most concurrent connections: each costs two threads, and the guest's
-/// TCP echo has a handful of sockets at most.
-pub const MAX_CONNECTIONS: u32 = 64;
+/// Most concurrent connections: each costs two threads (a per-connection
+/// TCP echo template gives each its own FWP).
+pub const MAX_CONNECTIONS: u32 = 128;
 /// Most bytes per connection: 16 MiB keeps a run under a second on loopback
 /// and within a few seconds through QEMU's user-mode network.
 pub const MAX_BYTES: usize = 16 << 20;
@@ -99,6 +100,13 @@ pub fn write_sizes(index: u32, bytes: usize) -> Vec<usize> {
 
 /// Runs every connection in parallel and waits for all of them.
 pub fn run(params: TcpEcho) -> Result<TcpEchoReport, Error> {
+    run_holding(params, || ()).map(|(report, ())| report)
+}
+
+/// As [`run`], but every connection stays open after its echo until all
+/// have echoed and `while_open` has run: what the server holds for many
+/// live connections at once can be looked at. Returns its result too.
+pub fn run_holding<T>(params: TcpEcho, while_open: impl FnOnce() -> T) -> Result<(TcpEchoReport, T), Error> {
     if !(1..=MAX_CONNECTIONS).contains(&params.connections) {
         return Err(Error::Limit(format!(
             "--connections must be 1..={MAX_CONNECTIONS}, got {}",
@@ -112,15 +120,27 @@ pub fn run(params: TcpEcho) -> Result<TcpEchoReport, Error> {
         )));
     }
     crate::check_timeout(params.timeout)?;
-    let connections = thread::scope(|scope| {
+    // Every connection, and this thread, meet here twice: once all echoed
+    // (or failed), and once `while_open` is done.
+    let held = Barrier::new(params.connections as usize + 1);
+    let (connections, result) = thread::scope(|scope| {
+        let held = &held;
         let handles: Vec<_> = (0..params.connections)
             .map(|index| {
                 thread::Builder::new()
                     .name(format!("tcp-echo-{index}"))
-                    .spawn_scoped(scope, move || one_connection(params, index))
+                    .spawn_scoped(scope, move || one_connection(params, index, held))
             })
             .collect();
-        handles
+        let started = handles.iter().filter(|h| h.is_ok()).count();
+        // Threads that did not start never reach the barrier: stand in.
+        let stand_ins: Vec<_> =
+            (started..params.connections as usize).map(|_| scope.spawn(move || wait_twice(held))).collect();
+        held.wait();
+        let result = while_open();
+        held.wait();
+        drop(stand_ins);
+        let connections = handles
             .into_iter()
             .map(|handle| match handle {
                 Ok(handle) => handle
@@ -128,25 +148,55 @@ pub fn run(params: TcpEcho) -> Result<TcpEchoReport, Error> {
                     .unwrap_or_else(|_| Connection::Failed("its thread panicked".into())),
                 Err(e) => Connection::Failed(format!("cannot start a thread: {e}")),
             })
-            .collect()
+            .collect();
+        (connections, result)
     });
-    Ok(TcpEchoReport {
-        params,
-        connections,
-    })
+    Ok((
+        TcpEchoReport {
+            params,
+            connections,
+        },
+        result,
+    ))
 }
 
-pub(crate) fn one_connection(params: TcpEcho, index: u32) -> Connection {
+fn wait_twice(barrier: &Barrier) {
+    barrier.wait();
+    barrier.wait();
+}
+
+/// One connection's exchange; it then waits at `held` (twice, see
+/// [`run_holding`]) before closing, whatever happened.
+fn one_connection(params: TcpEcho, index: u32, held: &Barrier) -> Connection {
+    let (outcome, stream) = exchange(params, index);
+    wait_twice(held);
+    if let Some(stream) = stream {
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+    outcome
+}
+
+/// One connection's exchange, closed at once.
+pub(crate) fn echo_once(params: TcpEcho, index: u32) -> Connection {
+    let (outcome, stream) = exchange(params, index);
+    if let Some(stream) = stream {
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+    outcome
+}
+
+/// Connects, sends, reads back; returns the outcome and the open stream.
+fn exchange(params: TcpEcho, index: u32) -> (Connection, Option<TcpStream>) {
     let started = Instant::now();
     let deadline = started + params.timeout;
     let stream = match TcpStream::connect_timeout(&params.target.addr(), params.timeout) {
         Ok(stream) => stream,
-        Err(e) => return Connection::Failed(format!("connect to {}: {e}", params.target)),
+        Err(e) => return (Connection::Failed(format!("connect to {}: {e}", params.target)), None),
     };
     let _ = stream.set_nodelay(true);
     let writer = match stream.try_clone() {
         Ok(writer) => writer,
-        Err(e) => return Connection::Failed(format!("clone the socket: {e}")),
+        Err(e) => return (Connection::Failed(format!("clone the socket: {e}")), Some(stream)),
     };
     let sizes = write_sizes(index, params.bytes);
     let writes = sizes.len();
@@ -162,8 +212,7 @@ pub(crate) fn one_connection(params: TcpEcho, index: u32) -> Connection {
             .unwrap_or_else(|_| Err("the writer thread panicked".into()));
         (wrote, read)
     });
-    let _ = stream.shutdown(Shutdown::Both);
-    match result {
+    let outcome = match result {
         (Err(write), _) => Connection::Failed(write),
         (Ok(()), Err(read)) => Connection::Failed(read),
         (Ok(()), Ok(None)) => Connection::Echoed {
@@ -171,7 +220,8 @@ pub(crate) fn one_connection(params: TcpEcho, index: u32) -> Connection {
             writes,
         },
         (Ok(()), Ok(Some(diff))) => Connection::Differed(diff),
-    }
+    };
+    (outcome, Some(stream))
 }
 
 fn write_all(
@@ -330,6 +380,45 @@ mod tests {
         assert_eq!(contents(3, 40, 60), whole[40..]);
     }
 
+    /// While `while_open` runs, every connection has echoed and none has
+    /// closed: a loopback echo server counts them open.
+    #[test]
+    fn held_connections_stay_open_until_the_check_ran() {
+        use std::net::TcpListener;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(AtomicUsize::new(0));
+        let server_open = open.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming().take(12) {
+                let mut stream = stream.unwrap();
+                let open = server_open.clone();
+                open.fetch_add(1, Ordering::SeqCst);
+                thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = stream.read(&mut buf) {
+                        if n == 0 || stream.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        let params = TcpEcho {
+            target: format!("127.0.0.1:{port}").parse().unwrap(),
+            connections: 12,
+            bytes: 3000,
+            timeout: Duration::from_secs(10),
+        };
+        let (report, seen) = run_holding(params, || open.load(Ordering::SeqCst)).unwrap();
+        assert!(report.success(), "{report}");
+        assert_eq!(seen, 12, "every connection open while the check ran");
+    }
+
     #[test]
     fn out_of_range_parameters_are_refused() {
         let target = "127.0.0.1:9".parse().unwrap();
@@ -348,7 +437,7 @@ mod tests {
         ));
         assert!(matches!(
             run(TcpEcho {
-                connections: 65,
+                connections: MAX_CONNECTIONS + 1,
                 ..ok
             }),
             Err(Error::Limit(_))

@@ -226,16 +226,34 @@ mod dynamic {
     fn slots_and_dynamic_fwps_count_against_the_mux_capacity() {
         check_error(
             "config_too_many_fwps.toml",
-            "the mux drives at most 56 FWPs, slots and dynamic (edgeos_config::MUX_SLOT_CAPACITY): `templates` = 2 slots and 55 dynamic FWPs in all",
+            "the mux drives at most 128 FWPs, slots and dynamic (edgeos_config::MUX_SLOT_CAPACITY): `templates` = 10 slots and 120 dynamic FWPs in all",
             true,
         );
     }
 
     #[test]
-    fn every_dynamic_fwp_needs_a_free_mux_channel_id() {
+    fn a_best_effort_template_reserves_nothing() {
+        check_error(
+            "config_best_effort_reserving.toml",
+            "a best-effort template's budget is its period (1000): it reserves nothing: `templates[0].budget` = 100",
+            true,
+        );
+    }
+
+    #[test]
+    fn a_best_effort_template_runs_below_every_reservation() {
+        check_error(
+            "config_best_effort_above_reservations.toml",
+            "a best-effort template runs below every reservation (priority < 100): `templates[0].priority` = 100",
+            true,
+        );
+    }
+
+    #[test]
+    fn the_manager_and_the_dynamic_fwps_need_free_mux_channel_ids() {
         let e = check_error(
             "config_dynamic_channels_exhausted.toml",
-            "the FWP manager and each dynamic FWP signal the mux on a channel id (0..=61) that no channel of system.xml uses for the mux: `templates` = 49 ids needed, 45 free",
+            "the FWP manager, and the dynamic FWPs (sharing ids), signal the mux on channel ids (0..=61) that no channel of system.xml uses for the mux: `templates` = 2 ids needed, 1 free",
             true,
         );
         assert_eq!(e.len(), 1, "the blobs' own refusal is not repeated: {e:?}");

@@ -35,6 +35,11 @@ mod schedule {
     }
 
     #[test]
+    fn best_effort_fwps_reserve_nothing_and_are_left_out() {
+        check_success("schedule_best_effort.toml");
+    }
+
+    #[test]
     fn children_count() {
         check_error("schedule_overcommitted.xml", "budget/period must sum to at most 1 per CPU: CPU 0 sums to 1.500 over 4 PDs, over by 0.500; biggest: 'fwp_01' 0.900", true);
     }

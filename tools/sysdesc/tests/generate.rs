@@ -130,8 +130,9 @@ fn n_slots_follow_the_naming_and_layout_rules() {
 fn more_slots_than_the_mux_drives_are_refused() {
     let dir = temp_dir("too-many-for-mux");
     let path = dir.join("system.toml");
+    // Slot PDs (Microkit bounds those) and dynamic FWPs together.
     let n = edgeos_config::MUX_SLOT_CAPACITY as u64 + 1;
-    std::fs::write(&path, config(&[n - 2, 1, 1], &[])).expect("write");
+    std::fs::write(&path, config(&[9, 1, 1], &[n - 11])).expect("write");
     let (_, diags) = load_and_check(&path, &[]);
     let text = format!("{:?}", diags.items());
     assert!(diags.has_errors());

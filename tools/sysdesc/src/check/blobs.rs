@@ -161,7 +161,7 @@ impl fmt::Display for BlobIssue {
             ),
             BlobIssue::SignalTaken { file, pd, who, id, other } => write!(
                 f,
-                "the FWP manager and each dynamic FWP need a channel id of '{pd}' that nothing else uses: '{file}' gives {who} id {id}, which {other} also has"
+                "the FWP manager needs a channel id of '{pd}' of its own, and dynamic FWPs ids no channel of '{pd}' uses: '{file}' gives {who} id {id}, which {other} also has"
             ),
             BlobIssue::NotChecked => f.write_str(
                 "configuration blobs not checked against maps: no --search-path given",

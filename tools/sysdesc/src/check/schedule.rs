@@ -4,7 +4,10 @@
 //! FWP runs on a clone of its prototype's scheduling context, so it counts
 //! as one more of that PD. Passive PDs are left out: Microkit revokes
 //! their scheduling context after `init`, and they then run on their
-//! callers' budgets. Sums are exact fractions, not floating point.
+//! callers' budgets. So are best-effort PDs: a budget equal to the period
+//! at a priority below every PD with a reservation (budget < period) takes
+//! only the time the reservations leave. Sums are exact fractions, not
+//! floating point.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -200,6 +203,12 @@ pub fn describe_sum(pds: &[&ProtectionDomain]) -> String {
     format!("{} = {total:#} {cmp} 1", terms.join(" + "))
 }
 
+/// A PD that reserves nothing: its budget is its period, and it runs below
+/// every PD that has a reservation, so it only takes what they leave.
+pub fn is_best_effort(pd: &ProtectionDomain, lowest_reserved_priority: u64) -> bool {
+    pd.budget == pd.period && pd.priority < lowest_reserved_priority
+}
+
 /// Checks every CPU's utilisation: the PDs', and the `dynamic` FWPs'.
 pub fn check(system: &System, dynamic: &[DynamicFwp], diags: &mut Diagnostics) {
     let mut per_cpu: BTreeMap<u64, Vec<(Contribution, Span)>> = BTreeMap::new();
@@ -210,9 +219,19 @@ pub fn check(system: &System, dynamic: &[DynamicFwp], diags: &mut Diagnostics) {
         Some((pd, format!("dynamic FWP {}, a clone of {}", fwp.index, pd.name)))
     });
     let first_clone = system.all_pds().len();
+    let lowest_reserved = system
+        .all_pds()
+        .into_iter()
+        .filter(|r| !r.pd.passive && r.pd.budget < r.pd.period)
+        .map(|r| r.pd.priority)
+        .min()
+        .unwrap_or(u64::MAX);
     for (n, (pd, name)) in pds.chain(clones).enumerate() {
         if pd.passive || pd.period == 0 {
             continue; // A zero period is reported by the limits pass.
+        }
+        if is_best_effort(pd, lowest_reserved) {
+            continue;
         }
         let c = Contribution {
             pd: name,

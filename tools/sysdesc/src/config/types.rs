@@ -212,6 +212,11 @@ pub struct Template {
     pub budget: u64,
     /// Period of each slot in µs.
     pub period: u64,
+    /// The template's FWPs reserve no CPU: `budget` equals `period`, and
+    /// `priority` is below every reservation's, so they take only the time
+    /// the reserved PDs leave and are left out of the utilisation bound.
+    #[serde(default)]
+    pub best_effort: bool,
     /// Stack size of each slot.
     #[serde(default = "default_stack_size")]
     pub stack_size: u64,

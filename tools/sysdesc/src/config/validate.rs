@@ -134,6 +134,25 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
         if t.program.is_empty() {
             v.impossible(&at("program"), "\"\"", "a template needs a program ELF");
         }
+        if t.best_effort && t.budget != t.period {
+            v.impossible(
+                &at("budget"),
+                t.budget,
+                format!("a best-effort template's budget is its period ({}): it reserves nothing", t.period),
+            );
+        }
+        let lowest_reserved = [config.driver.priority, config.mux.priority]
+            .into_iter()
+            .chain(config.templates.iter().filter(|t| !t.best_effort).map(|t| t.priority))
+            .min()
+            .unwrap_or(u64::MAX);
+        if t.best_effort && t.priority >= lowest_reserved {
+            v.impossible(
+                &at("priority"),
+                t.priority,
+                format!("a best-effort template runs below every reservation (priority < {lowest_reserved})"),
+            );
+        }
         if t.slots == 0 && t.dynamic > 0 {
             v.impossible(
                 &at("dynamic"),

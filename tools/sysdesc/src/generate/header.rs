@@ -2,7 +2,7 @@
 //! order and utilisation, and the settings that appear in no element.
 
 use super::manager::ManagerPlan;
-use crate::check::schedule::describe_sum;
+use crate::check::schedule::{describe_sum, is_best_effort};
 use crate::config::{Loaded, Service};
 use crate::model::ProtectionDomain;
 
@@ -44,11 +44,21 @@ pub(super) fn header(
         mux.children.iter().map(|c| &c.pd).find(|pd| pd.name.as_str() == name)
     });
     all.extend(prototypes);
+    // Best-effort PDs reserve nothing and are left out, as the check does.
+    let lowest_reserved =
+        all.iter().filter(|pd| !pd.passive && pd.budget < pd.period).map(|pd| pd.priority).min().unwrap_or(u64::MAX);
+    let best_effort = all.iter().filter(|pd| is_best_effort(pd, lowest_reserved)).count();
+    all.retain(|pd| !is_best_effort(pd, lowest_reserved));
     let included = if dynamic.is_some() { " (dynamic FWPs included)" } else { "" };
     lines.push(format!(
         "everywhere; per CPU, budget/period{included} sums to {}.",
         describe_sum(&all)
     ));
+    if best_effort > 0 {
+        lines.push(format!(
+            "{best_effort} best-effort PDs and FWPs (budget = period, below every reservation) are left out."
+        ));
+    }
     lines.push("Every address and id a PD needs reaches it through a setvar or a".to_string());
     lines.push("configuration blob (prefill_path, written by `sysdesc blobs` from the".to_string());
     lines.push("same configuration), never a constant copied by hand.".to_string());

@@ -9,7 +9,8 @@
 //! (`edgeos_fwp_manager::comm`). Everything else is in the blobs, from
 //! [`plan`]: each dynamic FWP's regions sit in a window of the mux's address
 //! space above every map the mux has, and the manager and each dynamic FWP
-//! signal the mux on a channel id that no channel of `system.xml` uses.
+//! signal the mux on channel ids that no channel of `system.xml` uses (the
+//! manager on one of its own, the dynamic FWPs sharing the others).
 
 use edgeos_config::{ManagerConfig, MAX_MANAGED_FWPS, MAX_TEMPLATES};
 
@@ -100,12 +101,14 @@ pub fn plan<'a>(loaded: &'a Loaded, system: &System) -> Result<Option<ManagerPla
     let used = system.channel_ids(MUX);
     let free: Vec<u64> = (0..=MAX_ID).filter(|id| !used.contains(id)).collect();
     let dynamic = config.templates.iter().enumerate().flat_map(|(ti, t)| (0..t.dynamic).map(move |_| ti));
-    // The manager's id first, then one per dynamic FWP.
-    let needed = 1 + dynamic.clone().count();
+    // The manager's id first; the dynamic FWPs share the rest, round
+    // robin (the mux checks the status of every FWP behind a bit it gets).
+    let needed = 1 + usize::from(dynamic.clone().count() > 0);
     let (signal, signals) = match free.split_first() {
         Some((signal, signals)) if free.len() >= needed => (*signal, signals.to_vec()),
         _ => return Err(channel_shortage(needed, free.len())),
     };
+    let signals = signals.iter().copied().cycle();
     let windows: Vec<SlotWindow> =
         config.templates.iter().map(|t| SlotWindow::of(t, config.rings.queue_size, page)).collect();
     let stride = dynamic.clone().map(|ti| round_up(windows[ti].len, SLOT_WINDOW_ALIGN)).max().unwrap_or(0);
@@ -132,7 +135,7 @@ pub fn plan<'a>(loaded: &'a Loaded, system: &System) -> Result<Option<ManagerPla
 fn channel_shortage(needed: usize, free: usize) -> ConfigIssue {
     ConfigIssue::Impossible {
         rule: format!(
-            "the FWP manager and each dynamic FWP signal the mux on a channel id (0..={MAX_ID}) that no channel of system.xml uses for the mux"
+            "the FWP manager, and the dynamic FWPs (sharing ids), signal the mux on channel ids (0..={MAX_ID}) that no channel of system.xml uses for the mux"
         ),
         field: "templates".to_string(),
         value: format!("{needed} ids needed, {free} free"),

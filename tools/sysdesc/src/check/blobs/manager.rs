@@ -125,15 +125,17 @@ fn shared_page(ctx: &Ctx<'_>, board: &Board, m: &ManagerBlob<'_>, diags: &mut Di
     }
 }
 
-/// The manager's and each dynamic FWP's channel id: free in the mux, and
-/// each its own.
+/// The manager's and each dynamic FWP's channel id: free in the mux; the
+/// manager's its own, the dynamic FWPs' possibly shared among them (the
+/// mux checks every FWP behind a bit).
 fn signals(ctx: &Ctx<'_>, m: &ManagerBlob<'_>, diags: &mut Diagnostics) {
     let used = ctx.system.channel_ids(ctx.pd.name.as_str());
     let fwps = m.config.fwps.iter().enumerate().map(|(k, f)| (format!("dynamic FWP {k}"), f.signal));
     let mut seen: BTreeMap<u8, String> = BTreeMap::new();
     for (who, id) in std::iter::once(("the manager".to_string(), m.config.mux_signal)).chain(fwps) {
         let other = match seen.get(&id) {
-            Some(first) => Some(first.clone()),
+            Some(first) if first == "the manager" || who == "the manager" => Some(first.clone()),
+            Some(_) => None,
             None if used.contains(&u64::from(id)) => Some(format!("a channel or irq of '{}'", ctx.pd.name)),
             None => None,
         };
