@@ -55,14 +55,23 @@ impl DriverCore {
     }
 
     /// The signalling protocol's consumer step for the driver: it waits for
-    /// tx frames always, and for rx buffers only when it has none left to
-    /// receive into (offered buffers alone are no work). `true`: sleep.
+    /// rx buffers only when it has none left to receive into (offered
+    /// buffers alone are no work), and for tx frames only while the NIC can
+    /// take one. A frame held because the NIC is full waits for the device's
+    /// interrupt (a completion frees a buffer), not for the multiplexer:
+    /// looking at the tx ring again would only spin. `true`: sleep.
     pub fn ready_to_sleep(&self, rx_free: &mut impl Consumer, tx_free: &mut impl Consumer) -> bool {
         let starved = self.held_rx.is_none() && !rx_free.has_pending();
-        if starved {
-            ready_to_sleep(&mut [rx_free, tx_free])
-        } else {
-            ready_to_sleep(&mut [tx_free])
+        let nic_full = self.held_tx.is_some();
+        if nic_full {
+            // A standing request would only bring useless wake-ups.
+            tx_free.cancel_wake();
+        }
+        match (starved, nic_full) {
+            (true, false) => ready_to_sleep(&mut [rx_free, tx_free]),
+            (true, true) => ready_to_sleep(&mut [rx_free]),
+            (false, false) => ready_to_sleep(&mut [tx_free]),
+            (false, true) => true,
         }
     }
 

@@ -4,6 +4,10 @@
 //!   NIC (smoltcp phy::Device)  ⇄  DriverCore  ⇄  rx/tx rings  ⇄  multiplexer
 //! ```
 //!
+//! The NIC is [`VirtioNic`] over virtio-drivers' raw, non-blocking calls
+//! ([`RawNic`]): it submits frames and reaps their completions later, so
+//! nothing here ever waits for the device.
+//!
 //! The multiplexer owns the shared buffer region and *provides* buffers: empty
 //! ones on the rx free ring, filled frames on the tx free ring. The driver
 //! *uses* them: it fills rx buffers from the NIC and hands them back on the rx
@@ -15,10 +19,16 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+extern crate alloc;
+
 mod core;
+mod nic;
 pub mod protocol;
 
 pub use crate::core::{DriverCore, DriverStats, Moved};
+pub use crate::nic::{
+    NicRxToken, NicStats, NicTxToken, RawNic, RawNicError, VirtioNic, BUFFER_LEN,
+};
 
 /// Shortest frame the driver transmits: an Ethernet header.
 pub const MIN_FRAME_LEN: usize = 14;

@@ -1,11 +1,12 @@
-//! `net_driver`: wiring only. The frame-moving logic is `edgeos_net_driver::DriverCore`.
+//! `net_driver`: wiring only. The frame-moving logic is `edgeos_net_driver::DriverCore`
+//! over `edgeos_net_driver::VirtioNic`; the device is `virtio::VirtioNet`.
 #![no_std]
 #![no_main]
 
-use core::ptr::NonNull;
+mod virtio;
 
 use edgeos_net_driver::protocol::{ConnectReply, MacDisplay, Request, LABEL_OK};
-use edgeos_net_driver::DriverCore;
+use edgeos_net_driver::{DriverCore, VirtioNic};
 use edgeos_cycles::Samples;
 use edgeos_pd_ring::{now_ns, reader, writer, ReadEnd, SharedRegion, WriteEnd};
 use edgeos_ring::{Consumer, Region};
@@ -13,19 +14,12 @@ use sel4_microkit::{
     debug_println, memory_region_symbol, protection_domain, var, Channel, ChannelSet, Handler,
     Infallible, MessageInfo,
 };
-use sel4_driver_interfaces::HandleInterrupt;
 use sel4_shared_memory::SharedMemoryRef;
 use sel4_virtio_hal_impl::HalImpl;
-use sel4_virtio_net::{DeviceImpl, DeviceWrapper};
 use smoltcp::time::Instant;
-use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
-use virtio_drivers::transport::{DeviceType, Transport};
 
-/// QEMU `virt` lays out 32 virtio-mmio transports of 0x200 bytes each, with
-/// IRQ 48 + n for transport n; they are probed rather than assumed.
-const VIRTIO_MMIO_TRANSPORTS: usize = 32;
-const VIRTIO_MMIO_STRIDE: usize = 0x200;
-const VIRTIO_MMIO_FIRST_IRQ: usize = 48;
+use crate::virtio::{probe, VirtioNet, NET_QUEUE, VIRTIO_MMIO_FIRST_IRQ};
+
 /// Matches `edgeos_ring`'s slot size on the multiplexer's side of `net_dma`.
 const BUFFER_SIZE: usize = 2048;
 /// Per-frame time samples kept (the first ones; later frames only count).
@@ -39,11 +33,11 @@ fn hops() -> &'static mut Samples<HOP_SAMPLES> {
     unsafe { &mut *core::ptr::addr_of_mut!(HOPS) }
 }
 
-type Device = DeviceWrapper<HalImpl, MmioTransport<'static>>;
+type Nic = VirtioNic<VirtioNet, NET_QUEUE>;
 
 struct NetDriver {
     core: DriverCore,
-    dev: Device,
+    nic: Nic,
     mac: [u8; 6],
     mem: SharedRegion,
     rx_free: ReadEnd<'static>,
@@ -54,16 +48,8 @@ struct NetDriver {
     mux: Channel,
 }
 
-fn probe(mmio_vaddr: usize) -> Option<(usize, MmioTransport<'static>)> {
-    (0..VIRTIO_MMIO_TRANSPORTS).rev().find_map(|n| {
-        let header = NonNull::new((mmio_vaddr + n * VIRTIO_MMIO_STRIDE) as *mut VirtIOHeader)?;
-        // SAFETY: `virtio_mmio` covers all 32 transports, mapped uncached by system.xml.
-        let transport = unsafe { MmioTransport::new(header, VIRTIO_MMIO_STRIDE) }.ok()?;
-        (transport.device_type() == DeviceType::Network).then_some((n, transport))
-    })
-}
-
-
+// The heap holds the NIC's buffers (2 x NET_QUEUE x 2 KiB) and HalImpl's
+// bounce-buffer bookkeeping.
 #[protection_domain(heap_size = 512 * 1024)]
 fn init() -> NetDriver {
     HalImpl::init(
@@ -71,18 +57,17 @@ fn init() -> NetDriver {
         *var!(net_virtio_dma_vaddr: usize = 0),
         *var!(net_virtio_dma_paddr: usize = 0),
     );
-    let Some((n, transport)) = probe(*var!(virtio_mmio_vaddr: usize = 0)) else {
+    let Some((n, dev)) = probe(*var!(virtio_mmio_vaddr: usize = 0)) else {
         panic!("net_driver: no virtio-net device on any virtio-mmio transport");
     };
-    let dev = DeviceImpl::new(transport, BUFFER_SIZE).expect("net_driver: virtio-net setup failed");
-    let mac = dev.mac_address();
+    let mut nic = Nic::new(dev.expect("net_driver: virtio-net setup failed"));
+    let mac = nic.mac_address();
     debug_println!(
         "net_driver: virtio-net on transport {n} (irq {}), MAC {}",
         VIRTIO_MMIO_FIRST_IRQ + n,
         MacDisplay(mac)
     );
-    let mut dev = DeviceWrapper::new(dev);
-    dev.handle_interrupt();
+    nic.ack_interrupt();
 
     let net_dma_size = *var!(net_dma_size: usize = 0);
     // SAFETY: `net_dma` is mapped rw into this PD and the multiplexer only.
@@ -92,7 +77,7 @@ fn init() -> NetDriver {
     let mux = Channel::new(*var!(mux_channel: usize = 0));
     let mut driver = NetDriver {
         core: DriverCore::new(Region::new(net_dma_size, BUFFER_SIZE)),
-        dev,
+        nic,
         mac,
         mem,
         rx_free: reader(memory_region_symbol!(net_rx_free_vaddr: *mut _)),
@@ -112,7 +97,7 @@ impl NetDriver {
     fn service(&mut self) -> usize {
         let moved = self.core.service(
             Instant::ZERO,
-            &mut self.dev,
+            &mut self.nic,
             &mut self.mem,
             &mut self.rx_free,
             &mut self.rx_used,
@@ -133,7 +118,10 @@ impl Handler for NetDriver {
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
         let (start, mut frames) = (now_ns(), 0);
         if channels.contains(self.irq) {
-            self.dev.handle_interrupt();
+            // Before looking for work: a completion after this raises the
+            // interrupt again, so a driver that sleeps with a frame held for
+            // lack of a tx buffer is woken by the next one.
+            self.nic.ack_interrupt();
         }
         loop {
             frames += self.service();
