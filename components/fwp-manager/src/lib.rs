@@ -21,3 +21,15 @@
 pub mod caps;
 pub mod clone;
 pub mod comm;
+
+/// The manager's place in the schedule: below the multiplexer (200),
+/// above the FWPs (100), on a reservation of its own, which `sysdesc check`
+/// counts in the CPU's utilisation when a system has dynamic FWPs.
+pub mod schedule {
+    /// Its priority.
+    pub const PRIORITY: u8 = 150;
+    /// Its budget, in µs per period.
+    pub const BUDGET_US: u64 = 1_000;
+    /// Its period, in µs.
+    pub const PERIOD_US: u64 = 10_000;
+}

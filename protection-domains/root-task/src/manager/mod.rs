@@ -28,12 +28,7 @@ use self::memory::Memory;
 use self::mux::MuxLink;
 use self::prototype::Prototype;
 
-/// The manager's place in the schedule: below the multiplexer (200),
-/// above the FWPs (100).
-const PRIORITY: u64 = 150;
-/// Its CPU reservation, in µs per period.
-const BUDGET_US: u64 = 1_000;
-const PERIOD_US: u64 = 10_000;
+use edgeos_fwp_manager::schedule::{BUDGET_US, PERIOD_US, PRIORITY};
 
 pub struct Manager {
     system: StaticSystem,
@@ -69,7 +64,7 @@ impl Manager {
         let control = self.memory.sched_control();
         let demoted = control
             .sched_control_configure_flags(own_sc, BUDGET_US, PERIOD_US, 0, 0, 0)
-            .and_then(|()| init_thread::slot::TCB.cap().tcb_set_priority(init_thread::slot::TCB.cap(), PRIORITY));
+            .and_then(|()| init_thread::slot::TCB.cap().tcb_set_priority(init_thread::slot::TCB.cap(), PRIORITY.into()));
         if let Err(err) = demoted {
             panic!("root task: cannot step down to the manager's priority: {err:?}");
         }

@@ -226,6 +226,13 @@ pub fn check(system: &System, dynamic: &[DynamicFwp], diags: &mut Diagnostics) {
         .map(|r| r.pd.priority)
         .min()
         .unwrap_or(u64::MAX);
+    // The root task serves as the FWP manager on a reservation of its own
+    // when there are dynamic FWPs (CPU 0: the boot CPU it runs on).
+    if !dynamic.is_empty() {
+        use edgeos_fwp_manager::schedule::{BUDGET_US, PERIOD_US};
+        let manager = Contribution { pd: "the FWP manager (root task)".into(), budget: BUDGET_US, period: PERIOD_US };
+        per_cpu.entry(0).or_default().push((manager, Span::default()));
+    }
     for (n, (pd, name)) in pds.chain(clones).enumerate() {
         if pd.passive || pd.period == 0 {
             continue; // A zero period is reported by the limits pass.

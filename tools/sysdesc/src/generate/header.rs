@@ -54,6 +54,12 @@ pub(super) fn header(
         "everywhere; per CPU, budget/period{included} sums to {}.",
         describe_sum(&all)
     ));
+    if dynamic.is_some() {
+        use edgeos_fwp_manager::schedule::{BUDGET_US, PERIOD_US};
+        lines.push(format!(
+            "The root task, as FWP manager, reserves {BUDGET_US}/{PERIOD_US} µs on CPU 0 more (counted by `sysdesc check`)."
+        ));
+    }
     if best_effort > 0 {
         lines.push(format!(
             "{best_effort} best-effort PDs and FWPs (budget = period, below every reservation) are left out."
