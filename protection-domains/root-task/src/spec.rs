@@ -7,13 +7,18 @@ use core::ops::Range;
 use rkyv::Archive;
 use sel4::{cap_type, init_thread::Slot, CapTypeForFrameObjectOfFixedSize};
 use sel4_capdl_initializer_types::{
-    ArchivedFrameInit, ArchivedNamedObject, ArchivedObject, FrameInit, IsArchivedObject,
+    ArchivedFrameInit, ArchivedObjectId, ArchivedNamedObject, ArchivedObject, FrameInit, IsArchivedObject,
     SpecForInitializer,
 };
 
 use crate::static_system::BuildError;
 
 pub type Spec = <SpecForInitializer as Archive>::Archived;
+
+/// An object id of the spec as an index into its objects.
+pub fn index_of(object: &ArchivedObjectId) -> usize {
+    object.0.to_native() as usize
+}
 pub type Object = ArchivedObject<FrameInit>;
 
 const GRANULE: usize = cap_type::Granule::FRAME_OBJECT_TYPE.bytes();
@@ -130,7 +135,7 @@ impl<'a> Objects<'a> {
     pub fn pd_tcb(&self, index: u16) -> Option<(usize, &'a sel4_capdl_initializer_types::object::ArchivedTcb)> {
         let badge = 0x100 + u64::from(index);
         self.all::<sel4_capdl_initializer_types::object::ArchivedTcb>().find(|(_, tcb)| {
-            tcb.sc().is_some_and(|sc| match self.object(sc.object.0.to_native() as usize) {
+            tcb.sc().is_some_and(|sc| match self.object(index_of(&sc.object)) {
                 ArchivedObject::SchedContext(sc) => sc.extra.badge.0.to_native() == badge,
                 _ => false,
             })
@@ -157,10 +162,10 @@ impl<'a> Objects<'a> {
             let vaddr = base + ((slot.0.to_native() as u64) << sel4::vspace_levels::step_bits(level));
             match entry {
                 sel4_capdl_initializer_types::PageTableEntry::Frame(cap) => {
-                    each(Mapping { vaddr, frame: cap.object.0.to_native() as usize, cap })
+                    each(Mapping { vaddr, frame: index_of(&cap.object), cap })
                 }
                 sel4_capdl_initializer_types::PageTableEntry::PageTable(cap) => {
-                    if let ArchivedObject::PageTable(next) = self.object(cap.object.0.to_native() as usize) {
+                    if let ArchivedObject::PageTable(next) = self.object(index_of(&cap.object)) {
                         self.walk(next, level + 1, vaddr, each);
                     }
                 }
@@ -175,7 +180,7 @@ impl<'a> Objects<'a> {
                 .entries()
                 .map(|(_, entry)| match entry {
                     sel4_capdl_initializer_types::PageTableEntry::PageTable(cap) => {
-                        match objects.object(cap.object.0.to_native() as usize) {
+                        match objects.object(index_of(&cap.object)) {
                             ArchivedObject::PageTable(next) => 1 + count(objects, next),
                             _ => 0,
                         }

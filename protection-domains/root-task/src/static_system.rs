@@ -17,7 +17,7 @@ use sel4_capdl_initializer_types::{
 
 use crate::frames::FillWindows;
 use crate::slots::{absolute, Slots};
-use crate::spec::{Objects, Spec};
+use crate::spec::{index_of, Objects, Spec};
 
 pub enum BuildError {
     Kernel(sel4::Error),
@@ -80,8 +80,6 @@ pub struct StaticSystem {
     pub slots: Slots,
     /// The root task's own image (its pages' caps are in bootinfo).
     pub image: Range<usize>,
-    /// Per dynamic FWP, the range of slots its caps use (see the manager).
-    pub fwp_caps: alloc::vec::Vec<Option<Range<usize>>>,
     pub totals: Totals,
 }
 
@@ -162,20 +160,29 @@ impl StaticSystem {
                 .sum::<u64>()
                 - taken_ram,
         };
-        Ok(StaticSystem { objects: builder.objects, slots: builder.slots, image, fwp_caps: alloc::vec::Vec::new(), totals })
+        Ok(StaticSystem { objects: builder.objects, slots: builder.slots, image, totals })
     }
 }
 
 impl Builder<'_> {
     /// Returns the number of retypes and the bytes of RAM untypeds they took.
     fn create_objects(&mut self) -> Result<(usize, u64), BuildError> {
-        let untypeds = boot_untypeds::list(self.bootinfo);
+        let untypeds: alloc::vec::Vec<edgeos_boot_plan::Untyped> = self
+            .bootinfo
+            .untyped_list()
+            .iter()
+            .map(|ut| edgeos_boot_plan::Untyped {
+                paddr: ut.paddr() as u64,
+                size_bits: ut.size_bits() as u8,
+                is_device: ut.is_device(),
+            })
+            .collect();
         let into_root_cnode = init_thread::slot::CNODE.cap().absolute_cptr_for_self();
         let untyped_cap = |i: usize| self.bootinfo.untyped().index(i).cap();
         let objects = &self.objects;
         let slots = &mut self.slots;
         let mut taken_ram = 0;
-        let retypes = edgeos_boot_plan::plan(untypeds.as_slice(), objects, |step| {
+        let retypes = edgeos_boot_plan::plan(&untypeds, objects, |step| {
             let (untyped, blueprint, slot) = match step {
                 edgeos_boot_plan::Step::Object { untyped, object, .. } => {
                     let blueprint = objects.object(object).blueprint().expect("planned objects have blueprints");
@@ -188,7 +195,7 @@ impl Builder<'_> {
                     slots.take().map_err(|_| sel4::Error::NotEnoughMemory)?,
                 ),
             };
-            if !untypeds.as_slice()[untyped].is_device {
+            if !untypeds[untyped].is_device {
                 taken_ram += 1u64 << blueprint.physical_size_bits();
             }
             untyped_cap(untyped).untyped_retype(&blueprint, &into_root_cnode, slot.index(), 1)
@@ -197,7 +204,7 @@ impl Builder<'_> {
 
         // Objects the spec carves from untyped objects of its own.
         for cover in self.spec.untyped_covers.iter() {
-            let parent = self.objects.cap::<cap_type::Untyped>(cover.parent.0.to_native() as usize)?;
+            let parent = self.objects.cap::<cap_type::Untyped>(index_of(&cover.parent))?;
             for child in cover.children.start.0.to_native()..cover.children.end.0.to_native() {
                 let child = child as usize;
                 let blueprint = self.objects.object(child).blueprint().ok_or(BuildError::NoSlot { object: child })?;
@@ -206,9 +213,8 @@ impl Builder<'_> {
         }
 
         // ASID pools, in the spec's order: each replaces its untyped.
-        for id in self.spec.asid_slots.iter() {
-            let id = id.0.to_native() as usize;
-            let orig = absolute(self.objects.slot(id)?);
+        for pool in self.spec.asid_slots.iter() {
+            let orig = absolute(self.objects.slot(index_of(pool))?);
             let copy = self.slots.take()?;
             absolute(copy).copy(&orig, CapRights::all())?;
             orig.delete()?;
@@ -219,7 +225,7 @@ impl Builder<'_> {
 
     fn create_irq_handlers(&mut self) -> Result<(), BuildError> {
         for entry in self.spec.irqs.iter() {
-            let handler = entry.handler.0.to_native() as usize;
+            let handler = index_of(&entry.handler);
             let irq = entry.irq.to_sel4();
             let slot = absolute(self.objects.slot(handler)?);
             match self.objects.object(handler) {
@@ -233,7 +239,7 @@ impl Builder<'_> {
         for (id, irq) in self.objects.all::<object::ArchivedArmIrq>() {
             let handler = self.objects.cap::<cap_type::IrqHandler>(id)?;
             if let Some(notification) = irq.notification() {
-                let object = notification.object.0.to_native() as usize;
+                let object = index_of(&notification.object);
                 let target = self.badged(object, CapRights::all(), notification.badge.to_sel4())?;
                 handler.irq_handler_set_notification(target.cast())?;
             }
@@ -295,7 +301,7 @@ impl Builder<'_> {
             match entry {
                 PageTableEntry::Frame(cap) => {
                     // A frame is mapped once per cap: every mapping gets a copy.
-                    let object = cap.object.0.to_native() as usize;
+                    let object = index_of(&cap.object);
                     let copy = self.slots.take()?;
                     absolute(copy).copy(&absolute(self.objects.slot(object)?), CapRights::all())?;
                     copy.cap().downcast::<cap_type::UnspecifiedPage>().frame_map(
@@ -306,7 +312,7 @@ impl Builder<'_> {
                     )?;
                 }
                 PageTableEntry::PageTable(cap) => {
-                    let object = cap.object.0.to_native() as usize;
+                    let object = index_of(&cap.object);
                     let kind = TranslationTableObjectType::from_level(level + 1)
                         .ok_or(BuildError::Unsupported { object, what: "page tables this deep" })?;
                     self.objects
@@ -342,26 +348,26 @@ impl Builder<'_> {
         for (id, tcb) in self.objects.all::<object::ArchivedTcb>() {
             let thread = self.objects.cap::<cap_type::Tcb>(id)?;
             if let Some(notification) = tcb.bound_notification() {
-                thread.tcb_bind_notification(self.objects.cap(notification.object.0.to_native() as usize)?)?;
+                thread.tcb_bind_notification(self.objects.cap(index_of(&notification.object))?)?;
             }
             if let Some(vcpu) = tcb.vcpu() {
-                self.objects.cap::<cap_type::VCpu>(vcpu.object.0.to_native() as usize)?.vcpu_set_tcb(thread)?;
+                self.objects.cap::<cap_type::VCpu>(index_of(&vcpu.object))?.vcpu_set_tcb(thread)?;
             }
             let cspace = tcb.cspace();
             thread.tcb_configure(
-                self.objects.cap(cspace.object.0.to_native() as usize)?,
+                self.objects.cap(index_of(&cspace.object))?,
                 sel4::CNodeCapData::new(cspace.guard.to_sel4(), cspace.guard_size.into()),
-                self.objects.cap(tcb.vspace().object.0.to_native() as usize)?,
+                self.objects.cap(index_of(&tcb.vspace().object))?,
                 tcb.extra.ipc_buffer_addr.to_sel4(),
-                self.objects.cap(tcb.ipc_buffer().object.0.to_native() as usize)?,
+                self.objects.cap(index_of(&tcb.ipc_buffer().object))?,
             )?;
             let sc = match tcb.sc() {
-                Some(sc) => self.objects.cap(sc.object.0.to_native() as usize)?,
+                Some(sc) => self.objects.cap(index_of(&sc.object))?,
                 None => init_thread::slot::NULL.cap().cast(),
             };
             let fault_endpoint = match tcb.mcs_fault_ep() {
                 Some(ep) => self
-                    .badged(ep.object.0.to_native() as usize, ep.rights.to_sel4(), ep.badge.to_sel4())?
+                    .badged(index_of(&ep.object), ep.rights.to_sel4(), ep.badge.to_sel4())?
                     .cast(),
                 None => init_thread::slot::NULL.cap().cast(),
             };
@@ -377,7 +383,7 @@ impl Builder<'_> {
                 Some(ep) if ep.badge.to_sel4() != 0 => {
                     return Err(BuildError::Unsupported { object: id, what: "badged timeout endpoints" });
                 }
-                Some(ep) => self.objects.cap(ep.object.0.to_native() as usize)?,
+                Some(ep) => self.objects.cap(index_of(&ep.object))?,
                 None => init_thread::slot::NULL.cap().cast(),
             };
             thread.tcb_set_timeout_endpoint(timeout_endpoint)?;
@@ -402,7 +408,7 @@ impl Builder<'_> {
         for (id, cnode) in self.objects.all::<object::ArchivedCNode>() {
             let target = self.objects.cap::<cap_type::CNode>(id)?;
             for entry in cnode.slots() {
-                let source = absolute(self.objects.slot(entry.cap.obj().0.to_native() as usize)?);
+                let source = absolute(self.objects.slot(index_of(&entry.cap.obj()))?);
                 let destination =
                     target.absolute_cptr_from_bits_with_depth(entry.slot.0.to_native().into(), cnode.size_bits.into());
                 let rights = entry.cap.rights().unwrap_or(CapRights::all());
@@ -424,32 +430,5 @@ impl Builder<'_> {
             }
         }
         Ok(started)
-    }
-}
-
-/// The boot untypeds in the planner's terms, kept on the stack.
-mod boot_untypeds {
-    use edgeos_boot_plan::{Untyped, MAX_UNTYPEDS};
-
-    pub struct List {
-        items: [Untyped; MAX_UNTYPEDS],
-        len: usize,
-    }
-
-    impl List {
-        pub fn as_slice(&self) -> &[Untyped] {
-            &self.items[..self.len]
-        }
-    }
-
-    pub fn list(bootinfo: &sel4::BootInfoPtr) -> List {
-        let empty = Untyped { paddr: 0, size_bits: 0, is_device: false };
-        let mut list = List { items: [empty; MAX_UNTYPEDS], len: 0 };
-        for ut in bootinfo.untyped_list() {
-            list.items[list.len] =
-                Untyped { paddr: ut.paddr() as u64, size_bits: ut.size_bits() as u8, is_device: ut.is_device() };
-            list.len += 1;
-        }
-        list
     }
 }

@@ -64,7 +64,7 @@ impl Cursor {
 }
 
 /// Caps one clone of `prototype` needs in the manager's CNode.
-fn caps_needed(prototype: &Prototype) -> usize {
+pub fn caps_needed(prototype: &Prototype) -> usize {
     // Objects (address space, tables, CNode, TCB, SC, notification, reply,
     // fresh pages), a copy per page mapped (shared pages, and fresh pages
     // the multiplexer maps too), the fault endpoint.
@@ -72,40 +72,43 @@ fn caps_needed(prototype: &Prototype) -> usize {
 }
 
 impl Fwp {
+    /// Creates dynamic FWP `k`, its caps in `caps` (see [`caps_needed`]).
     pub fn create(
         k: usize,
         config: &ManagedFwp,
         prototype: &Prototype,
+        caps: Range<usize>,
         system: &mut StaticSystem,
         memory: &mut Memory,
         mux: &MuxLink,
     ) -> Result<Self, CreateError> {
         let template = usize::from(config.template);
         let slab = memory.slab(&mut system.slots, template, prototype.objects.slab_bits())?;
-        let caps = system.caps_of_fwp(k, caps_needed(prototype))?;
-        let result = Self::build(k, config, prototype, system, memory, mux, slab, caps.clone());
-        match result {
-            Ok(tcb) => Ok(Self { slab, caps, tcb }),
+        let mut fwp = Self { slab, caps, tcb: init_thread::slot::NULL.cap().cast() };
+        match fwp.build(k, config, prototype, system, memory, mux) {
+            Ok(tcb) => {
+                fwp.tcb = tcb;
+                Ok(fwp)
+            }
             Err(err) => {
                 // Roll back: nothing of a half-built FWP may survive.
-                let partial = Self { slab, caps, tcb: init_thread::slot::NULL.cap().cast() };
-                let _ = partial.destroy(memory, template);
+                let _ = fwp.destroy(memory, template);
                 Err(err)
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn build(
+        &self,
         k: usize,
         config: &ManagedFwp,
         prototype: &Prototype,
         system: &mut StaticSystem,
         memory: &mut Memory,
         mux: &MuxLink,
-        slab: Slot,
-        caps: Range<usize>,
     ) -> Result<cap::Tcb, CreateError> {
+        let caps = self.caps.clone();
+        let slab = self.slab;
         let mut cursor = Cursor { next: caps.start, end: caps.end };
         let slab_cap: cap::Untyped = slab.cap().downcast();
         let into = init_thread::slot::CNODE.cap().absolute_cptr_for_self();
@@ -260,21 +263,5 @@ impl Fwp {
             absolute(Slot::from_index(slot)).delete()?;
         }
         memory.release_slab(template, self.slab)
-    }
-}
-
-impl StaticSystem {
-    /// FWP `k`'s range of `n` slots in the manager's CNode: taken at its
-    /// first creation and reused by every later one.
-    pub fn caps_of_fwp(&mut self, k: usize, n: usize) -> Result<Range<usize>, CreateError> {
-        if self.fwp_caps.len() <= k {
-            self.fwp_caps.resize(k + 1, None);
-        }
-        if let Some(range) = self.fwp_caps[k].clone() {
-            return Ok(range);
-        }
-        let range = self.slots.take_many(n).map_err(|_| CreateError::NoMemory)?;
-        self.fwp_caps[k] = Some(range.clone());
-        Ok(range)
     }
 }

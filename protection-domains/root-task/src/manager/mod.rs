@@ -14,6 +14,7 @@ mod mux;
 mod prototype;
 
 use alloc::vec::Vec;
+use core::ops::Range;
 
 use edgeos_config::{ManagerConfig, MAX_TEMPLATES};
 use edgeos_fwp_manager::comm::{self, Completion, Request, Status};
@@ -37,6 +38,9 @@ pub struct Manager {
     mux: MuxLink,
     prototypes: Vec<Prototype>,
     fwps: Vec<Option<Fwp>>,
+    /// Per dynamic FWP, the slots of the manager's CNode its caps use:
+    /// taken at its first creation, reused by every later one.
+    fwp_caps: Vec<Option<Range<usize>>>,
     created: u64,
     destroyed: u64,
 }
@@ -54,7 +58,8 @@ impl Manager {
             prototypes.push(Prototype::read(&system.objects, template, &mux)?);
         }
         let fwps = (0..config.fwps.len()).map(|_| None).collect();
-        Ok(Some(Self { system, memory, config, mux, prototypes, fwps, created: 0, destroyed: 0 }))
+        let fwp_caps = (0..config.fwps.len()).map(|_| None).collect();
+        Ok(Some(Self { system, memory, config, mux, prototypes, fwps, fwp_caps, created: 0, destroyed: 0 }))
     }
 
     /// Steps down to the manager's priority and budget, then serves
@@ -120,7 +125,14 @@ impl Manager {
         match (request, self.fwps[k].is_some()) {
             (Request::Create(_), false) => {
                 let prototype = &self.prototypes[usize::from(fwp_config.template)];
-                match Fwp::create(k, &fwp_config, prototype, &mut self.system, &mut self.memory, &self.mux) {
+                let caps = match &self.fwp_caps[k] {
+                    Some(range) => range.clone(),
+                    None => match self.system.slots.take_many(clone::caps_needed(prototype)) {
+                        Ok(range) => self.fwp_caps[k].insert(range).clone(),
+                        Err(_) => return Status::NoMemory,
+                    },
+                };
+                match Fwp::create(k, &fwp_config, prototype, caps, &mut self.system, &mut self.memory, &self.mux) {
                     Ok(fwp) => {
                         self.fwps[k] = Some(fwp);
                         self.created += 1;

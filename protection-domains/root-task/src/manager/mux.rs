@@ -9,13 +9,15 @@ use edgeos_config::ManagerConfig;
 use edgeos_fwp_manager::caps;
 use edgeos_fwp_manager::comm::MappedPage;
 use sel4::{cap, cap_type, init_thread, CNodeCapData, CapRights, ObjectBlueprint};
-use sel4_capdl_initializer_types::{object, vm_attributes_from_whether_cached_and_exec, ArchivedObject};
+use sel4_capdl_initializer_types::{
+    object, vm_attributes_from_whether_cached_and_exec, ArchivedCap, ArchivedObject, HasArchivedCapTable,
+};
 
 use super::clone::CreateError;
 use super::memory::Memory;
 use crate::frames;
 use crate::slots::absolute;
-use crate::spec::Objects;
+use crate::spec::{index_of, Objects};
 use crate::static_system::{BuildError, StaticSystem};
 
 const PAGE: usize = 4096;
@@ -54,7 +56,7 @@ pub fn find_config(objects: &Objects<'static>) -> Result<Option<ManagerConfig>, 
             // the frame the multiplexer maps right after this one.
             let mux_pd = u16::from_le_bytes([blob[8], blob[9]]);
             let (_, mux) = objects.pd_tcb(mux_pd).ok_or(BuildError::UnsupportedSpec("a manager blob naming no PD"))?;
-            let vspace = mux.vspace().object.0.to_native() as usize;
+            let vspace = index_of(&mux.vspace().object);
             let (mut first, mut next) = (None, None);
             objects.mappings(vspace, |m| {
                 if m.frame == frame {
@@ -86,17 +88,14 @@ impl MuxLink {
     ) -> Result<Self, BuildError> {
         let objects = &system.objects;
         let (_, tcb) = objects.pd_tcb(config.mux_pd).ok_or(BuildError::UnsupportedSpec("a manager blob naming no PD"))?;
-        let vspace_object = tcb.vspace().object.0.to_native() as usize;
-        let root_object = tcb.cspace().object.0.to_native() as usize;
-        let notification_object = tcb
-            .bound_notification()
-            .ok_or(BuildError::UnsupportedSpec("a multiplexer without a notification"))?
-            .object
-            .0
-            .to_native() as usize;
+        let vspace_object = index_of(&tcb.vspace().object);
+        let root_object = index_of(&tcb.cspace().object);
+        let notification_object =
+            index_of(&tcb.bound_notification().ok_or(BuildError::UnsupportedSpec("a multiplexer without a notification"))?.object);
         let cnode_object = inner_cnode(objects, root_object)?;
-        let endpoint_object = match cnode_slot(objects, cnode_object, 1) {
-            Some(ArchivedCapRef::Endpoint(id)) => id,
+        // Microkit's slot 1 holds a PD's input endpoint when it has one.
+        let endpoint_object = match cap_in_slot(objects, cnode_object, 1) {
+            Some(ArchivedCap::Endpoint(endpoint)) => index_of(&endpoint.object),
             _ => return Err(BuildError::UnsupportedSpec("a multiplexer without an endpoint (it has no children)")),
         };
 
@@ -208,31 +207,15 @@ impl MuxLink {
     }
 }
 
-/// What one slot of a CNode holds, as far as the manager cares.
-pub enum ArchivedCapRef {
-    Endpoint(usize),
-    Other,
-}
-
 /// A Microkit PD's CSpace root holds its Microkit CNode at slot 0.
 pub fn inner_cnode(objects: &Objects<'static>, root: usize) -> Result<usize, BuildError> {
-    let ArchivedObject::CNode(cnode) = objects.object(root) else {
-        return Err(BuildError::UnsupportedSpec("a PD whose CSpace root is not a CNode"));
-    };
-    use sel4_capdl_initializer_types::HasArchivedCapTable;
-    cnode
-        .slots()
-        .iter()
-        .find(|entry| entry.slot.0.to_native() == 0)
-        .map(|entry| entry.cap.obj().0.to_native() as usize)
+    cap_in_slot(objects, root, 0)
+        .map(|cap| index_of(&cap.obj()))
         .ok_or(BuildError::UnsupportedSpec("a PD CSpace without Microkit's CNode"))
 }
 
-fn cnode_slot(objects: &Objects<'static>, cnode: usize, slot: u32) -> Option<ArchivedCapRef> {
-    use sel4_capdl_initializer_types::{ArchivedCap, HasArchivedCapTable};
+/// The cap the spec puts in slot `slot` of CNode `cnode`.
+fn cap_in_slot(objects: &Objects<'static>, cnode: usize, slot: u32) -> Option<&'static ArchivedCap> {
     let ArchivedObject::CNode(cnode) = objects.object(cnode) else { return None };
-    cnode.slots().iter().find(|entry| entry.slot.0.to_native() == slot).map(|entry| match &entry.cap {
-        ArchivedCap::Endpoint(ep) => ArchivedCapRef::Endpoint(ep.object.0.to_native() as usize),
-        _ => ArchivedCapRef::Other,
-    })
+    cnode.slots().iter().find(|entry| entry.slot.0.to_native() == slot).map(|entry| &entry.cap)
 }

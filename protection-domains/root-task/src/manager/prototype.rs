@@ -10,7 +10,7 @@ use sel4::CapRights;
 use sel4_capdl_initializer_types::{ArchivedCap, ArchivedObject, HasArchivedCapTable, HasVmAttributes};
 
 use super::mux::{inner_cnode, MuxLink};
-use crate::spec::Objects;
+use crate::spec::{index_of, Objects};
 use crate::static_system::BuildError;
 
 /// One page the prototype maps.
@@ -56,17 +56,14 @@ pub struct Prototype {
     pub objects: CloneObjects,
 }
 
-fn id(object: &sel4_capdl_initializer_types::ArchivedObjectId) -> usize {
-    object.0.to_native() as usize
-}
 
 impl Prototype {
     pub fn read(objects: &Objects<'static>, template: &ManagedTemplate, mux: &MuxLink) -> Result<Self, BuildError> {
         let unsupported = BuildError::UnsupportedSpec;
         let (_, tcb) = objects.pd_tcb(template.prototype_pd).ok_or(unsupported("a prototype naming no PD"))?;
-        let vspace = id(&tcb.vspace().object);
-        let own_notification = tcb.bound_notification().map(|n| id(&n.object)).ok_or(unsupported("a prototype without a notification"))?;
-        let sc = tcb.sc().map(|sc| id(&sc.object)).ok_or(unsupported("a prototype without a scheduling context"))?;
+        let vspace = index_of(&tcb.vspace().object);
+        let own_notification = tcb.bound_notification().map(|n| index_of(&n.object)).ok_or(unsupported("a prototype without a notification"))?;
+        let sc = tcb.sc().map(|sc| index_of(&sc.object)).ok_or(unsupported("a prototype without a scheduling context"))?;
         let ArchivedObject::SchedContext(sc) = objects.object(sc) else { return Err(unsupported("a prototype SC")) };
 
         let mut pages = Vec::new();
@@ -87,22 +84,22 @@ impl Prototype {
             return Err(unsupported("prototypes with pages other than 4 KiB"));
         }
 
-        let cnode = inner_cnode(objects, id(&tcb.cspace().object))?;
+        let cnode = inner_cnode(objects, index_of(&tcb.cspace().object))?;
         let ArchivedObject::CNode(cnode_object) = objects.object(cnode) else { return Err(unsupported("a prototype CNode")) };
         let mut entries = Vec::new();
         for entry in cnode_object.slots() {
             let slot = u64::from(entry.slot.0.to_native());
             let kind = match &entry.cap {
-                ArchivedCap::Notification(n) if id(&n.object) == own_notification => {
+                ArchivedCap::Notification(n) if index_of(&n.object) == own_notification => {
                     Entry::OwnNotification { rights: n.rights.to_sel4(), badge: n.badge.to_sel4() }
                 }
-                ArchivedCap::Notification(n) if id(&n.object) == mux.notification_object() => {
+                ArchivedCap::Notification(n) if index_of(&n.object) == mux.notification_object() => {
                     Entry::MuxNotification { rights: n.rights.to_sel4() }
                 }
-                ArchivedCap::Endpoint(e) if id(&e.object) == mux.endpoint_object() => {
+                ArchivedCap::Endpoint(e) if index_of(&e.object) == mux.endpoint_object() => {
                     Entry::FaultEndpoint { rights: e.rights.to_sel4() }
                 }
-                ArchivedCap::PageTable(p) if id(&p.object) == vspace => Entry::VSpace,
+                ArchivedCap::PageTable(p) if index_of(&p.object) == vspace => Entry::VSpace,
                 ArchivedCap::Reply(_) => Entry::Reply,
                 _ => return Err(unsupported("prototype caps other than its own, the multiplexer's notification and fault endpoint")),
             };
@@ -156,7 +153,7 @@ impl Prototype {
 fn mux_badge_for(objects: &Objects<'static>, mux: &MuxLink, notification: usize) -> Option<u64> {
     let ArchivedObject::CNode(cnode) = objects.object(mux.cnode_object()) else { return None };
     cnode.slots().iter().find_map(|entry| match &entry.cap {
-        ArchivedCap::Notification(n) if id(&n.object) == notification => Some(n.badge.to_sel4()),
+        ArchivedCap::Notification(n) if index_of(&n.object) == notification => Some(n.badge.to_sel4()),
         _ => None,
     })
 }
