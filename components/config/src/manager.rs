@@ -23,7 +23,7 @@ const MAGIC: u32 = u32::from_le_bytes(*b"EDFM");
 pub const REGION_COUNT: usize = 7;
 
 /// Most FWPs the manager creates at run time (the blob lists each).
-pub const MAX_MANAGED_FWPS: usize = 120;
+pub const MAX_MANAGED_FWPS: usize = 1024;
 
 /// A region of an FWP's address space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,11 +219,12 @@ mod tests {
         }
         let t0 = 24;
         let f0 = t0 + TEMPLATE_LEN;
-        let cases: [(usize, u8, ConfigError); 7] = [
+        let cases: [(usize, u8, ConfigError); 8] = [
             (0, 0, ConfigError::BadMagic),
             (10, 62, ConfigError::BadValue("channel id")),
             (12, 1, ConfigError::BadValue("region address")),
             (20, 9, ConfigError::BadValue("template or FWP count")),
+            (23, 4, ConfigError::BadValue("template or FWP count")),
             (t0 + 4 + 8, 1, ConfigError::BadValue("region size")),
             (f0, 1, ConfigError::BadValue("FWP template")),
             (f0 + 1, 62, ConfigError::BadValue("channel id")),

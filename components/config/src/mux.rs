@@ -5,12 +5,12 @@ use crate::{ConfigError, Protocols};
 
 /// Most FWP slots a system can have: slot PDs (Microkit's 63 PDs bound
 /// those) and the FWP manager's dynamic FWPs together.
-pub const MAX_SLOTS: usize = 128;
+pub const MAX_SLOTS: usize = 1024;
 
 /// FWP slots the multiplexer binary drives: its tables are sized at build
 /// time. The system tool refuses configurations with more, so a
 /// configuration mistake is reported before boot instead of by the mux.
-pub const MUX_SLOT_CAPACITY: usize = 128;
+pub const MUX_SLOT_CAPACITY: usize = 1024;
 
 /// Most templates a system can have (each costs a template PD).
 pub const MAX_TEMPLATES: usize = 8;
@@ -36,9 +36,9 @@ pub struct TemplateLayout {
     /// One FWP per flow (5-tuple) rather than one for the whole service.
     pub per_flow: bool,
     /// Slots kept restored ahead of demand; 0: spawn on demand only.
-    pub warm_pool: u8,
+    pub warm_pool: u16,
     /// Most of its FWPs serving at once.
-    pub max_active: u8,
+    pub max_active: u16,
     /// An FWP without traffic for this long is torn down; 0: never.
     pub idle_timeout_ms: u32,
     /// The template PD's child id.
@@ -141,7 +141,7 @@ fn rings(r: &mut Reader<'_>) -> Result<[u64; 4], ConfigError> {
 fn parse_template(r: &mut Reader<'_>) -> Result<TemplateLayout, ConfigError> {
     let (proto, flags, port) = (r.u8()?, r.u8()?, r.u16()?);
     let service = SlotService { protocols: Protocols::from_byte(proto)?, port };
-    let (warm_pool, max_active, _pad) = (r.u8()?, r.u8()?, r.u16()?);
+    let (warm_pool, max_active) = (r.u16()?, r.u16()?);
     if max_active == 0 || warm_pool > max_active {
         return Err(ConfigError::BadValue("max_active or warm_pool"));
     }
@@ -164,7 +164,8 @@ fn parse_template(r: &mut Reader<'_>) -> Result<TemplateLayout, ConfigError> {
 fn emit_template(w: &mut Writer<'_>, t: &TemplateLayout) -> Result<(), ConfigError> {
     w.put(&[t.service.protocols.to_byte(), u8::from(t.per_flow)])?;
     w.put(&t.service.port.to_le_bytes())?;
-    w.put(&[t.warm_pool, t.max_active, 0, 0])?;
+    w.put(&t.warm_pool.to_le_bytes())?;
+    w.put(&t.max_active.to_le_bytes())?;
     w.put(&t.idle_timeout_ms.to_le_bytes())?;
     w.put(&[t.child_id, t.channel, 0, 0])?;
     w.put(&t.ctrl.to_le_bytes())?;
@@ -233,8 +234,7 @@ impl MuxConfig {
         let mac = r.take()?;
         let stats_port = r.u16()?;
         let (template_count, timer_channel) = (usize::from(r.u8()?), r.u8()?);
-        let count = usize::from(r.u8()?);
-        let _pad = r.u8()?;
+        let count = usize::from(r.u16()?);
         if template_count > MAX_TEMPLATES || count > MAX_SLOTS {
             return Err(ConfigError::BadValue("template or slot count"));
         }
@@ -273,7 +273,8 @@ impl MuxConfig {
         w.put(&self.mac)?;
         w.put(&self.stats_port.to_le_bytes())?;
         let timer = self.timer_channel.unwrap_or(NO_TIMER);
-        w.put(&[self.templates.len() as u8, timer, self.slots.len() as u8, 0])?;
+        w.put(&[self.templates.len() as u8, timer])?;
+        w.put(&(self.slots.len() as u16).to_le_bytes())?;
         let (comm, signal) = self.manager.map_or((0, NO_TIMER), |m| (m.comm, m.signal));
         w.put(&comm.to_le_bytes())?;
         w.put(&[signal, 0, 0, 0])?;
@@ -357,13 +358,14 @@ mod tests {
         let t0 = 36; // first template
         let s0 = t0 + 2 * TEMPLATE_LEN; // first slot
         let s3 = s0 + 3 * SLOT_LEN; // the dynamic slot
-        let cases: [(usize, u8, ConfigError); 12] = [
+        let cases: [(usize, u8, ConfigError); 13] = [
             (0, 0x45 ^ 1, ConfigError::BadMagic),
             (4, 2, ConfigError::Version(2)),
             (20, 9, ConfigError::BadValue("template or slot count")),
+            (23, 5, ConfigError::BadValue("template or slot count")),
             (21, 62, ConfigError::BadValue("child or channel id")),
             (t0, 4, ConfigError::BadValue("protocols")),
-            (t0 + 5, 0, ConfigError::BadValue("max_active or warm_pool")),
+            (t0 + 6, 0, ConfigError::BadValue("max_active or warm_pool")),
             (t0 + 12, 62, ConfigError::BadValue("child or channel id")),
             (s0, 2, ConfigError::BadValue("slot template")),
             (s0 + 4, 1, ConfigError::BadValue("region address")),

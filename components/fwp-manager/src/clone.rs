@@ -76,6 +76,25 @@ pub struct CloneObjects {
     pub sc_bits: u32,
     /// log2 of a notification's and of a reply object's size (each at most this).
     pub small_bits: u32,
+    /// log2 of the size of the CNode that keeps the clone's caps once it
+    /// is built (see [`store_radix`]).
+    pub store_bits: u32,
+}
+
+/// log2 of a CNode slot's size on 64-bit seL4.
+pub const SLOT_BITS: u32 = 5;
+
+/// The radix of the CNode that keeps the caps of a clone that needs
+/// `caps` of them: the manager builds a clone in a scratch range of its
+/// own CNode (a cap must be in the manager's CSpace to be invoked), then
+/// moves every cap into this CNode, made from the clone's slab. Its root
+/// CNode so holds two caps per FWP (slab and store), not hundreds, and
+/// revoking the slab deletes the store with everything in it. At least
+/// `min_bits` bytes big, so that, retyped first, it never leaves a gap
+/// before the objects after it.
+pub fn store_radix(caps: usize, min_bits: u32) -> u32 {
+    let needed = (caps.max(2) as u64).next_power_of_two().trailing_zeros();
+    needed.max(min_bits.saturating_sub(SLOT_BITS))
 }
 
 impl CloneObjects {
@@ -88,7 +107,8 @@ impl CloneObjects {
             + (1u64 << self.cnode_bits)
             + (1u64 << self.tcb_bits)
             + (1u64 << self.sc_bits)
-            + 2 * (1u64 << self.small_bits);
+            + 2 * (1u64 << self.small_bits)
+            + (1u64 << self.store_bits);
         bytes.next_power_of_two().trailing_zeros()
     }
 }
@@ -143,6 +163,16 @@ mod tests {
     }
 
     #[test]
+    fn the_store_holds_every_cap_and_is_never_smaller_than_the_address_space() {
+        assert_eq!(store_radix(294, 12), 9);
+        assert_eq!(store_radix(256, 12), 8);
+        assert_eq!(store_radix(257, 12), 9);
+        // A small clone's store still fills a 4 KiB address space's size.
+        assert_eq!(store_radix(10, 12), 7);
+        assert_eq!(store_radix(0, 0), 1);
+    }
+
+    #[test]
     fn the_slab_holds_every_object_with_room_to_spare_at_most_double() {
         let objects = CloneObjects {
             fresh_pages: 60,
@@ -152,9 +182,10 @@ mod tests {
             tcb_bits: 11,
             sc_bits: 8,
             small_bits: 6,
+            store_bits: 14,
         };
         let bits = objects.slab_bits();
-        let need = 64 * PAGE + (1 << 13) + (1 << 12) + (1 << 11) + (1 << 8) + 2 * (1 << 6);
+        let need = 64 * PAGE + (1 << 13) + (1 << 12) + (1 << 11) + (1 << 8) + 2 * (1 << 6) + (1 << 14);
         assert!(1u64 << bits >= need);
         assert!(1u64 << (bits - 1) < need);
     }

@@ -91,7 +91,7 @@ mod tests {
         }
     }
 
-    fn template(protocols: Protocols, port: u16, warm_pool: u8, max_active: u8) -> TemplateLayout {
+    fn template(protocols: Protocols, port: u16, warm_pool: u16, max_active: u16) -> TemplateLayout {
         TemplateLayout {
             service: SlotService { protocols, port },
             per_flow: protocols == Protocols::TCP,

@@ -47,18 +47,39 @@ impl core::fmt::Display for ConnectError {
 
 /// The multiplexer's end of the driver rings: a pool of `N` buffers over the
 /// shared region, of which up to `rx_target` are kept offered for reception.
+///
+/// The driver hands every descriptor back on a used ring, which it cannot
+/// wait on, so the protocol needs room there for every descriptor lent:
+/// tx buffers in flight never exceed a ring's capacity. (A pool larger than
+/// a ring once lent 768 tx buffers against 511-entry rings; the driver
+/// had to drop 257 returns, and those buffers never came back.)
 #[derive(Debug)]
 pub struct DriverLink<const N: usize> {
     pool: BufferPool<N>,
     rx_target: usize,
     rx_lent: usize,
+    tx_limit: usize,
+    tx_in_flight: usize,
     stats: LinkStats,
 }
 
 impl<const N: usize> DriverLink<N> {
-    /// A link over `region` that keeps `rx_target` buffers offered to the driver.
-    pub fn new(region: Region, rx_target: usize) -> Self {
-        Self { pool: BufferPool::new(region), rx_target, rx_lent: 0, stats: LinkStats::default() }
+    /// A link over `region` that keeps `rx_target` buffers offered to the
+    /// driver, over rings that hold `ring_capacity` descriptors each.
+    pub fn new(region: Region, rx_target: usize, ring_capacity: usize) -> Self {
+        Self {
+            pool: BufferPool::new(region),
+            rx_target: rx_target.min(ring_capacity),
+            rx_lent: 0,
+            tx_limit: ring_capacity,
+            tx_in_flight: 0,
+            stats: LinkStats::default(),
+        }
+    }
+
+    /// Tx buffers lent to the driver and not yet returned.
+    pub fn tx_in_flight(&self) -> usize {
+        self.tx_in_flight
     }
 
     /// The counters so far.
@@ -171,10 +192,16 @@ impl<const N: usize> DriverLink<N> {
         if frame.len() > self.pool.region().buf_size() {
             return Err(SendError::TooLong);
         }
+        if self.tx_in_flight >= self.tx_limit {
+            return Err(SendError::NoBuffer);
+        }
         let buf = self.pool.take().ok_or(SendError::NoBuffer)?;
         mem.write_at(buf.offset, frame);
         match tx_free.enqueue(Buf { len: frame.len(), ..buf }) {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => {
+                self.tx_in_flight += 1;
+                Ok(())
+            }
             outcome => {
                 let _ = self.pool.give_back(&buf);
                 if outcome.is_err() {
@@ -193,6 +220,7 @@ impl<const N: usize> DriverLink<N> {
                 Ok(Some(buf)) => {
                     if self.pool.give_back(&buf).is_ok() {
                         self.stats.tx_completed += 1;
+                        self.tx_in_flight = self.tx_in_flight.saturating_sub(1);
                         reclaimed += 1;
                     } else {
                         self.stats.bad_returns += 1;
@@ -222,7 +250,7 @@ mod tests {
     const BUF: usize = 2048;
 
     fn link() -> DriverLink<8> {
-        DriverLink::new(Region::new(8 * BUF, BUF), 4)
+        DriverLink::new(Region::new(8 * BUF, BUF), 4, 15)
     }
 
     #[test]
@@ -308,12 +336,40 @@ mod tests {
 
     #[test]
     fn sending_with_every_buffer_in_flight_drops_the_frame() {
-        let mut link = DriverLink::<2>::new(Region::new(2 * BUF, BUF), 0);
+        let mut link = DriverLink::<2>::new(Region::new(2 * BUF, BUF), 0, 15);
         let mut tx_free = MemQueue::<16>::new();
         let mut mem = vec![0u8; 2 * BUF];
         link.send(b"a", &mut tx_free, &mut mem[..]).unwrap();
         link.send(b"b", &mut tx_free, &mut mem[..]).unwrap();
         assert_eq!(link.send(b"c", &mut tx_free, &mut mem[..]), Err(SendError::NoBuffer));
+    }
+
+    #[test]
+    fn tx_buffers_in_flight_never_exceed_what_the_used_ring_holds() {
+        // Eight buffers, none for rx, rings of three: the fourth frame
+        // waits for a return even though the pool has buffers left.
+        let mut link = DriverLink::<8>::new(Region::new(8 * BUF, BUF), 0, 3);
+        let mut tx_free = MemQueue::<16>::new();
+        let mut mem = vec![0u8; 8 * BUF];
+        for frame in [b"a", b"b", b"c"] {
+            link.send(frame, &mut tx_free, &mut mem[..]).unwrap();
+        }
+        assert_eq!(link.send(b"d", &mut tx_free, &mut mem[..]), Err(SendError::NoBuffer));
+        assert_eq!((link.tx_in_flight(), link.available()), (3, 5));
+        // The driver sends one and returns it: one more may go.
+        tx_free.commit();
+        let mut tx_used = MemQueue::<16>::new();
+        tx_used.enqueue(tx_free.dequeue().unwrap().unwrap()).unwrap().unwrap();
+        tx_used.commit();
+        assert_eq!(link.reclaim_tx(&mut tx_used), 1);
+        link.send(b"d", &mut tx_free, &mut mem[..]).unwrap();
+        assert_eq!(link.send(b"e", &mut tx_free, &mut mem[..]), Err(SendError::NoBuffer));
+    }
+
+    #[test]
+    fn the_rx_target_is_capped_by_the_ring() {
+        let mut link = DriverLink::<8>::new(Region::new(8 * BUF, BUF), 8, 3);
+        assert_eq!(link.provide_rx(&mut MemQueue::<16>::new()), 3);
     }
 
     #[test]

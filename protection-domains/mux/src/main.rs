@@ -38,9 +38,10 @@ const MAX_BUFFERS: usize = 1024;
 const RX_BUFFERS: usize = 256;
 /// FWP slots this binary can drive; the configuration may use fewer.
 pub(crate) const MAX_SLOTS: usize = edgeos_config::MUX_SLOT_CAPACITY;
-/// Flow-table capacity (a power of two): two entries for every slot, one
-/// per service or flow of each FWP.
-const FLOWS: usize = 256;
+/// Flow-table capacity (a power of two): four entries for every slot, so
+/// that a full table of per-connection flows stays a short probe away (a
+/// hash map: no scan per packet).
+const FLOWS: usize = 4096;
 /// Per-frame time samples kept (the first ones; later frames only count).
 pub(crate) const HOP_SAMPLES: usize = 16 * 1024;
 
@@ -97,7 +98,7 @@ fn init() -> MuxPd {
         // SAFETY: `net_dma` is mapped rw into this PD and the driver only.
         mem: unsafe { region(*var!(net_dma_vaddr: usize = 0), net_dma_size) },
     };
-    let link = DriverLink::new(Region::new(net_dma_size, BUFFER_SIZE), RX_BUFFERS);
+    let link = DriverLink::new(Region::new(net_dma_size, BUFFER_SIZE), RX_BUFFERS, edgeos_pd_ring::RING_CAPACITY);
 
     let children = Children::new(config.as_ref());
     let mut tenants = Vec::new();

@@ -96,6 +96,10 @@ impl BufferMemory for SharedRegion {
     }
 }
 
+/// Descriptors a ring holds at once: one entry stays empty, so that a
+/// full ring and an empty one differ.
+pub const RING_CAPACITY: usize = sel4_shared_ring_buffer::RING_BUFFER_SIZE - 1;
+
 /// The ring at `vaddr`, an address system.xml maps (through a setvar or a
 /// configuration blob).
 pub fn ring_at(vaddr: usize) -> core::ptr::NonNull<sel4_shared_ring_buffer::RawRingBuffer> {

@@ -26,8 +26,9 @@ use sel4_phdrs_patched as _;
 use crate::static_system::StaticSystem;
 
 /// The checked spec access (bytecheck) and deflated frame contents use the
-/// heap; the stack holds the allocation plan's untyped index.
-#[root_task(stack_size = 0x10_000, heap_size = 0x40_000)]
+/// heap; the stack holds the allocation plan's untyped index and the
+/// manager's configuration (up to 1,024 FWPs) while it is parsed.
+#[root_task(stack_size = 0x80_000, heap_size = 0x100_000)]
 fn main(bootinfo: &sel4::BootInfoPtr) -> ! {
     let phdrs = locate_phdrs().expect("root task: no program headers");
     let spec_segment = phdrs

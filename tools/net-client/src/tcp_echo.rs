@@ -20,9 +20,10 @@ use crate::pattern::{self, compare, Difference};
 use crate::target::Loopback;
 use crate::Error;
 
-/// Most concurrent connections: each costs two threads (a per-connection
-/// TCP echo template gives each its own FWP).
-pub const MAX_CONNECTIONS: u32 = 128;
+/// Most concurrent connections: each costs two threads and a socket (a
+/// per-connection TCP echo template gives each its own FWP; the system
+/// tests open a thousand at once).
+pub const MAX_CONNECTIONS: u32 = 2048;
 /// Most bytes per connection: 16 MiB keeps a run under a second on loopback
 /// and within a few seconds through QEMU's user-mode network.
 pub const MAX_BYTES: usize = 16 << 20;
@@ -129,6 +130,7 @@ pub fn run_holding<T>(params: TcpEcho, while_open: impl FnOnce() -> T) -> Result
             .map(|index| {
                 thread::Builder::new()
                     .name(format!("tcp-echo-{index}"))
+                    .stack_size(256 << 10)
                     .spawn_scoped(scope, move || one_connection(params, index, held))
             })
             .collect();

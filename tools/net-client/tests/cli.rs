@@ -722,7 +722,7 @@ fn counts_sizes_and_timeouts_are_bounded() {
             "--to",
             "127.0.0.1:7",
             "--connections",
-            "129",
+            "2049",
             "--bytes",
             "1",
         ],

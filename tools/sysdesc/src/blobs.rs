@@ -78,6 +78,10 @@ fn id(value: u64, what: &str, plan: &SlotPlan<'_>) -> Result<u8, String> {
     u8::try_from(value).map_err(|_| format!("{}'s {what} {value} does not fit the blob", plan.name()))
 }
 
+fn count(value: u64, what: &str, plan: &SlotPlan<'_>) -> Result<u16, String> {
+    u16::try_from(value).map_err(|_| format!("{}'s {what} {value} does not fit the blob", plan.name()))
+}
+
 fn len(value: u64, what: &str, plan: &SlotPlan<'_>) -> Result<u32, String> {
     u32::try_from(value).map_err(|_| {
         format!(
@@ -103,8 +107,8 @@ fn template_layout(plan: &SlotPlan<'_>) -> Result<TemplateLayout, String> {
     Ok(TemplateLayout {
         service,
         per_flow: t.per_flow,
-        warm_pool: id(warm_pool, "warm pool", plan)?,
-        max_active: id(t.max_active(), "max_active", plan)?,
+        warm_pool: count(warm_pool, "warm pool", plan)?,
+        max_active: count(t.max_active(), "max_active", plan)?,
         idle_timeout_ms: len(t.idle_timeout_ms, "idle timeout", plan)?,
         child_id: id(plan.child_id, "child id", plan)?,
         channel: id(plan.channel, "channel id", plan)?,

@@ -176,11 +176,11 @@ fn dynamic(g: &Generated, c: &config::Config, mc: &MuxConfig, statics: usize) ->
         return None;
     }
     let region = sys.memory_region("fwp_manager").expect("fwp_manager region");
-    assert_eq!((region.size, region.prefill_path.as_deref()), (0x3000, Some("fwp_manager.bin")));
+    assert_eq!((region.size, region.prefill_path.as_deref()), (0x11000, Some("fwp_manager.bin")));
     let m = map(mux, "fwp_manager");
     assert_eq!((m.perms, m.cached), (Perms::RW, true));
     let link = mc.manager.expect("the mux's blob names the manager");
-    assert_eq!(link.comm, m.vaddr + 0x2000, "the shared page is the region's third");
+    assert_eq!(link.comm, m.vaddr + 0x10000, "the shared page follows the blob's sixteen pages");
 
     let bytes = blob(g, "fwp_manager.bin");
     assert_eq!(bytes.len() as u64, region.size, "the file covers the whole region");
@@ -263,13 +263,13 @@ fn system_toml_blobs_parse_back_and_match_the_maps() {
     // 5 slot PDs and 116 dynamic FWPs. Microkit numbers the PDs net_driver,
     // mux, fwp_00..fwp_04 (one per template: the prototypes), tmpl_*, timer.
     let manager = manager.expect("system.toml has dynamic FWPs");
-    assert_eq!((statics, mux.slots.len()), (5, 121));
+    assert_eq!((statics, mux.slots.len()), (5, 1021));
     assert_eq!(manager.mux_pd, 1);
     assert_eq!(manager.templates.iter().map(|t| t.prototype_pd).collect::<Vec<_>>(), [2, 3, 4, 5, 6]);
     // The manager signals on the first id after the timer's, dynamic FWPs
     // share the next ones (13..=61), round robin; their windows follow the
     // children's, 4 MiB apart.
-    assert_eq!((manager.mux_signal, manager.comm), (12, 0x5a00_2000));
+    assert_eq!((manager.mux_signal, manager.comm), (12, 0x5a01_0000));
     for (k, fwp) in manager.fwps.iter().enumerate() {
         assert_eq!(fwp.signal, 13 + (k % 49) as u8);
         assert_eq!(fwp.mux[0], 0x6280_0000 + 0x40_0000 * k as u64, "dynamic FWP {k}'s window");
@@ -526,7 +526,7 @@ fn with_manager(g: &Generated, edit: impl FnOnce(&mut ManagerConfig)) -> CheckOp
     let mut opts = options(g, Vec::new());
     let mut manager = ManagerConfig::parse(blob(g, "fwp_manager.bin")).expect("parse");
     edit(&mut manager);
-    let mut bytes = vec![0; 0x3000];
+    let mut bytes = vec![0; 0x11000];
     manager.emit(&mut bytes).expect("emit");
     opts.blobs.insert("fwp_manager.bin".into(), bytes);
     opts
@@ -567,7 +567,7 @@ fn check_finds_a_manager_blob_that_disagrees_with_the_system() {
     let top = with_manager(&g, |m| m.fwps[42].mux[6] = 0xff_ffff_0000);
     assert_has(
         &errors(&g.system, &top),
-        "puts dynamic FWP 42's tx buffer region [0xffffff0000..0x10000000000) over its stack, guard page and IPC buffer from 0xfffff7e000 in 'mux'",
+        "puts dynamic FWP 42's tx buffer region [0xffffff0000..0x10000000000) over its stack, guard page and IPC buffer from 0xffffbfe000 in 'mux'",
     );
 
     // Ids: dynamic FWPs may share one, but not the manager's; and the
@@ -610,7 +610,7 @@ fn check_finds_a_manager_blob_that_disagrees_with_the_system() {
     let on_blob = with_manager(&g, |m| m.comm = 0x5a00_0000);
     assert_has(
         &errors(&g.system, &on_blob),
-        &format!("{mismatch}the shared page at 0x5a000000 must be a page of region 'fwp_manager' after the blob: [0x5a002000..0x5a003000)"),
+        &format!("{mismatch}the shared page at 0x5a000000 must be a page of region 'fwp_manager' after the blob: [0x5a00f000..0x5a011000)"),
     );
 
     // The mux's blob puts dynamic FWP 3's rx buffers elsewhere.
@@ -627,7 +627,7 @@ fn check_finds_a_manager_blob_that_disagrees_with_the_system() {
     short.blobs.insert("fwp_manager.bin".into(), bytes[..len].to_vec());
     assert_has(
         &errors(&g.system, &short),
-        &format!("a prefill file must reach its region's last page (the Microkit tool panics otherwise): 'fwp_manager.bin' has {len:#x} bytes, the last page of region 'fwp_manager' starts at 0x2000"),
+        &format!("a prefill file must reach its region's last page (the Microkit tool panics otherwise): 'fwp_manager.bin' has {len:#x} bytes, the last page of region 'fwp_manager' starts at 0x10000"),
     );
 
     // Dynamic FWPs with no manager to create them.
@@ -635,6 +635,6 @@ fn check_finds_a_manager_blob_that_disagrees_with_the_system() {
     sys.memory_regions.retain(|r| r.name != "fwp_manager");
     pd_mut(&mut sys, "mux").maps.retain(|m| m.mr != "fwp_manager");
     let orphans = errors(&sys, &options(&g, Vec::new()));
-    assert_has(&orphans, "'mux_config.bin' for 'mux': it lists 116 dynamic FWPs, but no region 'mux' maps holds an FWP manager's blob");
-    assert_has(&orphans, "'mux_config.bin' for 'mux': the FWP manager's shared page at 0x5a002000: 'mux' maps nothing there");
+    assert_has(&orphans, "'mux_config.bin' for 'mux': it lists 1016 dynamic FWPs, but no region 'mux' maps holds an FWP manager's blob");
+    assert_has(&orphans, "'mux_config.bin' for 'mux': the FWP manager's shared page at 0x5a010000: 'mux' maps nothing there");
 }

@@ -217,7 +217,7 @@ mod dynamic {
     fn more_dynamic_fwps_than_the_manager_lists() {
         check_error(
             "config_too_many_dynamic.toml",
-            "the FWP manager's blob lists at most 120 dynamic FWPs (edgeos_config::MAX_MANAGED_FWPS): `templates` = 121 dynamic FWPs in all",
+            "the FWP manager's blob lists at most 1024 dynamic FWPs (edgeos_config::MAX_MANAGED_FWPS): `templates` = 1025 dynamic FWPs in all",
             true,
         );
     }
@@ -226,7 +226,7 @@ mod dynamic {
     fn slots_and_dynamic_fwps_count_against_the_mux_capacity() {
         check_error(
             "config_too_many_fwps.toml",
-            "the mux drives at most 128 FWPs, slots and dynamic (edgeos_config::MUX_SLOT_CAPACITY): `templates` = 10 slots and 120 dynamic FWPs in all",
+            "the mux drives at most 1024 FWPs, slots and dynamic (edgeos_config::MUX_SLOT_CAPACITY): `templates` = 10 slots and 1020 dynamic FWPs in all",
             true,
         );
     }

@@ -156,7 +156,7 @@ fn dynamic_fwps_have_no_pd_only_a_window_in_the_mux_and_an_id() {
     assert_eq!(mux.children.len(), 3 + 2);
     assert_eq!(sys.channels.len(), 1 + 5, "the driver's and the children's");
     let manager = sys.memory_region("fwp_manager").expect("the manager's region");
-    assert_eq!((manager.size, manager.prefill_path.as_deref()), (0x3000, Some("fwp_manager.bin")));
+    assert_eq!((manager.size, manager.prefill_path.as_deref()), (0x11000, Some("fwp_manager.bin")));
     let m = map(mux, "fwp_manager").expect("the mux maps it");
     assert_eq!((m.vaddr, m.perms.write, m.setvar_vaddr.as_deref()), (0x5a00_0000, true, None));
     assert!(sys.memory_regions.iter().all(|r| !r.name.starts_with("fwp_03")), "no region of a 4th FWP");
@@ -168,7 +168,7 @@ fn dynamic_fwps_have_no_pd_only_a_window_in_the_mux_and_an_id() {
     let top = mux.maps.iter().map(|m| m.vaddr + sys.memory_region(&m.mr).expect("region").size).max().expect("maps");
     assert!(plan.window >= top && plan.window % 0x40_0000 == 0, "{:#x} above {top:#x}", plan.window);
     assert_eq!(plan.stride, 0x80_0000);
-    assert_eq!((plan.signal, plan.comm), (6, 0x5a00_2000));
+    assert_eq!((plan.signal, plan.comm), (6, 0x5a01_0000));
     let fwps: Vec<_> = plan.fwps.iter().map(|f| (f.index, f.template_index, f.channel, f.mux_base)).collect();
     let at = |k: u64| plan.window + k * plan.stride;
     assert_eq!(fwps, [(0, 0, 7, at(0)), (1, 0, 8, at(1)), (2, 0, 9, at(2)), (3, 1, 10, at(3)), (4, 1, 11, at(4))]);

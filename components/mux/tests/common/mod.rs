@@ -124,7 +124,7 @@ pub fn mux<'a>(driver: &'a Wires, tenants: [&'a Wires; 2], table: FlowTable<16>)
             tx_used: Shared(tx_used),
             mem: Shared(&driver.mem[0]),
         },
-        DriverLink::new(Region::new(DMA_SLOTS * BUF, BUF), DMA_SLOTS / 2),
+        DriverLink::new(Region::new(DMA_SLOTS * BUF, BUF), DMA_SLOTS / 2, DMA_SLOTS),
         heapless::Vec::from_iter([ports(tenants[0]), ports(tenants[1])]),
         table,
     )

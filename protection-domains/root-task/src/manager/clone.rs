@@ -1,6 +1,6 @@
 //! Creating an FWP as a clone of its template's prototype, and destroying
-//! it. Everything the clone owns is made from its slab, so destroying it
-//! is: delete the caps the manager holds for it, revoke the slab.
+//! it. Everything the clone owns is made from its slab, its caps end in a
+//! store CNode made from the slab too, so destroying it is one revoke.
 
 use core::ops::Range;
 
@@ -39,15 +39,13 @@ impl From<BuildError> for CreateError {
 
 const RETYPE_FAN_OUT_LIMIT: usize = sel4::sel4_cfg_usize!(RETYPE_FAN_OUT_LIMIT);
 
-/// A live clone: its slab and the range of the manager's CNode that holds
-/// every cap of it the manager made (kept for the FWP's next incarnation).
+/// A live clone: its slab, from which everything it has was made,
+/// including its store (the CNode that keeps its caps).
 pub struct Fwp {
     slab: Slot,
-    caps: Range<usize>,
-    tcb: cap::Tcb,
 }
 
-/// Hands out consecutive slots of an FWP's cap range.
+/// Hands out consecutive slots of the scratch range.
 struct Cursor {
     next: usize,
     end: usize,
@@ -63,55 +61,61 @@ impl Cursor {
     }
 }
 
-/// Caps one clone of `prototype` needs in the manager's CNode.
-pub fn caps_needed(prototype: &Prototype) -> usize {
-    // Objects (address space, tables, CNode, TCB, SC, notification, reply,
-    // fresh pages), a copy per page mapped (shared pages, and fresh pages
-    // the multiplexer maps too), the fault endpoint.
-    8 + prototype.page_tables + 2 * prototype.pages.len()
-}
-
 impl Fwp {
-    /// Creates dynamic FWP `k`, its caps in `caps` (see [`caps_needed`]).
+    /// Creates dynamic FWP `k`: builds it with its caps in `scratch` (at
+    /// least `prototype.caps` slots of the manager's CNode, empty), then
+    /// moves them into its store, made in the manager's slot `store`.
+    #[allow(clippy::too_many_arguments)]
     pub fn create(
         k: usize,
         config: &ManagedFwp,
         prototype: &Prototype,
-        caps: Range<usize>,
+        store: Slot,
+        scratch: Range<usize>,
         system: &mut StaticSystem,
         memory: &mut Memory,
         mux: &MuxLink,
     ) -> Result<Self, CreateError> {
         let template = usize::from(config.template);
         let slab = memory.slab(&mut system.slots, template, prototype.objects.slab_bits())?;
-        let mut fwp = Self { slab, caps, tcb: init_thread::slot::NULL.cap().cast() };
-        match fwp.build(k, config, prototype, system, memory, mux) {
-            Ok(tcb) => {
-                fwp.tcb = tcb;
-                Ok(fwp)
-            }
+        let fwp = Self { slab };
+        match fwp.build(k, config, prototype, store, scratch.clone(), system, memory, mux) {
+            Ok(()) => Ok(fwp),
             Err(err) => {
-                // Roll back: nothing of a half-built FWP may survive.
+                // Roll back: nothing of a half-built FWP may survive. The
+                // scratch slots may hold copies that are not the slab's.
+                for slot in scratch {
+                    let _ = absolute(Slot::from_index(slot)).delete();
+                }
                 let _ = fwp.destroy(memory, template);
                 Err(err)
             }
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn build(
         &self,
         k: usize,
         config: &ManagedFwp,
         prototype: &Prototype,
+        store: Slot,
+        scratch: Range<usize>,
         system: &mut StaticSystem,
         memory: &mut Memory,
         mux: &MuxLink,
-    ) -> Result<cap::Tcb, CreateError> {
-        let caps = self.caps.clone();
+    ) -> Result<(), CreateError> {
         let slab = self.slab;
-        let mut cursor = Cursor { next: caps.start, end: caps.end };
+        let mut cursor = Cursor { next: scratch.start, end: scratch.end };
         let slab_cap: cap::Untyped = slab.cap().downcast();
         let into = init_thread::slot::CNODE.cap().absolute_cptr_for_self();
+        // The store first: it is the largest object (`store_radix`).
+        slab_cap.untyped_retype(
+            &ObjectBlueprint::CNode { size_bits: prototype.store_radix as usize },
+            &into,
+            store.index(),
+            1,
+        )?;
         let mut retype = |blueprint: ObjectBlueprint, count: usize| -> Result<usize, CreateError> {
             let first = cursor.take(count)?;
             // The kernel makes at most RETYPE_FAN_OUT_LIMIT objects per call.
@@ -250,18 +254,24 @@ impl Fwp {
             CapRights::write_only(),
             prototype.mux_badge,
         )?;
-        Ok(tcb_cap)
+
+        // Every cap the manager made for it goes to its store: mapped
+        // frames and tables stay mapped, objects stay alive, and the
+        // manager's CNode keeps only the slab and the store.
+        let store_cap: cap::CNode = store.cap().downcast();
+        for (i, slot) in (scratch.start..cursor.next).enumerate() {
+            store_cap
+                .absolute_cptr_from_bits_with_depth(i as u64, prototype.store_radix as usize)
+                .move_(&absolute(Slot::from_index(slot)))?;
+        }
+        Ok(())
     }
 
-    /// Stops the FWP and frees everything it had: the caps the manager
-    /// holds for it (shared pages' copies are not the slab's), then the
-    /// slab (which takes every copy of its objects' caps, including the
-    /// multiplexer's mappings and handles).
+    /// Frees everything the FWP had: revoking its slab deletes every
+    /// object made from it and every copy of their caps (the multiplexer's
+    /// mappings and handles among them), and its store with every cap in
+    /// it (the copies of shared pages, which are not the slab's, too).
     pub fn destroy(self, memory: &mut Memory, template: usize) -> Result<(), sel4::Error> {
-        let _ = self.tcb.tcb_suspend();
-        for slot in self.caps.clone() {
-            absolute(Slot::from_index(slot)).delete()?;
-        }
         memory.release_slab(template, self.slab)
     }
 }

@@ -18,7 +18,7 @@ use core::ops::Range;
 
 use edgeos_config::{ManagerConfig, MAX_TEMPLATES};
 use edgeos_fwp_manager::comm::{self, Completion, Request, Status};
-use sel4::init_thread;
+use sel4::init_thread::{self, Slot};
 use sel4_root_task::debug_println;
 
 use crate::static_system::{BuildError, StaticSystem};
@@ -38,9 +38,12 @@ pub struct Manager {
     mux: MuxLink,
     prototypes: Vec<Prototype>,
     fwps: Vec<Option<Fwp>>,
-    /// Per dynamic FWP, the slots of the manager's CNode its caps use:
+    /// Per dynamic FWP, the slot of the manager's CNode for its store:
     /// taken at its first creation, reused by every later one.
-    fwp_caps: Vec<Option<Range<usize>>>,
+    stores: Vec<Option<Slot>>,
+    /// Where FWPs are built before their caps move to their store: room
+    /// for the largest template's.
+    scratch: Range<usize>,
     created: u64,
     destroyed: u64,
 }
@@ -58,8 +61,9 @@ impl Manager {
             prototypes.push(Prototype::read(&system.objects, template, &mux)?);
         }
         let fwps = (0..config.fwps.len()).map(|_| None).collect();
-        let fwp_caps = (0..config.fwps.len()).map(|_| None).collect();
-        Ok(Some(Self { system, memory, config, mux, prototypes, fwps, fwp_caps, created: 0, destroyed: 0 }))
+        let stores = (0..config.fwps.len()).map(|_| None).collect();
+        let scratch = system.slots.take_many(prototypes.iter().map(|p| p.caps).max().unwrap_or(0))?;
+        Ok(Some(Self { system, memory, config, mux, prototypes, fwps, stores, scratch, created: 0, destroyed: 0 }))
     }
 
     /// Steps down to the manager's priority and budget, then serves
@@ -82,10 +86,12 @@ impl Manager {
         for (t, prototype) in self.prototypes.iter().enumerate() {
             let shared = prototype.pages.len() - prototype.objects.fresh_pages;
             debug_println!(
-                "root task: template {t}'s clones: {} KiB slab each ({} fresh pages, {} shared with the prototype)",
+                "root task: template {t}'s clones: {} KiB slab each ({} fresh pages, {} shared with the prototype, {} caps in a {} KiB store)",
                 (1u64 << prototype.objects.slab_bits()) >> 10,
                 prototype.objects.fresh_pages,
-                shared
+                shared,
+                prototype.caps,
+                (1u64 << prototype.objects.store_bits) >> 10
             );
         }
         loop {
@@ -125,14 +131,15 @@ impl Manager {
         match (request, self.fwps[k].is_some()) {
             (Request::Create(_), false) => {
                 let prototype = &self.prototypes[usize::from(fwp_config.template)];
-                let caps = match &self.fwp_caps[k] {
-                    Some(range) => range.clone(),
-                    None => match self.system.slots.take_many(clone::caps_needed(prototype)) {
-                        Ok(range) => self.fwp_caps[k].insert(range).clone(),
+                let store = match self.stores[k] {
+                    Some(slot) => slot,
+                    None => match self.system.slots.take() {
+                        Ok(slot) => *self.stores[k].insert(slot),
                         Err(_) => return Status::NoMemory,
                     },
                 };
-                match Fwp::create(k, &fwp_config, prototype, caps, &mut self.system, &mut self.memory, &self.mux) {
+                let scratch = self.scratch.clone();
+                match Fwp::create(k, &fwp_config, prototype, store, scratch, &mut self.system, &mut self.memory, &self.mux) {
                     Ok(fwp) => {
                         self.fwps[k] = Some(fwp);
                         self.created += 1;

@@ -40,40 +40,38 @@ pub struct MuxLink {
     mounted: cap::CNode,
 }
 
-/// The manager's configuration: the prefill of the frame (and, for a long
-/// blob, the next one the multiplexer maps) that starts with its magic.
+/// The manager's configuration: the prefill of the frame that starts
+/// with its magic and, for a blob longer than a page, of the frames the
+/// multiplexer maps right after it.
 pub fn find_config(objects: &Objects<'static>) -> Result<Option<ManagerConfig>, BuildError> {
-    let mut blob = alloc::vec![0u8; 2 * PAGE];
+    let mut blob = alloc::vec![0u8; PAGE];
     let Some((frame, _)) = objects.all::<object::ArchivedFrame<sel4_capdl_initializer_types::FrameInit>>().find(|(id, _)| {
-        blob[..PAGE].fill(0);
-        objects.prefill(*id, &mut blob[..PAGE]) && ManagerConfig::recognise(&blob[..PAGE])
+        blob.fill(0);
+        objects.prefill(*id, &mut blob) && ManagerConfig::recognise(&blob)
     }) else {
         return Ok(None);
     };
-    let parsed = match ManagerConfig::parse(&blob[..PAGE]) {
-        Err(edgeos_config::ConfigError::Truncated) => {
-            // Longer than a page: the rest is in the region's next page,
-            // the frame the multiplexer maps right after this one.
-            let mux_pd = u16::from_le_bytes([blob[8], blob[9]]);
-            let (_, mux) = objects.pd_tcb(mux_pd).ok_or(BuildError::UnsupportedSpec("a manager blob naming no PD"))?;
-            let vspace = index_of(&mux.vspace().object);
-            let (mut first, mut next) = (None, None);
-            objects.mappings(vspace, |m| {
-                if m.frame == frame {
-                    first = Some(m.vaddr);
-                }
-            });
-            objects.mappings(vspace, |m| {
-                if Some(m.vaddr) == first.map(|v| v + PAGE as u64) {
-                    next = Some(m.frame);
-                }
-            });
-            let next = next.ok_or(BuildError::UnsupportedSpec("a manager blob cut short"))?;
-            objects.prefill(next, &mut blob[PAGE..]);
-            ManagerConfig::parse(&blob)
+    let mut parsed = ManagerConfig::parse(&blob);
+    if parsed == Err(edgeos_config::ConfigError::Truncated) {
+        // Longer than a page: the rest is in the region's next pages.
+        let mux_pd = u16::from_le_bytes([blob[8], blob[9]]);
+        let (_, mux) = objects.pd_tcb(mux_pd).ok_or(BuildError::UnsupportedSpec("a manager blob naming no PD"))?;
+        let vspace = index_of(&mux.vspace().object);
+        let mut frames = alloc::collections::BTreeMap::new();
+        objects.mappings(vspace, |m| {
+            frames.insert(m.vaddr, m.frame);
+        });
+        let first = frames.iter().find(|(_, f)| **f == frame).map(|(vaddr, _)| *vaddr);
+        let mut vaddr = first.ok_or(BuildError::UnsupportedSpec("a manager blob the multiplexer does not map"))?;
+        while parsed == Err(edgeos_config::ConfigError::Truncated) {
+            vaddr += PAGE as u64;
+            let next = *frames.get(&vaddr).ok_or(BuildError::UnsupportedSpec("a manager blob cut short"))?;
+            let at = blob.len();
+            blob.resize(at + PAGE, 0);
+            objects.prefill(next, &mut blob[at..]);
+            parsed = ManagerConfig::parse(&blob);
         }
-        other => other,
-    };
+    }
     parsed.map(Some).map_err(BuildError::ManagerConfig)
 }
 

@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use edgeos_config::{ManagedFwp, ManagedTemplate};
-use edgeos_fwp_manager::clone::{page_source, CloneObjects, PageSource};
+use edgeos_fwp_manager::clone::{page_source, store_radix, CloneObjects, PageSource};
 use sel4::CapRights;
 use sel4_capdl_initializer_types::{ArchivedCap, ArchivedObject, HasArchivedCapTable, HasVmAttributes};
 
@@ -54,6 +54,10 @@ pub struct Prototype {
     /// The badge the multiplexer's cap to the prototype's notification carries.
     pub mux_badge: u64,
     pub objects: CloneObjects,
+    /// Caps a clone takes while it is built, all kept in its store.
+    pub caps: usize,
+    /// The radix of the clone's store CNode.
+    pub store_radix: u32,
 }
 
 
@@ -122,14 +126,22 @@ impl Prototype {
         }
         let page_tables = objects.page_tables_below(vspace);
         let bits = |blueprint: sel4::ObjectBlueprint| blueprint.physical_size_bits() as u32;
+        // Objects (address space, CNode, TCB, SC, notification, reply), the
+        // tables and fresh pages, a copy per page mapped twice (shared
+        // pages, and fresh pages the multiplexer maps too), the fault
+        // endpoint.
+        let caps = 7 + page_tables + 2 * pages.len();
+        let vspace_bits = bits(sel4::ObjectBlueprintSeL4Arch::VSpace.into());
+        let store_radix = store_radix(caps, vspace_bits);
         let clone_objects = CloneObjects {
             fresh_pages,
             page_tables,
-            vspace_bits: bits(sel4::ObjectBlueprintSeL4Arch::VSpace.into()),
+            vspace_bits,
             cnode_bits: bits(sel4::ObjectBlueprint::CNode { size_bits: cnode_bits as usize }),
             tcb_bits: bits(sel4::ObjectBlueprint::Tcb),
             sc_bits: sc.size_bits.into(),
             small_bits: bits(sel4::ObjectBlueprint::Notification).max(bits(sel4::ObjectBlueprint::Reply)),
+            store_bits: bits(sel4::ObjectBlueprint::CNode { size_bits: store_radix as usize }),
         };
         Ok(Self {
             template: *template,
@@ -145,6 +157,8 @@ impl Prototype {
             period_us: sc.extra.period.to_native(),
             mux_badge,
             objects: clone_objects,
+            caps,
+            store_radix,
         })
     }
 }
