@@ -15,13 +15,14 @@ count="${SOAK_COUNT:-10000}"
 before="$(mktemp)"
 trap 'kill -KILL -- -"$qemu_pid" 2>/dev/null || kill -KILL "$qemu_pid" 2>/dev/null; rm -f "$qemu_log" "$before"' EXIT
 # The baseline, once the warm pools are full (polled, with a deadline).
-"$client" stats-check --to 127.0.0.1:17777 --within-ms 30000 --equals slots.restoring=0 --equals slots.ready=104 >/dev/null || true
+"$client" stats-check --to 127.0.0.1:17777 --within-ms 120000 --equals slots.restoring=0 --equals slots.ready=104 --equals slots.free=917 >/dev/null || true
 "$client" stats --to 127.0.0.1:17777 --save "$before" >/dev/null
 "$client" tcp-churn --to 127.0.0.1:15008 --count "$count" --bytes 64
 # Guest time runs fast while the guest idles (-icount sleep=off): idle
 # timeouts pass within seconds of host time. Poll, with a deadline.
 "$client" stats-check --to 127.0.0.1:17777 --within-ms 60000 --equals slots.active=0 >/dev/null || true
-"$client" stats-check --to 127.0.0.1:17777 --since "$before" \
+"$client" stats-check --to 127.0.0.1:17777 --since "$before" --within-ms 120000 \
+    --same mgr.ram_free_mib --same mgr.asid_pools --same mgr.cnode_slots_free --same mgr.live_fwps \
     --same slots.free --same slots.ready --equals slots.active=0 --same slots.restoring \
     --same slots.draining --same slots.faulted --same flows --same buffers_rx_lent \
     --at-most buffers_tx_in_flight=2 \

@@ -35,6 +35,10 @@ pub struct TemplateLayout {
     pub service: SlotService,
     /// One FWP per flow (5-tuple) rather than one for the whole service.
     pub per_flow: bool,
+    /// A dynamic FWP of the template that ends (its flow closed, or idle)
+    /// is destroyed and created anew by the FWP manager, never scrubbed
+    /// and reused: nothing of one use survives into the next.
+    pub renew: bool,
     /// Slots kept restored ahead of demand; 0: spawn on demand only.
     pub warm_pool: u16,
     /// Most of its FWPs serving at once.
@@ -115,6 +119,10 @@ pub struct MuxConfig {
 const MAX_ID: u8 = 61;
 /// The timer (or manager) channel byte of a system without one.
 const NO_TIMER: u8 = 0xff;
+/// Template flag: one FWP per flow.
+const TEMPLATE_PER_FLOW: u8 = 1;
+/// Template flag: dynamic FWPs are destroyed and created anew when they end.
+const TEMPLATE_RENEW: u8 = 2;
 /// Slot flag: a dynamic FWP of the manager.
 const SLOT_DYNAMIC: u8 = 1;
 
@@ -140,6 +148,9 @@ fn rings(r: &mut Reader<'_>) -> Result<[u64; 4], ConfigError> {
 
 fn parse_template(r: &mut Reader<'_>) -> Result<TemplateLayout, ConfigError> {
     let (proto, flags, port) = (r.u8()?, r.u8()?, r.u16()?);
+    if flags & !(TEMPLATE_PER_FLOW | TEMPLATE_RENEW) != 0 {
+        return Err(ConfigError::BadValue("template flags"));
+    }
     let service = SlotService { protocols: Protocols::from_byte(proto)?, port };
     let (warm_pool, max_active) = (r.u16()?, r.u16()?);
     if max_active == 0 || warm_pool > max_active {
@@ -150,7 +161,8 @@ fn parse_template(r: &mut Reader<'_>) -> Result<TemplateLayout, ConfigError> {
     let _pad = r.u16()?;
     Ok(TemplateLayout {
         service,
-        per_flow: flags & 1 != 0,
+        per_flow: flags & TEMPLATE_PER_FLOW != 0,
+        renew: flags & TEMPLATE_RENEW != 0,
         warm_pool,
         max_active,
         idle_timeout_ms,
@@ -162,7 +174,8 @@ fn parse_template(r: &mut Reader<'_>) -> Result<TemplateLayout, ConfigError> {
 }
 
 fn emit_template(w: &mut Writer<'_>, t: &TemplateLayout) -> Result<(), ConfigError> {
-    w.put(&[t.service.protocols.to_byte(), u8::from(t.per_flow)])?;
+    let flags = if t.per_flow { TEMPLATE_PER_FLOW } else { 0 } | if t.renew { TEMPLATE_RENEW } else { 0 };
+    w.put(&[t.service.protocols.to_byte(), flags])?;
     w.put(&t.service.port.to_le_bytes())?;
     w.put(&t.warm_pool.to_le_bytes())?;
     w.put(&t.max_active.to_le_bytes())?;
@@ -312,6 +325,7 @@ mod tests {
         TemplateLayout {
             service: SlotService { protocols, port },
             per_flow: protocols == Protocols::TCP,
+            renew: protocols == Protocols::TCP,
             warm_pool: 1,
             max_active: 2,
             idle_timeout_ms: 500,
@@ -358,13 +372,14 @@ mod tests {
         let t0 = 36; // first template
         let s0 = t0 + 2 * TEMPLATE_LEN; // first slot
         let s3 = s0 + 3 * SLOT_LEN; // the dynamic slot
-        let cases: [(usize, u8, ConfigError); 13] = [
+        let cases: [(usize, u8, ConfigError); 14] = [
             (0, 0x45 ^ 1, ConfigError::BadMagic),
             (4, 2, ConfigError::Version(2)),
             (20, 9, ConfigError::BadValue("template or slot count")),
             (23, 5, ConfigError::BadValue("template or slot count")),
             (21, 62, ConfigError::BadValue("child or channel id")),
             (t0, 4, ConfigError::BadValue("protocols")),
+            (t0 + 1, 4, ConfigError::BadValue("template flags")),
             (t0 + 6, 0, ConfigError::BadValue("max_active or warm_pool")),
             (t0 + 12, 62, ConfigError::BadValue("child or channel id")),
             (s0, 2, ConfigError::BadValue("slot template")),

@@ -12,8 +12,10 @@
 
 /// Entries per ring.
 pub const CAPACITY: u32 = 64;
+/// Where the manager's [`Figures`] start, after the completions' entries.
+const FIGURES: usize = 272 + 2 * CAPACITY as usize;
 /// 32-bit words of the page the protocol uses.
-pub const WORDS: usize = 272 + 2 * CAPACITY as usize;
+pub const WORDS: usize = FIGURES + Figures::WORDS;
 
 const REQUESTS: Ring = Ring { head: 0, tail: 1, entries: 16 };
 const COMPLETIONS: Ring = Ring { head: 256, tail: 257, entries: 272 };
@@ -179,6 +181,11 @@ impl Ring {
         Ok(())
     }
 
+    /// Whether a push would find room (a broken ring has none).
+    fn has_room(self, page: &impl Words) -> bool {
+        page.load(self.head).wrapping_sub(page.load(self.tail)) < CAPACITY
+    }
+
     fn pop(self, page: &impl Words) -> Result<Option<[u32; 2]>, Broken> {
         let (head, tail) = (page.load(self.head), page.load(self.tail));
         match head.wrapping_sub(tail) {
@@ -205,6 +212,13 @@ pub fn next_request(page: &impl Words) -> Result<Option<u32>, Broken> {
     Ok(REQUESTS.pop(page)?.map(|[word, _]| word))
 }
 
+/// The manager's side: whether the completion ring has room for one more
+/// answer. The manager takes a request only then, so that every request it
+/// takes gets its answer, however fast the multiplexer adds more.
+pub fn completion_room(page: &impl Words) -> bool {
+    COMPLETIONS.has_room(page)
+}
+
 /// The manager's side: answer a request.
 pub fn send_completion(page: &impl Words, completion: Completion) -> Result<(), Full> {
     COMPLETIONS.push(page, [completion.request, completion.status.encode()])
@@ -216,6 +230,65 @@ pub fn next_completion(page: &impl Words) -> Result<Option<Option<(Request, Stat
     Ok(COMPLETIONS
         .pop(page)?
         .map(|[request, status]| Request::decode(request).zip(Status::decode(status))))
+}
+
+/// What the manager has left and holds, as it reports after every batch
+/// of requests, for the multiplexer's stats line: a leak in creating or
+/// destroying FWPs shows as a figure that does not come back. Written by
+/// the manager only; the multiplexer shows the figures and trusts nothing
+/// on them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Figures {
+    /// RAM not given to any object, in MiB (slabs count as used).
+    pub ram_free_mib: u32,
+    /// FWPs created and not destroyed.
+    pub live_fwps: u32,
+    /// ASID pools made (each has room for 512 address spaces).
+    pub asid_pools: u32,
+    /// Slots of the manager's own CNode never used.
+    pub cnode_slots_free: u32,
+    /// Free slabs kept for the next FWPs, over every template.
+    pub free_slabs: u32,
+    /// FWPs created since boot.
+    pub created: u32,
+    /// FWPs destroyed since boot.
+    pub destroyed: u32,
+}
+
+impl Figures {
+    const WORDS: usize = 7;
+
+    fn to_words(self) -> [u32; Self::WORDS] {
+        [self.ram_free_mib, self.live_fwps, self.asid_pools, self.cnode_slots_free, self.free_slabs, self.created, self.destroyed]
+    }
+
+    /// The figures as `(name, value)` pairs, in a fixed order.
+    pub fn named(self) -> [(&'static str, u32); Self::WORDS] {
+        let names = ["ram_free_mib", "live_fwps", "asid_pools", "cnode_slots_free", "free_slabs", "created", "destroyed"];
+        let words = self.to_words();
+        core::array::from_fn(|i| (names[i], words[i]))
+    }
+}
+
+/// The manager writes its figures (before it signals the batch's completions).
+pub fn publish_figures(page: &impl Words, figures: Figures) {
+    for (i, word) in figures.to_words().into_iter().enumerate() {
+        page.store(FIGURES + i, word);
+    }
+}
+
+/// The figures the manager last wrote.
+pub fn read_figures(page: &impl Words) -> Figures {
+    let w = |i: usize| page.load(FIGURES + i);
+    Figures {
+        ram_free_mib: w(0),
+        live_fwps: w(1),
+        asid_pools: w(2),
+        cnode_slots_free: w(3),
+        free_slabs: w(4),
+        created: w(5),
+        destroyed: w(6),
+    }
 }
 
 #[cfg(test)]

@@ -77,6 +77,12 @@ impl<const N: usize> DriverLink<N> {
         }
     }
 
+    /// Whether [`send`](Self::send) would find a buffer: below the tx limit
+    /// and with one free in the pool.
+    pub fn can_send(&self) -> bool {
+        self.tx_in_flight < self.tx_limit && self.pool.available() > 0
+    }
+
     /// Tx buffers lent to the driver and not yet returned.
     pub fn tx_in_flight(&self) -> usize {
         self.tx_in_flight

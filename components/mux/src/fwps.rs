@@ -76,6 +76,9 @@ pub struct FwpStats {
     pub scrubbed: u64,
     /// Faulted dynamic FWPs destroyed and created anew instead of scrubbed.
     pub replaced: u64,
+    /// Dynamic FWPs of a renewing template destroyed and created anew when
+    /// they ended (closed or idle), instead of scrubbed.
+    pub renewed: u64,
 }
 
 /// The multiplexer's FWP bookkeeping.

@@ -61,6 +61,9 @@ pub struct Wake {
     pub driver: bool,
     /// Tenant slots with frames or returned buffers.
     pub tenants: SlotSet,
+    /// Tenants whose frames had waited for driver buffers and are all sent
+    /// now: one that exited meanwhile can be torn down.
+    pub resumed: SlotSet,
 }
 
 /// Which rings a batch wrote to; `publish` turns it into a [`Wake`].
@@ -72,6 +75,8 @@ struct Published {
     filled: SlotSet,
     /// Tenants whose tx buffers were handed back.
     done: SlotSet,
+    /// Tenants whose waiting frames all went out.
+    resumed: SlotSet,
 }
 
 /// Counters for frames that went nowhere.
@@ -100,6 +105,11 @@ pub struct Multiplexer<C, P, M, const SLOTS: usize, const BUFS: usize, const FLO
     stats: MuxStats,
     stats_port: Option<u16>,
     fwps: Fwps<SLOTS>,
+    /// Tenants with frames left on their tx ring because no driver buffer
+    /// was free: taken when the driver returns buffers, never dropped.
+    tx_waiting: SlotSet,
+    /// What the FWP manager last reported of its resources, if there is one.
+    manager: Option<edgeos_fwp_manager::comm::Figures>,
     now: u64,
     frame: [u8; FRAME_BUF],
     reply: [u8; FRAME_BUF],
@@ -128,6 +138,8 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             stats: MuxStats::default(),
             stats_port: None,
             fwps: Fwps::default(),
+            tx_waiting: SlotSet::EMPTY,
+            manager: None,
             now: 0,
             frame: [0; FRAME_BUF],
             reply: [0; FRAME_BUF],
@@ -194,6 +206,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             ("fault_teardowns", f.fault_teardowns),
             ("scrubbed", f.scrubbed),
             ("replaced", f.replaced),
+            ("renewed", f.renewed),
         ] {
             line.put(format_args!("fwp."), key, value);
         }
@@ -202,6 +215,15 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             line.put(format_args!("slots."), kind.name(), n.count() as u64);
         }
         line.put(format_args!(""), "flows", self.table.len() as u64);
+        if let Some(figures) = self.manager {
+            // The manager's resources: a leak shows as one that does not come back.
+            let m = figures;
+            for (key, value) in
+                [("ram_free_mib", m.ram_free_mib), ("live_fwps", m.live_fwps), ("asid_pools", m.asid_pools), ("cnode_slots_free", m.cnode_slots_free)]
+            {
+                line.put(format_args!("mgr."), key, u64::from(value));
+            }
+        }
         for t in 0..self.fwps.templates().max(1) {
             let s = self.template_stats(TemplateId(t as u8));
             let active = self.fwps.pool().count_of(TemplateId(t as u8), edgeos_fwp::StateKind::Active);
@@ -246,6 +268,12 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         self.tenants.get(slot).map(|(_, link)| link)
     }
 
+    /// Records what the FWP manager reported of its resources (shown on
+    /// the stats line).
+    pub fn set_manager_figures(&mut self, figures: edgeos_fwp_manager::comm::Figures) {
+        self.manager = Some(figures);
+    }
+
     /// Frames dropped on receive, by reason.
     pub fn drops(&self) -> &DropCounters {
         &self.drops
@@ -275,12 +303,25 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         ready_to_sleep(&mut [&mut self.driver.rx_used, &mut self.driver.tx_used])
     }
 
-    /// As [`driver_idle`](Self::driver_idle), for tenant `slot`'s outgoing ring.
+    /// As [`driver_idle`](Self::driver_idle), for tenant `slot`'s outgoing
+    /// ring. A tenant waiting for driver buffers is idle until the driver
+    /// returns some: looking at its ring again would only spin.
     pub fn tenant_idle(&mut self, slot: usize) -> bool {
+        let waiting = self.tx_waiting.contains(slot);
         match self.tenants.get_mut(slot) {
+            Some((ports, _)) if waiting => {
+                ports.tx_outgoing.cancel_wake();
+                true
+            }
             Some((ports, _)) => ready_to_sleep(&mut [&mut ports.tx_outgoing]),
             None => true,
         }
+    }
+
+    /// Whether tenant `slot` has frames waiting for driver buffers (it is
+    /// not torn down before they are out).
+    pub fn tx_waiting(&self, slot: usize) -> bool {
+        self.tx_waiting.contains(slot)
     }
 
     /// Frames handled so far: received from the driver plus sent or refused
@@ -301,7 +342,9 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
     /// payload starts with [`HOPS_QUERY`], and is called only then.
     pub fn on_driver_with(&mut self, extra: &mut dyn FnMut(&mut StatsLine)) -> Wake {
         let mut out = Published::default();
-        self.link.reclaim_tx(&mut self.driver.tx_used);
+        if self.link.reclaim_tx(&mut self.driver.tx_used) > 0 {
+            self.resume_waiting(&mut out);
+        }
         while let Some(len) = self.link.receive_one(&mut self.driver.rx_used, &self.driver.mem, &mut self.frame) {
             self.route(len, &mut out, extra);
         }
@@ -443,16 +486,53 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         }
     }
 
+    /// Takes the frames of the tenants that waited for driver buffers, as
+    /// far as the buffers the driver returned go. (A teardown takes its
+    /// FWP out of `tx_waiting`.)
+    fn resume_waiting(&mut self, out: &mut Published) {
+        let waiting = core::mem::replace(&mut self.tx_waiting, SlotSet::EMPTY);
+        for slot in waiting.iter() {
+            if !self.link.can_send() {
+                self.tx_waiting.insert(slot);
+                continue;
+            }
+            loop {
+                self.take_outgoing(slot, out);
+                if self.tx_waiting.contains(slot) {
+                    break;
+                }
+                if self.tenant_idle(slot) {
+                    out.resumed.insert(slot);
+                    break;
+                }
+            }
+        }
+    }
+
     /// Handles a notification from tenant `slot`: frames it wants sent.
     pub fn on_tenant(&mut self, slot: usize) -> Wake {
         let mut out = Published::default();
-        if slot >= self.tenants.len() {
+        if slot >= self.tenants.len() || self.tx_waiting.contains(slot) {
+            // A waiting tenant's frames go out in order, when the driver
+            // returns buffers.
             return Wake::default();
         }
+        self.take_outgoing(slot, &mut out);
+        self.publish(out)
+    }
+
+    /// Moves tenant `slot`'s outgoing frames to the driver (or answers them
+    /// itself) until its ring is empty or no driver buffer is free; then
+    /// the tenant waits in `tx_waiting`, its frames left on its ring.
+    fn take_outgoing(&mut self, slot: usize, out: &mut Published) {
         let tenant = TenantId(slot as u16);
         let _ = self.fwps.pool.touch(slot, self.now);
         let misbehaviour = self.tenants[slot].1.stats().misbehaviour;
         loop {
+            if !self.link.can_send() {
+                self.tx_waiting.insert(slot);
+                break;
+            }
             let (ports, link) = &mut self.tenants[slot];
             let len = match link.next_outgoing(&mut ports.tx_outgoing, &mut ports.tx_done, &ports.tx_mem, &mut self.frame) {
                 Ok(Some(frame)) => frame.len(),
@@ -487,9 +567,9 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         }
         // Bad descriptors and ring violations alike: the FWP is stopped.
         if self.tenants[slot].1.stats().misbehaviour > misbehaviour {
+            self.tx_waiting.remove(slot);
             self.misbehaved(slot);
         }
-        self.publish(out)
     }
 
     /// Records template `t`'s checkpoint (its template PD finished
@@ -532,6 +612,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
     pub fn teardown(&mut self, slot: usize, reason: TeardownReason) -> Result<u32, SlotError> {
         let generation = self.fwps.teardown(slot, reason)?;
         self.table.remove_tenant(TenantId(slot as u16));
+        self.tx_waiting.remove(slot);
         if let Some((_, link)) = self.tenants.get_mut(slot) {
             link.stop_waiting();
         }
@@ -590,19 +671,24 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
     }
 
     /// The glue replaces Draining slot `slot`'s FWP instead of scrubbing
-    /// it (a faulted dynamic FWP: its memory and objects are destroyed,
-    /// not reused): the slot leaves the pool until
-    /// [`Self::slot_created`] reports the new one.
+    /// it (a faulted dynamic FWP, or one of a renewing template: its
+    /// memory and objects are destroyed, not reused): the slot leaves the
+    /// pool until [`Self::slot_created`] reports the new one.
     pub fn retire(&mut self, slot: usize) -> Result<(), SlotError> {
+        let faulted = matches!(self.fwps.pool.state(slot), Ok(SlotState::Draining { reason: TeardownReason::Fault, .. }));
         self.fwps.pool.retire(slot)?;
-        self.fwps.stats.replaced += 1;
+        if faulted {
+            self.fwps.stats.replaced += 1;
+        } else {
+            self.fwps.stats.renewed += 1;
+        }
         Ok(())
     }
 
     /// Publishes every ring written in this batch and says which peers
     /// asked to be woken.
     fn publish(&mut self, out: Published) -> Wake {
-        let mut wake = Wake::default();
+        let mut wake = Wake { resumed: out.resumed, ..Wake::default() };
         if out.rx_free {
             self.driver.rx_free.commit();
             wake.driver |= self.driver.rx_free.take_wake_request();

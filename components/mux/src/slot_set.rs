@@ -25,6 +25,13 @@ impl SlotSet {
         }
     }
 
+    /// Takes `slot` out.
+    pub fn remove(&mut self, slot: usize) {
+        if let Some(word) = self.words.get_mut(slot / 64) {
+            *word &= !(1 << (slot % 64));
+        }
+    }
+
     /// Whether `slot` is a member.
     pub fn contains(&self, slot: usize) -> bool {
         self.words.get(slot / 64).is_some_and(|word| word & (1 << (slot % 64)) != 0)

@@ -13,9 +13,9 @@ use smoltcp::wire::{
     UdpPacket, UdpRepr,
 };
 
-/// Longest stats line (one UDP datagram); counters beyond it are cut (the
-/// line stays valid).
-pub const STATS_LINE: usize = 1400;
+/// Longest stats line: one UDP datagram in a 1,500-byte MTU (1,472 bytes
+/// of payload); counters beyond it are cut (the line stays valid).
+pub const STATS_LINE: usize = 1472;
 
 /// A stats line under construction: `key=value` pairs separated by spaces.
 #[derive(Default)]

@@ -142,3 +142,41 @@ fn a_tenant_with_full_rings_loses_only_its_own_packets() {
     assert_eq!((a_stats.delivered, a_stats.dropped_full), (TENANT_SLOTS as u64, 3));
     assert_eq!(mux.tenant(1).unwrap().stats().dropped_full, 0);
 }
+
+#[test]
+fn a_tenant_waits_for_driver_buffers_and_loses_nothing() {
+    // Rings of two: at most two tx buffers in flight to the driver.
+    let (driver, wa, wb) = (Wires::new(DMA_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF));
+    let mut a = Tenant::new(&wa, 7);
+    let link = edgeos_mux::DriverLink::new(edgeos_ring::Region::new(DMA_SLOTS * BUF, BUF), DMA_SLOTS / 2, 2);
+    let mut mux = mux_with_link(&driver, [&wa, &wb], table(), link);
+    mux.start();
+    // The first datagram resolves the peer's MAC (the mux answers A's ARP).
+    assert!(arrive(&driver, &udp_to_us(b"hello", 40000, 7)));
+    mux.on_driver();
+    a.serve();
+    mux.on_tenant(0);
+    a.serve();
+    mux.on_tenant(0);
+    assert_eq!(departed(&driver).len(), 1);
+    mux.on_driver();
+
+    // Three echoes at once, two driver buffers: the third waits on A's ring.
+    for i in 0..3u16 {
+        assert!(arrive(&driver, &udp_to_us(format!("echo {i}").as_bytes(), 40001 + i, 7)));
+        mux.on_driver();
+    }
+    assert_eq!(a.serve().len(), 3);
+    let wake = mux.on_tenant(0);
+    assert!(wake.driver);
+    assert!(mux.tx_waiting(0) && mux.tenant_idle(0), "A waits, and is not polled meanwhile");
+    assert!(!mux.on_tenant(0).driver, "a waiting tenant's signal takes nothing out of order");
+    let first = departed(&driver);
+    assert_eq!(first.iter().map(|f| udp_payload(f).2).collect::<Vec<_>>(), [b"echo 0".to_vec(), b"echo 1".to_vec()]);
+    // The driver returns the buffers: the third goes out, A is resumed.
+    let wake = mux.on_driver();
+    assert!(wake.resumed.contains(0) && !mux.tx_waiting(0));
+    let rest = departed(&driver);
+    assert_eq!(rest.iter().map(|f| udp_payload(f).2).collect::<Vec<_>>(), [b"echo 2".to_vec()]);
+    assert_eq!(mux.stats().tx_no_buffer, 0, "nothing dropped");
+}

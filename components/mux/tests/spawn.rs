@@ -292,4 +292,12 @@ fn a_dynamic_slot_takes_connections_only_once_the_manager_created_it() {
     arrive(&driver, &tcp_to_us(5003, 8, true));
     mux.on_driver();
     assert_eq!(mux.fwps_mut().take_plans().len(), 1, "the new FWP serves the next connection");
+
+    // It ends normally (a renewing template's FWP): replaced all the same,
+    // counted apart from faults.
+    mux.teardown(1, TeardownReason::Closed).unwrap();
+    assert_eq!(mux.fwps_mut().take_draining(), [1].into_iter().collect());
+    assert_eq!(mux.retire(1), Ok(()));
+    assert_eq!((mux.fwps().stats().replaced, mux.fwps().stats().renewed), (1, 1));
+    assert_eq!(mux.fwps().pool().state(1), Ok(SlotState::Initialising));
 }

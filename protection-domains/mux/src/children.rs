@@ -295,6 +295,13 @@ impl<const N: usize> Children<N> {
         self.slots[slot].layout.template.into()
     }
 
+    /// Whether slot `slot` is a dynamic FWP of a template that renews its
+    /// FWPs (destroyed and created anew when they end).
+    pub fn renews(&self, slot: usize) -> bool {
+        let layout = &self.slots[slot].layout;
+        layout.dynamic.is_some() && self.templates.get(usize::from(layout.template)).is_some_and(|t| t.layout.renew)
+    }
+
     /// Number of slots of template `t`, static or dynamic.
     pub fn slots_of(&self, t: usize) -> usize {
         self.slots.iter().filter(|s| usize::from(s.layout.template) == t).count()

@@ -75,6 +75,24 @@ impl MuxPd {
 
     /// A notification from slot `slot`: restored (it parked), frames to
     /// send, or a request to exit.
+    /// Tears down FWP `slot` (of `generation`) once it has exited and the
+    /// multiplexer has sent every frame it left (a FIN among them).
+    pub(crate) fn end_if_exited(&mut self, slot: usize, generation: u32) {
+        if !self.mux.tx_waiting(slot) && self.children.status(slot).is_some_and(|s| s.exits(generation)) {
+            let _ = self.mux.teardown(slot, TeardownReason::Closed);
+        }
+    }
+
+    /// Slots whose waiting frames went out on a driver event: the ones
+    /// that exited meanwhile end now.
+    pub(crate) fn resumed(&mut self, slots: edgeos_mux::SlotSet) {
+        for slot in slots.iter() {
+            if let Ok(SlotState::Active { generation, .. }) = self.mux.fwps().pool().state(slot) {
+                self.end_if_exited(slot, generation);
+            }
+        }
+    }
+
     pub(crate) fn slot_signalled(&mut self, slot: usize, busy: &mut u64) {
         match self.mux.fwps().pool().state(slot) {
             Ok(SlotState::Restoring) => {
@@ -110,8 +128,8 @@ impl MuxPd {
                 }
                 if self.mux.fwps().stats().fault_teardowns > faults {
                     debug_println!("mux: fwp slot {slot} broke the ring protocol, torn down");
-                } else if self.children.status(slot).is_some_and(|s| s.exits(generation)) {
-                    let _ = self.mux.teardown(slot, TeardownReason::Closed);
+                } else {
+                    self.end_if_exited(slot, generation);
                 }
             }
             // Anything else is stale (a slot torn down since it signalled).
@@ -187,7 +205,7 @@ impl MuxPd {
                 let started = counter();
                 self.observe(slot);
                 self.times.forget(slot);
-                if self.replace_if_faulted(slot) {
+                if self.replace_if_due(slot) {
                     continue;
                 }
                 if let Err(e) = self.mux.scrubbed(slot, self.children.reset(slot)) {

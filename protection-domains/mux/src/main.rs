@@ -192,6 +192,7 @@ impl Handler for MuxPd {
                     line.put(format_args!("f{slot}."), "frames_in", u64::from(s.frames_in));
                 }
             };
+            let mut resumed = edgeos_mux::SlotSet::EMPTY;
             loop {
                 let start = now_ns();
                 let wake = self.mux.on_driver_with(&mut extra);
@@ -200,10 +201,12 @@ impl Handler for MuxPd {
                     self.driver.notify();
                 }
                 self.children.notify(wake.tenants);
+                resumed = resumed.union(wake.resumed);
                 if self.mux.driver_idle() {
                     break;
                 }
             }
+            self.resumed(resumed);
         }
         if self.timer.is_some_and(|t| channels.contains(t)) {
             self.armed = None;

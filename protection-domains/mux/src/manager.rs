@@ -48,7 +48,7 @@ impl Manager {
 
     /// Puts waiting requests on the page while it has room, and signals the
     /// manager if any went.
-    fn flush(&mut self) {
+    fn flush(&mut self) -> bool {
         let mut sent = false;
         while let Some(request) = self.waiting.front().copied() {
             if comm::send_request(&self.page, request).is_err() {
@@ -58,8 +58,13 @@ impl Manager {
             sent = true;
         }
         if sent {
-            sel4::cap::Notification::from_bits(caps::cptr(caps::MANAGER_SIGNAL)).signal();
+            Self::signal_manager();
         }
+        sent
+    }
+
+    fn signal_manager() {
+        sel4::cap::Notification::from_bits(caps::cptr(caps::MANAGER_SIGNAL)).signal();
     }
 
     /// Asks for dynamic FWP `k` to be destroyed and created anew.
@@ -79,15 +84,17 @@ impl Manager {
 }
 
 impl MuxPd {
-    /// A faulted dynamic FWP is not scrubbed and reused: the manager
-    /// destroys it (its memory and every object go back) and creates a
-    /// fresh one for the slot. `true` when slot `slot` is handled so.
-    pub(crate) fn replace_if_faulted(&mut self, slot: usize) -> bool {
-        let faulted = matches!(
-            self.mux.fwps().pool().state(slot),
-            Ok(SlotState::Draining { reason: TeardownReason::Fault, .. })
-        );
-        let (Some(manager), Some(k), true) = (&mut self.manager, self.children.dynamic_index(slot), faulted) else {
+    /// A draining dynamic FWP that faulted, or whose template renews its
+    /// FWPs, is destroyed and created anew by the manager instead of
+    /// scrubbed: nothing it touched survives. `true` if the manager took
+    /// it (the slot leaves the pool until the new FWP joins).
+    pub(crate) fn replace_if_due(&mut self, slot: usize) -> bool {
+        let due = match self.mux.fwps().pool().state(slot) {
+            Ok(SlotState::Draining { reason: TeardownReason::Fault, .. }) => true,
+            Ok(SlotState::Draining { .. }) => self.children.renews(slot),
+            _ => false,
+        };
+        let (Some(manager), Some(k), true) = (&mut self.manager, self.children.dynamic_index(slot), due) else {
             return false;
         };
         // Suspended first: nothing of it runs while the manager works, and
@@ -109,10 +116,14 @@ impl MuxPd {
     /// The manager answered: created FWPs join their templates' pools.
     pub(crate) fn manager_signalled(&mut self) {
         let Some(manager) = &self.manager else { return };
-        let mut joined = 0;
+        self.mux.set_manager_figures(comm::read_figures(&manager.page));
+        let (mut joined, mut read) = (0, 0);
         loop {
             let (request, status) = match comm::next_completion(&manager.page) {
-                Ok(Some(Some(done))) => done,
+                Ok(Some(Some(done))) => {
+                    read += 1;
+                    done
+                }
                 Ok(None) => break,
                 Ok(Some(None)) => {
                     debug_println!("mux: ERROR: the FWP manager wrote a completion that does not decode");
@@ -142,13 +153,19 @@ impl MuxPd {
             }
         }
         // The manager took requests off the page: those that waited go now.
+        // It takes a request only with room for its answer, so it hears
+        // of the room made here even when no request went.
         if let Some(manager) = &mut self.manager {
-            manager.flush();
+            if !manager.flush() && read > 0 {
+                Manager::signal_manager();
+            }
         }
         if joined > 0 {
-            debug_println!("mux: {joined} dynamic FWPs created by the FWP manager joined their pools");
             if let Some(manager) = &mut self.manager {
                 let before = manager.first_creations;
+                if before < manager.configured {
+                    debug_println!("mux: {joined} dynamic FWPs created by the FWP manager joined their pools");
+                }
                 manager.first_creations = (before + joined).min(manager.configured);
                 if before < manager.configured && manager.first_creations == manager.configured {
                     debug_println!("mux: all {} dynamic FWPs are in their pools", manager.configured);

@@ -12,7 +12,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::Barrier;
+use std::sync::{Barrier, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,33 @@ pub struct TcpEcho {
     pub bytes: usize,
     /// Deadline for each connection's whole exchange.
     pub timeout: Duration,
+    /// Open each connection only once the one before has had its bytes
+    /// back (all stay open as usual). QEMU's user-mode network accepts a
+    /// forwarded port's connections with a listen backlog of one: a
+    /// thousand connect()s at once overflow the host's accept queue, and
+    /// the kernel drops and resets them before the guest sees any.
+    pub one_at_a_time: bool,
+}
+
+/// Lets connections start in index order, each after the last one's exchange.
+struct Turns {
+    next: Mutex<u32>,
+    changed: Condvar,
+}
+
+impl Turns {
+    fn wait_for(&self, index: u32) {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        while *next < index {
+            next = self.changed.wait(next).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn pass(&self, index: u32) {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        *next = (*next).max(index + 1);
+        self.changed.notify_all();
+    }
 }
 
 /// How one connection ended.
@@ -124,14 +151,16 @@ pub fn run_holding<T>(params: TcpEcho, while_open: impl FnOnce() -> T) -> Result
     // Every connection, and this thread, meet here twice: once all echoed
     // (or failed), and once `while_open` is done.
     let held = Barrier::new(params.connections as usize + 1);
+    let turns = Turns { next: Mutex::new(0), changed: Condvar::new() };
     let (connections, result) = thread::scope(|scope| {
         let held = &held;
+        let turns = &turns;
         let handles: Vec<_> = (0..params.connections)
             .map(|index| {
                 thread::Builder::new()
                     .name(format!("tcp-echo-{index}"))
                     .stack_size(256 << 10)
-                    .spawn_scoped(scope, move || one_connection(params, index, held))
+                    .spawn_scoped(scope, move || one_connection(params, index, held, turns))
             })
             .collect();
         let started = handles.iter().filter(|h| h.is_ok()).count();
@@ -169,8 +198,12 @@ fn wait_twice(barrier: &Barrier) {
 
 /// One connection's exchange; it then waits at `held` (twice, see
 /// [`run_holding`]) before closing, whatever happened.
-fn one_connection(params: TcpEcho, index: u32, held: &Barrier) -> Connection {
+fn one_connection(params: TcpEcho, index: u32, held: &Barrier, turns: &Turns) -> Connection {
+    if params.one_at_a_time {
+        turns.wait_for(index);
+    }
     let (outcome, stream) = exchange(params, index);
+    turns.pass(index);
     wait_twice(held);
     if let Some(stream) = stream {
         let _ = stream.shutdown(Shutdown::Both);
@@ -390,35 +423,37 @@ mod tests {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use std::sync::Arc;
 
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let open = Arc::new(AtomicUsize::new(0));
-        let server_open = open.clone();
-        thread::spawn(move || {
-            for stream in listener.incoming().take(12) {
-                let mut stream = stream.unwrap();
-                let open = server_open.clone();
-                open.fetch_add(1, Ordering::SeqCst);
-                thread::spawn(move || {
-                    let mut buf = [0u8; 4096];
-                    while let Ok(n) = stream.read(&mut buf) {
-                        if n == 0 || stream.write_all(&buf[..n]).is_err() {
-                            break;
+        // An echo server for 12 connections, counting those open.
+        let server = || {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let open = Arc::new(AtomicUsize::new(0));
+            let server_open = open.clone();
+            thread::spawn(move || {
+                for stream in listener.incoming().take(12) {
+                    let mut stream = stream.unwrap();
+                    let open = server_open.clone();
+                    open.fetch_add(1, Ordering::SeqCst);
+                    thread::spawn(move || {
+                        let mut buf = [0u8; 4096];
+                        while let Ok(n) = stream.read(&mut buf) {
+                            if n == 0 || stream.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
                         }
-                    }
-                    open.fetch_sub(1, Ordering::SeqCst);
-                });
-            }
-        });
-        let params = TcpEcho {
-            target: format!("127.0.0.1:{port}").parse().unwrap(),
-            connections: 12,
-            bytes: 3000,
-            timeout: Duration::from_secs(10),
+                        open.fetch_sub(1, Ordering::SeqCst);
+                    });
+                }
+            });
+            (format!("127.0.0.1:{port}").parse().unwrap(), open)
         };
-        let (report, seen) = run_holding(params, || open.load(Ordering::SeqCst)).unwrap();
-        assert!(report.success(), "{report}");
-        assert_eq!(seen, 12, "every connection open while the check ran");
+        for one_at_a_time in [false, true] {
+            let (target, open) = server();
+            let params = TcpEcho { target, connections: 12, bytes: 3000, timeout: Duration::from_secs(10), one_at_a_time };
+            let (report, seen) = run_holding(params, || open.load(Ordering::SeqCst)).unwrap();
+            assert!(report.success(), "{report}");
+            assert_eq!(seen, 12, "every connection open while the check ran (one at a time: {one_at_a_time})");
+        }
     }
 
     #[test]
@@ -429,6 +464,7 @@ mod tests {
             connections: 1,
             bytes: 1,
             timeout: Duration::from_millis(10),
+            one_at_a_time: false,
         };
         assert!(matches!(
             run(TcpEcho {

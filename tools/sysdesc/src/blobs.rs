@@ -107,6 +107,7 @@ fn template_layout(plan: &SlotPlan<'_>) -> Result<TemplateLayout, String> {
     Ok(TemplateLayout {
         service,
         per_flow: t.per_flow,
+        renew: t.renew,
         warm_pool: count(warm_pool, "warm pool", plan)?,
         max_active: count(t.max_active(), "max_active", plan)?,
         idle_timeout_ms: len(t.idle_timeout_ms, "idle timeout", plan)?,

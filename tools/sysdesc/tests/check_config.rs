@@ -232,6 +232,15 @@ mod dynamic {
     }
 
     #[test]
+    fn only_dynamic_fwps_are_renewed() {
+        check_error(
+            "config_renew_without_dynamic.toml",
+            "only FWPs the manager creates (`dynamic`) can be destroyed and created anew; this template has none",
+            true,
+        );
+    }
+
+    #[test]
     fn a_best_effort_template_reserves_nothing() {
         check_error(
             "config_best_effort_reserving.toml",

@@ -84,3 +84,27 @@ fn garbage_entries_decode_to_nothing_and_never_panic() {
         assert_eq!(Status::decode(status.encode()), Some(status));
     }
 }
+
+#[test]
+fn figures_go_across_the_page_and_stay_clear_of_the_rings() {
+    let page = Page::new();
+    send_request(&page, Request::Create(3)).unwrap();
+    let figures = Figures { ram_free_mib: 986, live_fwps: 1016, asid_pools: 2, cnode_slots_free: 118_000, free_slabs: 0, created: 1016, destroyed: 0 };
+    publish_figures(&page, figures);
+    assert_eq!(read_figures(&page), figures);
+    assert_eq!(next_request(&page), Ok(Some(Request::Create(3).encode())));
+    assert_eq!(figures.named()[1], ("live_fwps", 1016));
+    assert!(WORDS * 4 <= 4096, "the protocol fits its page");
+}
+
+#[test]
+fn the_manager_sees_when_the_completion_ring_is_full() {
+    let page = Page::new();
+    for k in 0..CAPACITY {
+        assert!(completion_room(&page));
+        send_completion(&page, Completion { request: Request::Create(k as u16).encode(), status: Status::Done }).unwrap();
+    }
+    assert!(!completion_room(&page));
+    assert!(next_completion(&page).unwrap().is_some());
+    assert!(completion_room(&page), "room again once the multiplexer read one");
+}

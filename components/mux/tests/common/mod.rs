@@ -112,6 +112,17 @@ pub fn tenant_ports(w: &Wires) -> TenantPorts<S<'_>, S<'_>, SM<'_>> {
 }
 
 pub fn mux<'a>(driver: &'a Wires, tenants: [&'a Wires; 2], table: FlowTable<16>) -> Mux<'a> {
+    let link = DriverLink::new(Region::new(DMA_SLOTS * BUF, BUF), DMA_SLOTS / 2, DMA_SLOTS);
+    mux_with_link(driver, tenants, table, link)
+}
+
+/// As [`mux`], over `link` (to play with its limits).
+pub fn mux_with_link<'a>(
+    driver: &'a Wires,
+    tenants: [&'a Wires; 2],
+    table: FlowTable<16>,
+    link: DriverLink<DMA_SLOTS>,
+) -> Mux<'a> {
     let [rx_free, rx_used, tx_free, tx_used] = &driver.rings;
     let ports = |w: &'a Wires| (tenant_ports(w), TenantLink::new(TENANT_SLOTS * BUF, TENANT_SLOTS * BUF, BUF));
     driver_sleeps(driver);
@@ -124,7 +135,7 @@ pub fn mux<'a>(driver: &'a Wires, tenants: [&'a Wires; 2], table: FlowTable<16>)
             tx_used: Shared(tx_used),
             mem: Shared(&driver.mem[0]),
         },
-        DriverLink::new(Region::new(DMA_SLOTS * BUF, BUF), DMA_SLOTS / 2, DMA_SLOTS),
+        link,
         heapless::Vec::from_iter([ports(tenants[0]), ports(tenants[1])]),
         table,
     )

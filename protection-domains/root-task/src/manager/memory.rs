@@ -6,6 +6,7 @@
 use alloc::vec::Vec;
 
 use edgeos_config::MAX_TEMPLATES;
+use edgeos_fwp_manager::admission;
 use sel4::{cap, init_thread, init_thread::Slot, ObjectBlueprint};
 
 use super::clone::CreateError;
@@ -47,6 +48,16 @@ impl Memory {
         self.sched_control
     }
 
+    /// ASID pools made so far (the boot one included).
+    pub fn asid_pools(&self) -> usize {
+        self.asid_pools.len()
+    }
+
+    /// Slabs kept for the next FWPs, over every template.
+    pub fn free_slabs(&self) -> usize {
+        self.free_slabs.iter().map(Vec::len).sum()
+    }
+
     /// RAM not yet given to the manager's objects (slabs count as used
     /// while they exist, free or not).
     pub fn free_bytes(&self) -> u64 {
@@ -79,10 +90,11 @@ impl Memory {
     }
 
     /// A slab of `2^bits` bytes for an FWP of `template`: a freed one, or a
-    /// new one.
+    /// new one while the free RAM stays above the manager's reserve.
     pub fn slab(&mut self, slots: &mut Slots, template: usize, bits: u32) -> Result<Slot, CreateError> {
         match self.free_slabs[template].pop() {
             Some(slab) => Ok(slab),
+            None if !admission::admits(self.free_bytes, 1 << bits, admission::RESERVE_BYTES) => Err(CreateError::NoMemory),
             None => self.retype(slots, ObjectBlueprint::Untyped { size_bits: bits as usize }),
         }
     }

@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use edgeos_config::{ManagerConfig, MAX_TEMPLATES};
-use edgeos_fwp_manager::comm::{self, Completion, Request, Status};
+use edgeos_fwp_manager::comm::{self, Completion, Figures, Request, Status};
 use sel4::init_thread::{self, Slot};
 use sel4_root_task::debug_println;
 
@@ -69,6 +69,19 @@ impl Manager {
     /// Steps down to the manager's priority and budget, then serves
     /// requests for ever.
     pub fn serve(mut self) -> ! {
+        // Printed before stepping down: lines cut by the budget's end
+        // would interleave with the PDs' own.
+        for (t, prototype) in self.prototypes.iter().enumerate() {
+            let shared = prototype.pages.len() - prototype.objects.fresh_pages;
+            debug_println!(
+                "root task: template {t}'s clones: {} KiB slab each ({} fresh pages, {} shared with the prototype, {} caps in a {} KiB store)",
+                (1u64 << prototype.objects.slab_bits()) >> 10,
+                prototype.objects.fresh_pages,
+                shared,
+                prototype.caps,
+                (1u64 << prototype.objects.store_bits) >> 10
+            );
+        }
         let own_sc = init_thread::slot::SC.cap();
         let control = self.memory.sched_control();
         let demoted = control
@@ -83,22 +96,17 @@ impl Manager {
             self.fwps.len(),
             self.memory.free_bytes() >> 20
         );
-        for (t, prototype) in self.prototypes.iter().enumerate() {
-            let shared = prototype.pages.len() - prototype.objects.fresh_pages;
-            debug_println!(
-                "root task: template {t}'s clones: {} KiB slab each ({} fresh pages, {} shared with the prototype, {} caps in a {} KiB store)",
-                (1u64 << prototype.objects.slab_bits()) >> 10,
-                prototype.objects.fresh_pages,
-                shared,
-                prototype.caps,
-                (1u64 << prototype.objects.store_bits) >> 10
-            );
-        }
+        self.publish_figures();
         loop {
             self.mux.wait();
             let mut answered = false;
             let mut batch = Batch::default();
             loop {
+                if !comm::completion_room(self.mux.page()) {
+                    // Every request taken gets its answer: wait for the
+                    // multiplexer to read some (it signals when it has).
+                    break;
+                }
                 let word = match comm::next_request(self.mux.page()) {
                     Ok(Some(word)) => word,
                     Ok(None) => break,
@@ -119,10 +127,25 @@ impl Manager {
                 answered = true;
             }
             if answered {
+                self.publish_figures();
                 self.mux.signal();
                 batch.report(self.memory.free_bytes());
             }
         }
+    }
+
+    /// Tells the multiplexer what is left and held, for its stats line.
+    fn publish_figures(&self) {
+        let figures = Figures {
+            ram_free_mib: (self.memory.free_bytes() >> 20) as u32,
+            live_fwps: self.fwps.iter().filter(|f| f.is_some()).count() as u32,
+            asid_pools: self.memory.asid_pools() as u32,
+            cnode_slots_free: self.system.slots.left() as u32,
+            free_slabs: self.memory.free_slabs() as u32,
+            created: self.created as u32,
+            destroyed: self.destroyed as u32,
+        };
+        comm::publish_figures(self.mux.page(), figures);
     }
 
     fn handle(&mut self, request: Request) -> Status {

@@ -254,6 +254,10 @@ pub struct Template {
     /// the whole service.
     #[serde(default)]
     pub per_flow: bool,
+    /// A dynamic FWP that ends (its flow closed, or idle) is destroyed and
+    /// created anew by the FWP manager instead of scrubbed and reused.
+    #[serde(default)]
+    pub renew: bool,
     /// The template obeys fault probes (`edgeos_echo::probe`): only for test
     /// templates that prove a misbehaving FWP is contained.
     #[serde(default)]

@@ -134,6 +134,13 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
         if t.program.is_empty() {
             v.impossible(&at("program"), "\"\"", "a template needs a program ELF");
         }
+        if t.renew && t.dynamic == 0 {
+            v.impossible(
+                &at("renew"),
+                "true",
+                "only FWPs the manager creates (`dynamic`) can be destroyed and created anew; this template has none",
+            );
+        }
         if t.best_effort && t.budget != t.period {
             v.impossible(
                 &at("budget"),
