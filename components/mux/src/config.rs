@@ -95,6 +95,7 @@ mod tests {
         TemplateLayout {
             service: SlotService { protocols, port },
             per_flow: protocols == Protocols::TCP,
+            renew: false,
             warm_pool,
             max_active,
             idle_timeout_ms: 250,
