@@ -232,17 +232,21 @@ impl Batch {
     }
 
     fn report(mut self, free_bytes: u64) {
-        let median = |ticks: &mut Vec<u64>| {
+        // Median and p99 (nearest rank) in µs.
+        let figures = |ticks: &mut Vec<u64>| {
             ticks.sort_unstable();
-            ticks.get(ticks.len() / 2).map_or(0, |t| ticks_to_us(*t))
+            let at = |rank: usize| ticks.get(rank).map_or(0, |t| ticks_to_us(*t));
+            (at(ticks.len() / 2), at((ticks.len() * 99).div_ceil(100).saturating_sub(1)))
         };
-        let (create, destroy) = (median(&mut self.create_ticks), median(&mut self.destroy_ticks));
+        let (create, destroy) = (figures(&mut self.create_ticks), figures(&mut self.destroy_ticks));
         debug_println!(
-            "root task: FWP manager: {} created (median {} us), {} destroyed (median {} us), {} refused; {} MiB of RAM free",
+            "root task: FWP manager: {} created (median {} us, p99 {} us), {} destroyed (median {} us, p99 {} us), {} refused; {} MiB of RAM free",
             self.created,
-            create,
+            create.0,
+            create.1,
             self.destroyed,
-            destroy,
+            destroy.0,
+            destroy.1,
             self.failed,
             free_bytes >> 20
         );
