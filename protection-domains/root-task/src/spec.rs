@@ -60,6 +60,8 @@ impl<'a> Objects<'a> {
         &self.named(id).object
     }
 
+    /// The object's name in the spec (only the debug kernel names threads).
+    #[sel4::sel4_cfg(DEBUG_BUILD)]
     pub fn name(&self, id: usize) -> &'a str {
         self.named(id).name.as_ref().map(|name| name.as_str()).unwrap_or("<unnamed>")
     }
