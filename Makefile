@@ -59,7 +59,7 @@ QEMU_ARGS  = -machine virt,virtualization=on -cpu cortex-a53 -m size=2G -nograph
 
 SDK = $(shell ci/find-sdk.sh)
 
-.PHONY: run image pds root-task test host-test system-test bench-hops bench-fwp bench-memcached fwp-memory soak clean
+.PHONY: run image pds root-task test host-test system-test bench-hops bench-fwp bench-memcached bench-linux fwp-memory soak clean
 
 run: image
 	qemu-system-aarch64 $(QEMU_ARGS)
@@ -128,6 +128,11 @@ bench-fwp:
 # memcached get/set requests per second and p50/p99 latency from the host.
 bench-memcached:
 	ci/bench-memcached.sh
+
+# Linux baseline on the same QEMU machine: fork/posix_spawn/vfork/namespaced
+# clone + execve + waitpid in guest ns (Debian's arm64 kernel, busybox).
+bench-linux:
+	ci/linux-guest.sh
 
 # Bytes of frames per FWP slot, and how they grow with the slot count.
 fwp-memory:
