@@ -262,7 +262,8 @@ impl Figures {
         [self.ram_free_mib, self.live_fwps, self.asid_pools, self.cnode_slots_free, self.free_slabs, self.created, self.destroyed]
     }
 
-    /// The figures as `(name, value)` pairs, in a fixed order.
+    /// The figures as `(name, value)` pairs, in a fixed order: what the
+    /// manager has left and holds first, its running totals last.
     pub fn named(self) -> [(&'static str, u32); Self::WORDS] {
         let names = ["ram_free_mib", "live_fwps", "asid_pools", "cnode_slots_free", "free_slabs", "created", "destroyed"];
         let words = self.to_words();

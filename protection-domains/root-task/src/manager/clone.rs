@@ -45,6 +45,19 @@ pub struct Fwp {
     slab: Slot,
 }
 
+/// What one creation needs to know besides the manager's own state.
+pub struct NewFwp<'a> {
+    /// The dynamic FWP's index.
+    pub k: usize,
+    pub config: &'a ManagedFwp,
+    pub prototype: &'a Prototype,
+    /// The manager's slot for its store CNode.
+    pub store: Slot,
+    /// Empty slots of the manager's CNode, at least `prototype.caps`, where
+    /// it is built before its caps move to the store.
+    pub scratch: Range<usize>,
+}
+
 /// Hands out consecutive slots of the scratch range.
 struct Cursor {
     next: usize,
@@ -62,24 +75,14 @@ impl Cursor {
 }
 
 impl Fwp {
-    /// Creates dynamic FWP `k`: builds it with its caps in `scratch` (at
-    /// least `prototype.caps` slots of the manager's CNode, empty), then
-    /// moves them into its store, made in the manager's slot `store`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn create(
-        k: usize,
-        config: &ManagedFwp,
-        prototype: &Prototype,
-        store: Slot,
-        scratch: Range<usize>,
-        system: &mut StaticSystem,
-        memory: &mut Memory,
-        mux: &MuxLink,
-    ) -> Result<Self, CreateError> {
-        let template = usize::from(config.template);
-        let slab = memory.slab(&mut system.slots, template, prototype.objects.slab_bits())?;
+    /// Creates `new.k`: builds it with its caps in `new.scratch`, then moves
+    /// them into its store.
+    pub fn create(new: NewFwp<'_>, system: &mut StaticSystem, memory: &mut Memory, mux: &MuxLink) -> Result<Self, CreateError> {
+        let template = usize::from(new.config.template);
+        let slab = memory.slab(&mut system.slots, template, new.prototype.objects.slab_bits())?;
         let fwp = Self { slab };
-        match fwp.build(k, config, prototype, store, scratch.clone(), system, memory, mux) {
+        let scratch = new.scratch.clone();
+        match fwp.build(new, system, memory, mux) {
             Ok(()) => Ok(fwp),
             Err(err) => {
                 // Roll back: nothing of a half-built FWP may survive. The
@@ -93,18 +96,8 @@ impl Fwp {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn build(
-        &self,
-        k: usize,
-        config: &ManagedFwp,
-        prototype: &Prototype,
-        store: Slot,
-        scratch: Range<usize>,
-        system: &mut StaticSystem,
-        memory: &mut Memory,
-        mux: &MuxLink,
-    ) -> Result<(), CreateError> {
+    fn build(&self, new: NewFwp<'_>, system: &mut StaticSystem, memory: &mut Memory, mux: &MuxLink) -> Result<(), CreateError> {
+        let NewFwp { k, config, prototype, store, scratch } = new;
         let slab = self.slab;
         let mut cursor = Cursor { next: scratch.start, end: scratch.end };
         let slab_cap: cap::Untyped = slab.cap().downcast();

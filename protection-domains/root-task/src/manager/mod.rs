@@ -24,7 +24,7 @@ use sel4_root_task::debug_println;
 use crate::static_system::{BuildError, StaticSystem};
 
 pub use self::clone::CreateError;
-use self::clone::Fwp;
+use self::clone::{Fwp, NewFwp};
 use self::memory::Memory;
 use self::mux::MuxLink;
 use self::prototype::Prototype;
@@ -161,8 +161,8 @@ impl Manager {
                         Err(_) => return Status::NoMemory,
                     },
                 };
-                let scratch = self.scratch.clone();
-                match Fwp::create(k, &fwp_config, prototype, store, scratch, &mut self.system, &mut self.memory, &self.mux) {
+                let new = NewFwp { k, config: &fwp_config, prototype, store, scratch: self.scratch.clone() };
+                match Fwp::create(new, &mut self.system, &mut self.memory, &self.mux) {
                     Ok(fwp) => {
                         self.fwps[k] = Some(fwp);
                         self.created += 1;
