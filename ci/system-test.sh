@@ -12,6 +12,13 @@ command -v "$1" >/dev/null || {
     echo "$1 is missing (Debian: apt-get install qemu-system-arm)" >&2
     exit 1
 }
+# The scale spec holds 1,000 connections: a socket each in QEMU (its
+# user-mode network) and in the client, past the common soft limit of 1,024
+# open files. Both inherit this shell's limit, raised to the hard one (a
+# hard limit of "unlimited" cannot be the soft limit for open files).
+hard_files="$(ulimit -Hn)"
+[ "$hard_files" = unlimited ] && hard_files=65536
+ulimit -n "$hard_files"
 cargo build --quiet --release -p edgeos-qemu-test -p edgeos-net-client
 runner=target/release/qemu-test
 status=0
