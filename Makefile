@@ -101,6 +101,13 @@ root-task:
 		-p root_task && \
 	cd .. && ci/overlay-sdk.sh "$$sdk" $(BOARD) $(CONFIG) $(ROOT_TASK) $(OVERLAY_SDK)
 
+# system.xml is generated from system.toml and committed (`make test`'s
+# host tests fail when the two differ). After an edit of system.toml the
+# image is built from a regenerated one, never from a stale description the
+# Microkit tool would misread (a region larger than its blob panics it).
+system.xml: system.toml $(shell find tools/sysdesc/src -name '*.rs')
+	cargo run --quiet --release -p edgeos-sysdesc -- generate --config system.toml -o $@
+
 $(IMAGE): pds root-task system.xml
 	@sdk="$$(ci/find-sdk.sh)" || exit 1; \
 	cargo run --quiet --release -p edgeos-sysdesc -- blobs --config system.toml -o $(PD_OUT) && \
