@@ -77,6 +77,15 @@ enum Command {
         /// dropped by the host's kernel before the guest sees them.
         #[arg(long)]
         one_at_a_time: bool,
+        /// A shell command (`sh -c`) run while every connection is open,
+        /// after `--while-open-at-least`; it must exit 0 (e.g. probes that
+        /// fault FWPs beside the thousand serving ones, and their checks).
+        #[arg(long, value_name = "COMMAND")]
+        while_open_run: Option<String>,
+        /// After the hold, every connection echoes `--bytes` more on the
+        /// same connection before closing: its server still serves.
+        #[arg(long)]
+        again_after_hold: bool,
     },
     /// Send one UDP datagram with this text from a fresh port; await nothing.
     Send {
@@ -223,6 +232,44 @@ enum OpArg {
     Set,
 }
 
+/// `tcp-echo --while-open-stats`: the counter is at least its bound while
+/// every connection is open (`true` without the option).
+fn while_open_check(connections: u32, stats: Option<Loopback>, at_least: &Option<(String, u64)>) -> bool {
+    let (Some(stats), Some((key, least))) = (stats, at_least) else { return true };
+    match stats::query(stats, Duration::from_millis(2_000)) {
+        Ok(stats::Answer::Line { stats, .. }) => {
+            let now = stats.get(key);
+            let held = now.is_some_and(|n| n >= *least);
+            let verdict = if held { "ok  " } else { "FAIL" };
+            println!("tcp-echo: {verdict} while all {connections} connections are open: {key} = {now:?}, at least {least}");
+            held
+        }
+        other => {
+            println!("tcp-echo: FAIL while all connections are open: the stats service answered {other:?}");
+            false
+        }
+    }
+}
+
+/// `tcp-echo --while-open-run`: runs `command` while every connection is
+/// open; its output joins ours.
+fn run_while_open(connections: u32, command: &str) -> bool {
+    match std::process::Command::new("sh").arg("-c").arg(command).status() {
+        Ok(status) if status.success() => {
+            println!("tcp-echo: ok   while all {connections} connections are open: `{command}` succeeded");
+            true
+        }
+        Ok(status) => {
+            println!("tcp-echo: FAIL while all {connections} connections are open: `{command}` ended with {status}");
+            false
+        }
+        Err(e) => {
+            println!("tcp-echo: FAIL while all {connections} connections are open: cannot run sh: {e}");
+            false
+        }
+    }
+}
+
 /// `KEY=VALUE` of `--equals`.
 fn parse_equals(arg: &str) -> Result<(String, u64), String> {
     let (key, value) = arg.split_once('=').ok_or_else(|| format!("{arg:?} is not KEY=VALUE"))?;
@@ -277,23 +324,14 @@ fn run(command: Command) -> Result<bool, Error> {
             while_open_stats,
             while_open_at_least,
             one_at_a_time,
+            while_open_run,
+            again_after_hold,
         } => {
-            let params = tcp_echo::TcpEcho { target: to, connections, bytes, timeout: ms(timeout_ms), one_at_a_time };
+            let params =
+                tcp_echo::TcpEcho { target: to, connections, bytes, timeout: ms(timeout_ms), one_at_a_time, again_after_hold };
             let (report, held) = tcp_echo::run_holding(params, || {
-                let (Some(stats), Some((key, least))) = (while_open_stats, &while_open_at_least) else { return true };
-                match stats::query(stats, ms(2_000)) {
-                    Ok(stats::Answer::Line { stats, .. }) => {
-                        let now = stats.get(key);
-                        let held = now.is_some_and(|n| n >= *least);
-                        let verdict = if held { "ok  " } else { "FAIL" };
-                        println!("tcp-echo: {verdict} while all {connections} connections are open: {key} = {now:?}, at least {least}");
-                        held
-                    }
-                    other => {
-                        println!("tcp-echo: FAIL while all connections are open: the stats service answered {other:?}");
-                        false
-                    }
-                }
+                let counted = while_open_check(connections, while_open_stats, &while_open_at_least);
+                counted && while_open_run.as_deref().is_none_or(|command| run_while_open(connections, command))
             })?;
             println!("{report}");
             Ok(report.success() && held)

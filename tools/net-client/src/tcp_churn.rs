@@ -54,7 +54,7 @@ pub fn run(params: TcpChurn) -> Result<TcpChurnReport, Error> {
     if !(1..=MAX_COUNT).contains(&params.count) {
         return Err(Error::Limit(format!("--count must be 1..={MAX_COUNT}, got {}", params.count)));
     }
-    let single = TcpEcho { target: params.target, connections: 1, bytes: params.bytes, timeout: params.timeout, one_at_a_time: false };
+    let single = TcpEcho { target: params.target, connections: 1, bytes: params.bytes, timeout: params.timeout, one_at_a_time: false, again_after_hold: false };
     let started = Instant::now();
     let mut times = Vec::with_capacity(params.count as usize);
     let mut failure = None;

@@ -50,6 +50,10 @@ pub struct TcpEcho {
     /// thousand connect()s at once overflow the host's accept queue, and
     /// the kernel drops and resets them before the guest sees any.
     pub one_at_a_time: bool,
+    /// After the hold, every connection echoes a second `bytes` bytes (the
+    /// stream's continuation) on the same connection before it closes:
+    /// what happened during the hold left each server able to serve.
+    pub again_after_hold: bool,
 }
 
 /// Lets connections start in index order, each after the last one's exchange.
@@ -202,10 +206,16 @@ fn one_connection(params: TcpEcho, index: u32, held: &Barrier, turns: &Turns) ->
     if params.one_at_a_time {
         turns.wait_for(index);
     }
-    let (outcome, stream) = exchange(params, index);
+    let (mut outcome, stream) = exchange(params, index);
     turns.pass(index);
     wait_twice(held);
     if let Some(stream) = stream {
+        if params.again_after_hold && matches!(outcome, Connection::Echoed { .. }) {
+            outcome = match echo_round(&stream, params, index, params.bytes, Instant::now()) {
+                Connection::Failed(why) => Connection::Failed(format!("after the hold: {why}")),
+                again => again,
+            };
+        }
         let _ = stream.shutdown(Shutdown::Both);
     }
     outcome
@@ -223,21 +233,28 @@ pub(crate) fn echo_once(params: TcpEcho, index: u32) -> Connection {
 /// Connects, sends, reads back; returns the outcome and the open stream.
 fn exchange(params: TcpEcho, index: u32) -> (Connection, Option<TcpStream>) {
     let started = Instant::now();
-    let deadline = started + params.timeout;
     let stream = match TcpStream::connect_timeout(&params.target.addr(), params.timeout) {
         Ok(stream) => stream,
         Err(e) => return (Connection::Failed(format!("connect to {}: {e}", params.target)), None),
     };
     let _ = stream.set_nodelay(true);
+    let outcome = echo_round(&stream, params, index, 0, started);
+    (outcome, Some(stream))
+}
+
+/// Sends connection `index`'s `params.bytes` bytes from stream offset
+/// `start` and reads them back, within `params.timeout` of `started`.
+fn echo_round(stream: &TcpStream, params: TcpEcho, index: u32, start: usize, started: Instant) -> Connection {
+    let deadline = started + params.timeout;
     let writer = match stream.try_clone() {
         Ok(writer) => writer,
-        Err(e) => return (Connection::Failed(format!("clone the socket: {e}")), Some(stream)),
+        Err(e) => return Connection::Failed(format!("clone the socket: {e}")),
     };
     let sizes = write_sizes(index, params.bytes);
     let writes = sizes.len();
     let result = thread::scope(|scope| {
-        let wrote = scope.spawn(|| write_all(writer, index, &sizes, deadline));
-        let read = read_back(&stream, index, params.bytes, deadline);
+        let wrote = scope.spawn(|| write_all(writer, index, start, &sizes, deadline));
+        let read = read_back(stream, index, start, params.bytes, deadline);
         if read.is_err() {
             // Unblocks a writer stuck on a full buffer.
             let _ = stream.shutdown(Shutdown::Both);
@@ -247,7 +264,7 @@ fn exchange(params: TcpEcho, index: u32) -> (Connection, Option<TcpStream>) {
             .unwrap_or_else(|_| Err("the writer thread panicked".into()));
         (wrote, read)
     });
-    let outcome = match result {
+    match result {
         (Err(write), _) => Connection::Failed(write),
         (Ok(()), Err(read)) => Connection::Failed(read),
         (Ok(()), Ok(None)) => Connection::Echoed {
@@ -255,19 +272,19 @@ fn exchange(params: TcpEcho, index: u32) -> (Connection, Option<TcpStream>) {
             writes,
         },
         (Ok(()), Ok(Some(diff))) => Connection::Differed(diff),
-    };
-    (outcome, Some(stream))
+    }
 }
 
 fn write_all(
     mut stream: TcpStream,
     index: u32,
+    start: usize,
     sizes: &[usize],
     deadline: Instant,
 ) -> Result<(), String> {
     let mut offset = 0;
     for &size in sizes {
-        let chunk = contents(index, offset, size);
+        let chunk = contents(index, start + offset, size);
         let mut sent = 0;
         while sent < size {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -303,6 +320,7 @@ fn write_all(
 fn read_back(
     stream: &TcpStream,
     index: u32,
+    start: usize,
     bytes: usize,
     deadline: Instant,
 ) -> Result<Option<Difference>, String> {
@@ -323,7 +341,7 @@ fn read_back(
             Ok(0) => {
                 return Err(format!(
                     "the peer closed the connection with {filled} of {bytes} bytes back{}",
-                    early_difference(index, &got[..filled])
+                    early_difference(index, start, &got[..filled])
                 ))
             }
             Ok(n) => filled += n,
@@ -336,17 +354,17 @@ fn read_back(
             Err(e) => {
                 return Err(format!(
                     "read with {filled} of {bytes} bytes back: {e}{}",
-                    early_difference(index, &got[..filled])
+                    early_difference(index, start, &got[..filled])
                 ))
             }
         }
     }
-    Ok(compare(&contents(index, 0, bytes), &got))
+    Ok(compare(&contents(index, start, bytes), &got))
 }
 
 /// Points out a corruption in the part that did come back before a failure.
-fn early_difference(index: u32, got: &[u8]) -> String {
-    match compare(&contents(index, 0, got.len()), got) {
+fn early_difference(index: u32, start: usize, got: &[u8]) -> String {
+    match compare(&contents(index, start, got.len()), got) {
         Some(diff) => format!(" (and those differ: {diff})"),
         None => String::new(),
     }
@@ -449,10 +467,53 @@ mod tests {
         };
         for one_at_a_time in [false, true] {
             let (target, open) = server();
-            let params = TcpEcho { target, connections: 12, bytes: 3000, timeout: Duration::from_secs(10), one_at_a_time };
+            let params = TcpEcho { target, connections: 12, bytes: 3000, timeout: Duration::from_secs(10), one_at_a_time, again_after_hold: one_at_a_time };
             let (report, seen) = run_holding(params, || open.load(Ordering::SeqCst)).unwrap();
             assert!(report.success(), "{report}");
             assert_eq!(seen, 12, "every connection open while the check ran (one at a time: {one_at_a_time})");
+        }
+    }
+
+    /// A server that serves each connection's first round and then closes
+    /// it: with `again_after_hold`, every connection reports the loss.
+    #[test]
+    fn a_server_lost_during_the_hold_fails_the_second_round() {
+        use std::net::TcpListener;
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = format!("127.0.0.1:{}", listener.local_addr().unwrap().port()).parse().unwrap();
+        let bytes = 3000;
+        thread::spawn(move || {
+            for stream in listener.incoming().take(4) {
+                let mut stream = stream.unwrap();
+                thread::spawn(move || {
+                    let mut left = bytes;
+                    let mut buf = [0u8; 4096];
+                    while left > 0 {
+                        let Ok(n) = stream.read(&mut buf[..left.min(4096)]) else { return };
+                        if n == 0 || stream.write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                        left -= n;
+                    }
+                });
+            }
+        });
+        let params = TcpEcho {
+            target,
+            connections: 4,
+            bytes,
+            timeout: Duration::from_secs(10),
+            one_at_a_time: false,
+            again_after_hold: true,
+        };
+        let report = run(params).unwrap();
+        assert!(!report.success());
+        for connection in &report.connections {
+            assert!(
+                matches!(connection, Connection::Failed(why) if why.starts_with("after the hold: ")),
+                "{connection:?}"
+            );
         }
     }
 
@@ -465,6 +526,7 @@ mod tests {
             bytes: 1,
             timeout: Duration::from_millis(10),
             one_at_a_time: false,
+            again_after_hold: false,
         };
         assert!(matches!(
             run(TcpEcho {
