@@ -4,7 +4,9 @@
 # emulated machine as `make run` (virt with virtualization=on, Cortex-A53,
 # 2 GiB, -icount shift=0) and runs tools/linux-bench in it: fork, posix_spawn,
 # vfork and namespaced clone, each + execve + waitpid of a minimal static
-# child. Guest ns are instructions under -icount, as in docs/benchmarks.md.
+# child, and a real service: Debian's memcached from exec to its first reply
+# to `version` over loopback. Guest ns are instructions under -icount, as in
+# docs/benchmarks.md.
 # Everything fetched or built goes to build/linux-guest/ (git-ignored).
 # Always stops the QEMU it started. LINUX_GUEST_TIMEOUT (seconds, default
 # 1200) bounds the wait for the guest's end marker.
@@ -15,7 +17,7 @@ timeout_s="${LINUX_GUEST_TIMEOUT:-1200}"
 end_marker=LINUX-GUEST-BENCH-END
 mkdir -p "$out/debs"
 
-# --- Debian arm64 packages: the kernel and a static busybox ------------------
+# --- Debian arm64 packages: the kernel, a static busybox, memcached ----------
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     dpkg --add-architecture arm64
 fi
@@ -26,7 +28,11 @@ fi
 kernel_pkg="$(apt-cache depends linux-image-arm64:arm64 |
     awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.1\.[^:]*-arm64(:arm64)?$/ && !found++ { sub(/:arm64$/, "", $2); print $2 }')"
 [ -n "$kernel_pkg" ] || { echo "linux-guest: no linux-image-6.1.*-arm64 behind linux-image-arm64:arm64" >&2; exit 1; }
-for pkg in "$kernel_pkg" busybox-static; do
+# memcached is dynamically linked: its library packages come too (its other
+# dependencies, adduser, perl and the like, serve its Debian service scripts).
+memcached_libs="$(apt-cache depends memcached:arm64 |
+    awk '$1 == "Depends:" && $2 ~ /^lib/ { sub(/:arm64$/, "", $2); print $2 }' | sort -u)"
+for pkg in "$kernel_pkg" busybox-static memcached $memcached_libs; do
     if ! compgen -G "$out/debs/${pkg}_*_arm64.deb" >/dev/null; then
         # As root, apt's _apt sandbox user cannot write here; download as root.
         (cd "$out/debs" && apt-get download -o APT::Sandbox::User=root "$pkg:arm64")
@@ -39,6 +45,7 @@ done
 kernel_version="${kernel_pkg#linux-image-}"
 vmlinuz="$out/debs-extracted/boot/vmlinuz-$kernel_version"
 busybox="$out/debs-extracted/bin/busybox"
+memcached_version="$(dpkg-deb -f "$out"/debs/memcached_*_arm64.deb Version)"
 
 # --- The benchmark, static for aarch64 --------------------------------------
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-musl; then
@@ -63,16 +70,63 @@ tree="$out/initramfs-tree"
 rm -rf "$tree"
 mkdir -p "$tree"/{bin,bench,proc,sys,dev}
 cp "$busybox" "$tree/bin/busybox"
-for applet in sh mount poweroff uname dmesg grep cat ls mkdir; do
+for applet in sh mount poweroff uname dmesg grep cat ls mkdir ifconfig; do
     ln -s busybox "$tree/bin/$applet"
 done
 cp "$bench_bin/linux-bench" "$bench_bin/exit-child" "$tree/bench/"
+
+# memcached, its ELF interpreter and the libraries it needs, transitively (by
+# their DT_NEEDED entries, as the loader resolves them), at the paths they
+# have in Debian, where the loader looks without an ld.so.cache. Only these
+# files: the whole packages (libc6's gconv modules, openssl's engines) would
+# triple the initramfs.
+extracted="$out/debs-extracted"
+copy_from_extracted() {  # a path relative to the root; a symlink and its target
+    local path="$1" target
+    if [ -e "$tree/$path" ] || [ -L "$tree/$path" ]; then return 0; fi
+    mkdir -p "$tree/$(dirname "$path")"
+    cp -P "$extracted/$path" "$tree/$path"
+    if [ -L "$extracted/$path" ]; then
+        target="$(readlink "$extracted/$path")"
+        case "$target" in
+            /*) copy_from_extracted "${target#/}" ;;
+            *) copy_from_extracted "$(dirname "$path")/$target" ;;
+        esac
+    fi
+}
+library_path() {  # where the loader finds a DT_NEEDED name
+    local dir
+    for dir in lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu lib usr/lib; do
+        if [ -e "$extracted/$dir/$1" ]; then echo "$dir/$1"; return 0; fi
+    done
+    return 1
+}
+interpreter="$(readelf -l "$extracted/usr/bin/memcached" | sed -n 's|.*program interpreter: /\(.*\)\]$|\1|p')"
+[ -n "$interpreter" ] || { echo "linux-guest: memcached names no ELF interpreter" >&2; exit 1; }
+copy_from_extracted "$interpreter"
+pending=(usr/bin/memcached)
+while (( ${#pending[@]} )); do
+    file="${pending[0]}"
+    pending=("${pending[@]:1}")
+    copy_from_extracted "$file"
+    for name in $(readelf -d "$extracted/$file" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'); do
+        path="$(library_path "$name")" || {
+            echo "linux-guest: $name, needed by $file, is in none of: memcached $memcached_libs" >&2
+            exit 1
+        }
+        [ -e "$tree/$path" ] || pending+=("$path")
+    done
+done
+# memcached started as root must be told a user to run as (-u root), and
+# looks it up with getpwnam: glibc reads /etc/passwd without nsswitch.conf.
+mkdir -p "$tree/etc"
+echo 'root:x:0:0:root:/root:/bin/sh' >"$tree/etc/passwd"
 cp tools/linux-bench/initramfs/init "$tree/init"
 # No `cpio` on the machine: a small newc writer in Python 3. Uncompressed,
 # so the guest spends nothing on inflating it.
 python3 tools/linux-bench/initramfs/make-cpio.py "$tree" "$out/initramfs.cpio" \
     --char-device /dev/console:5:1
-echo "linux-guest: kernel $kernel_pkg ($(dpkg-deb -f "$out"/debs/"${kernel_pkg}"_*_arm64.deb Version)), initramfs $(stat -c %s "$out/initramfs.cpio") bytes"
+echo "linux-guest: kernel $kernel_pkg ($(dpkg-deb -f "$out"/debs/"${kernel_pkg}"_*_arm64.deb Version)), memcached $memcached_version, initramfs $(stat -c %s "$out/initramfs.cpio") bytes"
 
 # --- Boot on make run's machine, wait for the end marker ---------------------
 log="$out/qemu.log"

@@ -8,8 +8,10 @@ use std::io;
 use std::ptr;
 
 pub struct Child {
-    path: CString,
-    argv: [*const libc::c_char; 2],
+    /// The program's path, then its arguments; `argv` points into them (a
+    /// CString's bytes stay put when the CString moves).
+    args: Vec<CString>,
+    argv: Vec<*const libc::c_char>,
     envp: [*const libc::c_char; 1],
     /// The stack `clone` starts the namespaced child on. Without CLONE_VM the
     /// child gets a copy-on-write copy, so one stack serves every run.
@@ -20,19 +22,35 @@ const CLONE_STACK_BYTES: usize = 64 * 1024;
 
 impl Child {
     pub fn new(path: &str) -> Child {
-        let path = CString::new(path).expect("child path without NUL");
-        let argv = [path.as_ptr(), ptr::null()];
+        Child::with_args(path, &[])
+    }
+
+    /// `path` run with `args` (argv[0] is `path`) and an empty environment.
+    pub fn with_args(path: &str, args: &[String]) -> Child {
+        let args: Vec<CString> = std::iter::once(path)
+            .chain(args.iter().map(String::as_str))
+            .map(|arg| CString::new(arg).expect("argument without NUL"))
+            .collect();
+        let argv = args
+            .iter()
+            .map(|arg| arg.as_ptr())
+            .chain([ptr::null()])
+            .collect();
         Child {
-            path,
+            args,
             argv,
             envp: [ptr::null()],
             clone_stack: vec![0; CLONE_STACK_BYTES],
         }
     }
 
+    fn path(&self) -> *const libc::c_char {
+        self.args[0].as_ptr()
+    }
+
     /// In the child only: replaces it with the program, or exits 127.
     unsafe fn exec(&self) -> ! {
-        libc::execve(self.path.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr());
+        libc::execve(self.path(), self.argv.as_ptr(), self.envp.as_ptr());
         libc::_exit(127)
     }
 }
@@ -76,7 +94,8 @@ impl Method {
     }
 }
 
-fn wait(pid: libc::pid_t) -> io::Result<libc::c_int> {
+/// Reaps `pid` (retrying on EINTR) and returns its wait status.
+pub fn wait(pid: libc::pid_t) -> io::Result<libc::c_int> {
     let mut status = 0;
     loop {
         // SAFETY: `status` is a valid int for waitpid to fill.
@@ -99,14 +118,16 @@ fn fork_exec(child: &Child) -> io::Result<libc::pid_t> {
     }
 }
 
-fn posix_spawn(child: &Child) -> io::Result<libc::pid_t> {
+/// Starts the child with musl's posix_spawn and returns its pid without
+/// waiting (service.rs starts memcached this way too).
+pub fn posix_spawn(child: &Child) -> io::Result<libc::pid_t> {
     let mut pid = 0;
     // SAFETY: path, argv and envp are NUL-terminated and outlive the call;
     // null file actions and attributes mean the defaults.
     let error = unsafe {
         libc::posix_spawn(
             &mut pid,
-            child.path.as_ptr(),
+            child.path(),
             ptr::null(),
             ptr::null(),
             child.argv.as_ptr() as *const *mut libc::c_char,
@@ -147,7 +168,7 @@ fn vfork_exec(child: &Child) -> io::Result<libc::pid_t> {
             "3:",
             inout("x0") (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as i64 => result,
             in("x1") 0,
-            in("x9") child.path.as_ptr(),
+            in("x9") child.path(),
             in("x10") child.argv.as_ptr(),
             in("x11") child.envp.as_ptr(),
             out("x8") _,
@@ -169,7 +190,7 @@ fn vfork_exec(child: &Child) -> io::Result<libc::pid_t> {
             "syscall",
             "3:",
             out("rax") result,
-            in("rdi") child.path.as_ptr(),
+            in("rdi") child.path(),
             in("rsi") child.argv.as_ptr(),
             in("rdx") child.envp.as_ptr(),
             out("rcx") _,
