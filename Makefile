@@ -4,6 +4,10 @@
 
 BOARD  ?= qemu_virt_aarch64
 CONFIG ?= debug
+# A test variant of system.toml (ci/variants/NAME.toml: the fields it
+# changes), built beside the default image from the same programs; e.g.
+# `make run VARIANT=renew`. Empty: system.toml itself.
+VARIANT ?=
 
 ROOT       := $(abspath .)
 BUILD_DIR  := $(ROOT)/build/$(BOARD)/$(CONFIG)
@@ -11,13 +15,27 @@ SPEC_DIR   := $(ROOT)/build/target-spec
 PD_TARGET  := aarch64-sel4
 PD_OUT     := $(BUILD_DIR)/cargo/$(PD_TARGET)/release
 PDS        := net_driver mux tenant_echo tenant_memcache timer
-IMAGE      := $(BUILD_DIR)/loader.img
 # The root task (protection-domains/root-task) replaces the SDK's capDL
 # initialiser: the Microkit tool packs the spec into it through an overlay
 # SDK tree that differs from the real one in that ELF alone.
 ROOT_TASK  := $(BUILD_DIR)/root-task/aarch64-unknown-none/release/root_task
 OVERLAY_SDK := $(BUILD_DIR)/sdk
-REPORT     := $(BUILD_DIR)/report.txt
+ifeq ($(VARIANT),)
+SYSTEM_TOML := system.toml
+SYSTEM_XML  := system.xml
+IMAGE_DIR   := $(BUILD_DIR)
+BLOB_DIR    := $(PD_OUT)
+else
+IMAGE_DIR   := $(BUILD_DIR)/variant-$(VARIANT)
+SYSTEM_TOML := $(IMAGE_DIR)/system.toml
+SYSTEM_XML  := $(IMAGE_DIR)/system.xml
+BLOB_DIR    := $(IMAGE_DIR)/blobs
+endif
+IMAGE      := $(IMAGE_DIR)/loader.img
+REPORT     := $(IMAGE_DIR)/report.txt
+# The variant's blobs are found first, the programs after them.
+SEARCH_PATHS := --search-path $(BLOB_DIR) $(if $(VARIANT),--search-path $(PD_OUT))
+SYSDESC_SOURCES := $(shell find tools/sysdesc/src -name '*.rs')
 
 # Host ports QEMU forwards to the guest (10.0.2.15): tenant A's UDP echo
 # (guest port 7), tenant B's TCP echo (guest port 8), the probe template's
@@ -59,10 +77,14 @@ QEMU_ARGS  = -machine virt,virtualization=on -cpu cortex-a53 -m size=2G -nograph
 
 SDK = $(shell ci/find-sdk.sh)
 
-.PHONY: run image pds root-task test host-test system-test bench-hops bench-fwp bench-memcached bench-linux fwp-memory soak clean
+.PHONY: run qemu-command image pds root-task test host-test system-test system-check bench-hops bench-fwp bench-memcached bench-linux fwp-memory soak clean
 
 run: image
 	qemu-system-aarch64 $(QEMU_ARGS)
+
+# The command `make run` boots the image with (the system tests use it).
+qemu-command:
+	@echo qemu-system-aarch64 $(QEMU_ARGS)
 
 image: $(IMAGE)
 
@@ -105,13 +127,18 @@ root-task:
 # host tests fail when the two differ). After an edit of system.toml the
 # image is built from a regenerated one, never from a stale description the
 # Microkit tool would misread (a region larger than its blob panics it).
-system.xml: system.toml $(shell find tools/sysdesc/src -name '*.rs')
-	cargo run --quiet --release -p edgeos-sysdesc -- generate --config system.toml -o $@
+$(SYSTEM_XML): $(SYSTEM_TOML) $(SYSDESC_SOURCES)
+	cargo run --quiet --release -p edgeos-sysdesc -- generate --config $(SYSTEM_TOML) -o $@
 
-$(IMAGE): pds root-task system.xml
+# A variant's configuration: system.toml with the variant's fields changed.
+$(BUILD_DIR)/variant-%/system.toml: system.toml ci/variants/%.toml $(SYSDESC_SOURCES)
+	@mkdir -p $(@D)
+	cargo run --quiet --release -p edgeos-sysdesc -- derive --config system.toml --variant ci/variants/$*.toml -o $@
+
+$(IMAGE): pds root-task $(SYSTEM_XML)
 	@sdk="$$(ci/find-sdk.sh)" || exit 1; \
-	cargo run --quiet --release -p edgeos-sysdesc -- blobs --config system.toml -o $(PD_OUT) && \
-	MICROKIT_SDK=$(OVERLAY_SDK) "$$sdk/bin/microkit" system.xml --search-path $(PD_OUT) \
+	cargo run --quiet --release -p edgeos-sysdesc -- blobs --config $(SYSTEM_TOML) -o $(BLOB_DIR) && \
+	MICROKIT_SDK=$(OVERLAY_SDK) "$$sdk/bin/microkit" $(SYSTEM_XML) $(SEARCH_PATHS) \
 		--board $(BOARD) --config $(CONFIG) -o $@ -r $(REPORT)
 
 test:
@@ -120,9 +147,14 @@ test:
 host-test:
 	cargo test --workspace
 
-system-test: image
-	cargo run --quiet --release -p edgeos-sysdesc -- check --system system.xml --search-path $(PD_OUT)
-	ci/system-test.sh $(BUILD_DIR) qemu-system-aarch64 $(QEMU_ARGS)
+# Each spec boots the image of its `variant` (system.toml's when it names
+# none): ci/system-test.sh builds and checks the variants' images.
+system-test: image system-check
+	BOARD=$(BOARD) CONFIG=$(CONFIG) ci/system-test.sh $(BUILD_DIR)
+
+# sysdesc's checks of the image's description against the built programs.
+system-check:
+	cargo run --quiet --release -p edgeos-sysdesc -- check --system $(SYSTEM_XML) $(SEARCH_PATHS)
 
 # Guest time per frame in each hop; see docs/benchmarks.md.
 bench-hops:

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# ci/system-test.sh LOG_DIR QEMU_COMMAND...: boots the image once per spec
-# in ci/system-tests/ under the qemu-test runner, which kills the QEMU it
-# started whatever happens. The Makefile passes the same QEMU command that
-# `make run` uses. SPECS (e.g. `SPECS=memcached make system-test`) picks
-# specs by name; by default every one runs.
+# ci/system-test.sh LOG_DIR: boots an image once per spec in ci/system-tests/
+# under the qemu-test runner, which kills the QEMU it started whatever
+# happens, with the command `make run` uses (`make qemu-command`). A spec
+# that names a `variant` boots that variant's image (ci/variants/), built
+# and checked here first. SPECS (e.g. `SPECS=memcached make system-test`)
+# picks specs by name; by default every one runs. BOARD and CONFIG come
+# from the Makefile.
 set -euo pipefail
 log_dir="$1"
-shift
 cd "$(dirname "$0")/.."
-command -v "$1" >/dev/null || {
-    echo "$1 is missing (Debian: apt-get install qemu-system-arm)" >&2
+command -v qemu-system-aarch64 >/dev/null || {
+    echo "qemu-system-aarch64 is missing (Debian: apt-get install qemu-system-arm)" >&2
     exit 1
 }
 # The scale spec holds 1,000 connections: a socket each in QEMU (its
@@ -21,13 +22,21 @@ hard_files="$(ulimit -Hn)"
 ulimit -n "$hard_files"
 cargo build --quiet --release -p edgeos-qemu-test -p edgeos-net-client
 runner=target/release/qemu-test
+make_var=(--no-print-directory BOARD="${BOARD:?}" CONFIG="${CONFIG:?}")
 status=0
 specs=()
 for name in ${SPECS:-}; do specs+=("ci/system-tests/$name.toml"); done
 [ "${#specs[@]}" -gt 0 ] || specs=(ci/system-tests/*.toml)
+built=" "
 for spec in "${specs[@]}"; do
-    echo "-- $(basename "$spec")"
+    variant="$(sed -n -E 's/^variant = "([a-z0-9_-]+)"$/\1/p' "$spec")"
+    echo "-- $(basename "$spec")${variant:+ (variant $variant)}"
+    if [ -n "$variant" ] && [[ "$built" != *" $variant "* ]]; then
+        make "${make_var[@]}" image system-check VARIANT="$variant" || { status=1; continue; }
+        built+="$variant "
+    fi
+    read -r -a qemu <<<"$(make "${make_var[@]}" -s qemu-command VARIANT="$variant")"
     log="$log_dir/$(basename "$spec" .toml).log"
-    "$runner" --spec "$spec" --log "$log" -- "$@" || status=1
+    "$runner" --spec "$spec" --log "$log" -- "${qemu[@]}" || status=1
 done
 exit "$status"

@@ -175,8 +175,12 @@ enum Command {
         #[arg(long, value_name = "FILE", required_unless_present_any = ["equals", "at_most"])]
         since: Option<PathBuf>,
         /// A counter that must have increased (repeatable).
-        #[arg(long, value_name = "KEY", requires = "since", required_unless_present_any = ["same", "equals", "at_most"])]
+        #[arg(long, value_name = "KEY", requires = "since", required_unless_present_any = ["rose_by", "same", "equals", "at_most"])]
         rose: Vec<String>,
+        /// A counter that must have increased by exactly this much
+        /// (repeatable).
+        #[arg(long, value_name = "KEY=N", value_parser = parse_equals, requires = "since")]
+        rose_by: Vec<(String, u64)>,
         /// A counter that must be unchanged (repeatable).
         #[arg(long, value_name = "KEY", requires = "since")]
         same: Vec<String>,
@@ -397,6 +401,7 @@ fn run(command: Command) -> Result<bool, Error> {
             to,
             since,
             rose,
+            rose_by,
             same,
             equals,
             at_most,
@@ -413,6 +418,7 @@ fn run(command: Command) -> Result<bool, Error> {
             let checks: Vec<Check> = rose
                 .into_iter()
                 .map(Check::Rose)
+                .chain(rose_by.into_iter().map(|(key, by)| Check::RoseBy(key, by)))
                 .chain(same.into_iter().map(Check::Same))
                 .chain(equals.into_iter().map(|(key, value)| Check::Equals(key, value)))
                 .chain(at_most.into_iter().map(|(key, value)| Check::AtMost(key, value)))

@@ -132,6 +132,8 @@ impl Stats {
 pub enum Check {
     /// The value must have increased.
     Rose(String),
+    /// The value must have increased by exactly this much.
+    RoseBy(String, u64),
     /// The value must be unchanged.
     Same(String),
     /// The value must be this, now (the saved line is not consulted).
@@ -162,6 +164,7 @@ impl Comparison {
         match (self.before, self.after) {
             (Some(before), Some(after)) => match self.check {
                 Check::Rose(_) => after > before,
+                Check::RoseBy(_, by) => after.checked_sub(before) == Some(by),
                 Check::Same(_) => after == before,
                 Check::Equals(_, value) => after == value,
                 Check::AtMost(_, value) => after <= value,
@@ -178,6 +181,14 @@ impl fmt::Display for Comparison {
         let verdict = if self.holds() { "ok  " } else { "FAIL" };
         let (word, key) = match &self.check {
             Check::Rose(key) => ("rose", key),
+            Check::RoseBy(key, by) => {
+                write!(f, "{verdict} rose by {by} {key}: ")?;
+                return match (self.before, self.after) {
+                    (Some(before), Some(after)) => write!(f, "{before} -> {after}"),
+                    (None, _) => write!(f, "missing from the saved line"),
+                    (Some(_), None) => write!(f, "missing from the new line"),
+                };
+            }
             Check::Same(key) => ("same", key),
             Check::Equals(key, value) | Check::AtMost(key, value) => {
                 let op = if matches!(self.check, Check::Equals(..)) { "=" } else { "<=" };
@@ -210,7 +221,11 @@ pub fn compare(before: &Stats, after: &Stats, checks: &[Check]) -> Vec<Compariso
         .iter()
         .map(|check| {
             let key = match check {
-                Check::Rose(key) | Check::Same(key) | Check::Equals(key, _) | Check::AtMost(key, _) => key,
+                Check::Rose(key)
+                | Check::RoseBy(key, _)
+                | Check::Same(key)
+                | Check::Equals(key, _)
+                | Check::AtMost(key, _) => key,
             };
             Comparison {
                 check: check.clone(),
@@ -422,5 +437,17 @@ mod tests {
         let result = &compare(&before, &after, &[Check::Rose("rx".into())])[0];
         assert!(!result.holds());
         assert_eq!(result.to_string(), "FAIL rose rx: 10 -> 4 (-6)");
+    }
+
+    #[test]
+    fn rose_by_wants_the_exact_rise() {
+        let before = Stats::parse("renewed=10 gone=1").unwrap();
+        let after = Stats::parse("renewed=1010 gone=1").unwrap();
+        let check = |key: &str, by| compare(&before, &after, &[Check::RoseBy(key.into(), by)]).remove(0);
+        assert_eq!(check("renewed", 1000).to_string(), "ok   rose by 1000 renewed: 10 -> 1010");
+        assert_eq!(check("renewed", 999).to_string(), "FAIL rose by 999 renewed: 10 -> 1010");
+        assert!(!check("gone", 0).to_string().starts_with("FAIL") && check("gone", 0).holds());
+        assert!(!compare(&after, &before, &[Check::RoseBy("renewed".into(), 1000)])[0].holds(), "a fall is no rise");
+        assert_eq!(check("absent", 1).to_string(), "FAIL rose by 1 absent: missing from the saved line");
     }
 }

@@ -56,6 +56,7 @@ pub enum SpecError {
 #[serde(deny_unknown_fields)]
 struct RawSpec {
     name: Option<String>,
+    variant: Option<String>,
     timeout_secs: f64,
     #[serde(default)]
     fail_on: Vec<String>,
@@ -88,6 +89,11 @@ struct RawClient {
 pub struct Spec {
     /// Name of the test, for the report; defaults to the file's stem.
     pub name: String,
+    /// The configuration variant whose image the spec is meant to boot
+    /// (`ci/variants/NAME.toml`). `ci/system-test.sh` builds that image and
+    /// passes its command; the runner checks the name's form, so a name the
+    /// script would not read cannot silently boot the default image.
+    pub variant: Option<String>,
     /// Deadline for the whole run, counted from when the command starts.
     pub timeout: Duration,
     /// Substrings that fail the run as soon as any console line contains one.
@@ -153,6 +159,17 @@ impl Spec {
         };
         let timeout =
             seconds(raw.timeout_secs).map_err(|why| invalid(format!("timeout_secs {why}")))?;
+        if let Some(variant) = &raw.variant {
+            let well_formed = !variant.is_empty()
+                && variant
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            if !well_formed {
+                return Err(invalid(format!(
+                    "variant {variant:?} must be a file stem of ci/variants/ in a-z, 0-9, '_' and '-'"
+                )));
+            }
+        }
         if raw.expect.is_empty() {
             return Err(invalid(
                 "no [[expect]] entries: a spec that expects nothing would always pass".into(),
@@ -201,6 +218,7 @@ impl Spec {
         });
         Ok(Spec {
             name,
+            variant: raw.variant,
             timeout,
             fail_on: raw.fail_on,
             expect,
@@ -325,6 +343,21 @@ mod tests {
         assert_eq!(spec.timeout, Duration::from_millis(2500));
         assert_eq!(spec.expect[0].within, Some(Duration::from_millis(250)));
         assert!(spec.fail_on.is_empty());
+    }
+
+    #[test]
+    fn a_variant_is_a_plain_file_stem() {
+        let spec = |variant: &str| {
+            let text = format!(
+                "variant = {variant:?}\ntimeout_secs = 1\n[[expect]]\ndescription = \"d\"\npattern = \"x\"\n"
+            );
+            Spec::parse(&text, Path::new("v.toml"))
+        };
+        assert_eq!(spec("renew").unwrap().variant.as_deref(), Some("renew"));
+        for bad in ["", "Renew", "../renew", "re new"] {
+            let err = spec(bad).unwrap_err().to_string();
+            assert!(err.contains("must be a file stem of ci/variants/"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! - [`diagnostic`]: the typed findings and how they print;
 //! - [`microkit`]: finding and running the Microkit tool, and mapping its
 //!   errors back to elements;
+//! - [`variant`]: a configuration with a few fields changed (for a test);
 //! - [`commands`]: the CLI's commands as library functions.
 //!
 //! Nothing here panics on user input: files that are not TOML or XML,
@@ -41,6 +42,7 @@ pub mod generate;
 pub mod microkit;
 pub mod model;
 pub mod parse_sdf;
+pub mod variant;
 
 pub use diagnostic::{Diagnostic, DiagnosticKind, Diagnostics, Location, Severity, Span};
 pub use model::System;

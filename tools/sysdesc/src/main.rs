@@ -38,6 +38,20 @@ enum Command {
         #[arg(short, long, value_name = "DIR")]
         output: PathBuf,
     },
+    /// Writes a configuration with a variant's changes applied (see
+    /// `variant`: `[templates.NAME]` tables change that template's fields,
+    /// other tables merge key by key), then checks it.
+    Derive {
+        /// The base TOML configuration.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The variant: the fields it changes.
+        #[arg(long, value_name = "FILE")]
+        variant: PathBuf,
+        /// The configuration to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// Checks a configuration or an existing system description.
     Check(CheckArgs),
     /// Generates, checks, writes the blobs beside the SDF, and runs the
@@ -125,6 +139,17 @@ fn main() -> ExitCode {
             let done = format!("wrote {} in {}", names.join(", "), output.display());
             report(&diags, false, &done)
         }
+        Command::Derive {
+            config,
+            variant,
+            output,
+        } => match commands::derive_file(&config, &variant, &output) {
+            Ok(diags) => report(&diags, false, &format!("wrote {}", output.display())),
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(1)
+            }
+        },
         Command::Check(args) => {
             // clap's group makes exactly one of --config and --system present.
             let (diags, what) = match (&args.config, &args.system) {

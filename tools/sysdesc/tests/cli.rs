@@ -58,6 +58,41 @@ fn check_of_the_project_files_passes() {
     }
 }
 
+/// `sysdesc derive` of the project's system.toml with `variant` into `out`.
+fn derive_from_system_toml(variant: &std::path::Path, out: &std::path::Path) -> Output {
+    let base = repo_root().join("system.toml");
+    sysdesc(&["derive", "--config", path(&base), "--variant", path(variant), "-o", path(out)])
+}
+
+#[test]
+fn every_test_variant_of_system_toml_derives_and_checks() {
+    let dir = temp_dir("cli-variants");
+    let variants = std::fs::read_dir(repo_root().join("ci/variants")).expect("ci/variants");
+    let mut seen = 0;
+    for entry in variants {
+        let variant = entry.expect("entry").path();
+        let out_file = dir.join(variant.file_name().expect("a file"));
+        let out = derive_from_system_toml(&variant, &out_file);
+        assert_eq!(out.status.code(), Some(0), "{}: {}", variant.display(), stderr(&out));
+        let derived = std::fs::read_to_string(&out_file).expect("derived");
+        assert_ne!(derived, std::fs::read_to_string(repo_root().join("system.toml")).unwrap());
+        seen += 1;
+    }
+    assert!(seen > 0, "no variants in ci/variants");
+}
+
+#[test]
+fn derive_names_a_template_the_base_lacks_and_writes_nothing() {
+    let dir = temp_dir("cli-derive");
+    let variant = dir.join("typo.toml");
+    std::fs::write(&variant, "[templates.tcp_ech]\nrenew = true\n").unwrap();
+    let out_file = dir.join("out.toml");
+    let out = derive_from_system_toml(&variant, &out_file);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("template `tcp_ech`, which the base does not have"), "{}", stderr(&out));
+    assert!(!out_file.exists());
+}
+
 #[test]
 fn check_needs_exactly_one_input() {
     assert_eq!(sysdesc(&["check"]).status.code(), Some(2));
