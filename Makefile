@@ -77,7 +77,7 @@ QEMU_ARGS  = -machine virt,virtualization=on -cpu cortex-a53 -m size=2G -nograph
 
 SDK = $(shell ci/find-sdk.sh)
 
-.PHONY: run qemu-command image pds root-task test host-test system-test system-check bench-hops bench-fwp bench-memcached bench-linux fwp-memory soak clean
+.PHONY: print-system-toml run qemu-command image pds root-task test host-test system-test system-check bench-hops bench-fwp bench-memcached bench-linux fwp-memory soak clean
 
 run: image
 	qemu-system-aarch64 $(QEMU_ARGS)
@@ -85,6 +85,10 @@ run: image
 # The command `make run` boots the image with (the system tests use it).
 qemu-command:
 	@echo qemu-system-aarch64 $(QEMU_ARGS)
+
+# The system.toml the image of CONFIG and VARIANT is built from.
+print-system-toml:
+	@echo $(SYSTEM_TOML)
 
 image: $(IMAGE)
 

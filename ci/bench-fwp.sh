@@ -1,30 +1,46 @@
 #!/usr/bin/env bash
 # `make bench-fwp`: the FWP lifecycle's cost in guest time (instructions
-# under -icount), from the mux's own samples: warm spawns (a parked slot
-# started at its serving entry point), cold spawns (restore, then serve),
-# warm-pool refills (restore, then park) and teardowns (stop, ring reset,
-# zeroing). Each spawn is timed from the mux's TCB write to the FWP's first
-# instruction in its serving loop (its CNTPCT_EL0 reading). Drives the TCP
-# echo template (one FWP per connection, a warm pool of 2): WARM sequential
-# connections are warm spawns (the pool refills behind each); ROUNDS rounds
-# of 3 concurrent connections drain the pool, so the third is cold. Also
-# prints the host-side churn rate. Release config by default. Always stops the QEMU it started.
+# under -icount), from the mux's own samples, in two runs of the TCP echo
+# template (one FWP per connection, a warm pool of 2):
+#  - ci/variants/bench-fwp.toml: FWPs reused as the static slot PDs were:
+#    warm spawns (a parked FWP started at its serving entry point), cold
+#    spawns (restore, then serve), warm-pool refills (restore, then park),
+#    teardowns (stop, ring reset, zeroing), and a refill's start to the
+#    restore's first instruction (refill_entry);
+#  - ci/variants/bench-fwp-renew.toml: every FWP that ended destroyed and
+#    created anew by the FWP manager: a renewal from the mux's request to
+#    the creation's completion (renew), and a created FWP's first start to
+#    its first instruction (created_entry).
+# In both, handoff: from an event's last start to the end of the mux's
+# handling of it (the mux's own share of every start's latency).
+# Each spawn is timed from the mux's TCB write to the FWP's first
+# instruction in its serving loop (its CNTPCT_EL0 reading). WARM
+# sequential connections are warm spawns (the pool refills behind each);
+# ROUNDS rounds of 3 concurrent connections drain the pool, so the third
+# is cold. Also prints the host-side churn rate. Release config by default.
+# Always stops the QEMU it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config="${CONFIG:-release}"
 warm="${WARM:-2500}"
 rounds="${ROUNDS:-1400}"
 
-. ci/boot-qemu.sh
-"$client" tcp-churn --to 127.0.0.1:15008 --count "$warm" --bytes 64
-failed=0
-for round in $(seq 1 "$rounds"); do
-    if ! "$client" tcp-echo --to 127.0.0.1:15008 --connections 3 --bytes 64 >/dev/null; then
-        failed=$(( failed + 1 ))
-    fi
+for variant in bench-fwp bench-fwp-renew; do
+    (
+        . ci/boot-qemu.sh
+        echo "== variant $variant"
+        "$client" tcp-churn --to 127.0.0.1:15008 --count "$warm" --bytes 64
+        failed=0
+        for round in $(seq 1 "$rounds"); do
+            if ! "$client" tcp-echo --to 127.0.0.1:15008 --connections 3 --bytes 64 >/dev/null; then
+                failed=$(( failed + 1 ))
+            fi
+        done
+        # A benchmark, not a test: a failed round is reported, and the figures stand.
+        echo "bench-fwp: $failed of $rounds rounds of 3 concurrent connections had a connection fail"
+        "$client" stats --to 127.0.0.1:17777 | tr ' ' '\n' | grep -E '^(fwp\.|slots\.|flows=|mgr\.)' | sed 's/^/  /'
+        "$client" stats --hops --to 127.0.0.1:17777 | tr ' ' '\n' |
+            grep -E '^hop\.(spawn_warm|spawn_cold|refill|teardown|renew|created_entry|refill_entry|handoff)\.' | sed 's/^/  /'
+    )
 done
-# A benchmark, not a test: a failed round is reported, and the figures stand.
-echo "bench-fwp: $failed of $rounds rounds of 3 concurrent connections had a connection fail"
-"$client" stats --to 127.0.0.1:17777 | tr ' ' '\n' | grep -E '^(fwp\.|slots\.|flows=)' | sed 's/^/  /'
-"$client" stats --hops --to 127.0.0.1:17777 | tr ' ' '\n' | grep -E '^hop\.(spawn_warm|spawn_cold|refill|teardown)\.' | sed 's/^/  /'
-echo "bench-fwp: config $config, $warm sequential and $rounds x 3 concurrent TCP connections; figures are guest ns (= instructions under -icount)"
+echo "bench-fwp: config $config, $warm sequential and $rounds x 3 concurrent TCP connections per variant; figures are guest ns (= instructions under -icount)"

@@ -22,6 +22,7 @@ pub mod admission;
 pub mod caps;
 pub mod clone;
 pub mod comm;
+pub mod timing;
 
 /// The manager's place in the schedule: below the multiplexer (200),
 /// above the FWPs (100), on a reservation of its own, which `sysdesc check`

@@ -23,6 +23,12 @@
 
 use crate::TemplateReady;
 
+mod deadlines;
+mod groups;
+
+use self::deadlines::Deadlines;
+use self::groups::Groups;
+
 /// A template's index in the registry (`t` of `tmpl_t_image`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TemplateId(pub u8);
@@ -318,7 +324,9 @@ pub struct SlotPool<const N: usize, const T: usize = DEFAULT_TEMPLATES> {
     slots: [SlotState; N],
     generations: [u32; N],
     template_of: [TemplateId; N],
-    idle_deadline: [Option<u64>; N],
+    /// The slots by template and state kind: counts and picks without a scan.
+    groups: Groups<N, T>,
+    idle_deadlines: Deadlines<N>,
     templates: [Template; T],
 }
 
@@ -341,7 +349,8 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
             slots: [SlotState::Initialising; N],
             generations: [0; N],
             template_of: [TemplateId(0); N],
-            idle_deadline: [None; N],
+            groups: Groups::new(),
+            idle_deadlines: Deadlines::new(),
             templates,
         }
     }
@@ -393,8 +402,10 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
         if !matches!(state, SlotState::Free | SlotState::Initialising) {
             return Err(SlotError::WrongState(slot, state));
         }
+        let next = if runs_init { SlotState::Initialising } else { SlotState::Free };
+        self.groups.regroup(slot, (self.template_of[slot], state.kind()), (t, next.kind()));
         self.template_of[slot] = t;
-        self.slots[slot] = if runs_init { SlotState::Initialising } else { SlotState::Free };
+        self.slots[slot] = next;
         Ok(())
     }
 
@@ -428,13 +439,13 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
             Some(known) if known != ready => return Err(SlotError::CheckpointMismatch(slot)),
             _ => entry.checkpoint = Some(ready),
         }
-        self.slots[slot] = SlotState::Ready(ready);
+        self.set_state(slot, SlotState::Ready(ready));
         Ok(())
     }
 
     /// The first ready slot, if any.
     pub fn first_ready(&self) -> Option<usize> {
-        self.slots.iter().position(|s| matches!(s, SlotState::Ready(_)))
+        (0..T).filter_map(|t| self.groups.first((TemplateId(t as u8), StateKind::Ready))).min()
     }
 
     /// Marks ready slot `slot` active and says how to start it. The spawn
@@ -457,15 +468,14 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
         let config = self.config(t)?;
         self.check_limit(t)?;
         let idle = config.idle_timeout_ns.map(|ns| now.saturating_add(ns));
-        let mine = |s: &usize| self.template_of[*s] == t;
-        let warm = (0..N).filter(mine).find_map(|s| match self.slots[s] {
+        let warm = self.groups.first((t, StateKind::Ready)).and_then(|s| match self.slots[s] {
             SlotState::Ready(ready) => Some((s, ready)),
             _ => None,
         });
         if let Some((slot, ready)) = warm {
             return self.activate(slot, idle, |generation| SpawnPlan::warm(slot, ready, generation)).map(Take::Warm);
         }
-        let Some(cold) = (0..N).filter(mine).find(|s| self.slots[*s] == SlotState::Free) else {
+        let Some(cold) = self.groups.first((t, StateKind::Free)) else {
             return Err(SlotError::Exhausted(t));
         };
         let ready = self.templates[t.index()].checkpoint.ok_or(SlotError::NoCheckpoint(t))?;
@@ -482,7 +492,7 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
         }
         let t = self.template_of[slot];
         self.checkpoint(t)?.ok_or(SlotError::NoCheckpoint(t))?;
-        self.slots[slot] = SlotState::Restoring;
+        self.set_state(slot, SlotState::Restoring);
         Ok(())
     }
 
@@ -492,8 +502,10 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
     /// every pool is at target (or has no Free slot or checkpoint). For the
     /// mux's idle time.
     pub fn next_refill(&mut self) -> Option<SpawnPlan> {
-        let slot =
-            (0..N).find(|s| self.slots[*s] == SlotState::Free && self.below_warm_target(self.template_of[*s]))?;
+        let slot = (0..T)
+            .map(|t| TemplateId(t as u8))
+            .filter(|t| self.below_warm_target(*t))
+            .find_map(|t| self.groups.first((t, StateKind::Free)))?;
         self.begin_restore(slot).ok()?;
         let ready = self.templates[self.template_of[slot].index()].checkpoint?;
         Some(SpawnPlan::restore_then(slot, ready, self.generations[slot], ready.park_entry))
@@ -507,7 +519,7 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
         }
         let t = self.template_of[slot];
         let ready = self.checkpoint(t)?.ok_or(SlotError::NoCheckpoint(t))?;
-        self.slots[slot] = SlotState::Ready(ready);
+        self.set_state(slot, SlotState::Ready(ready));
         Ok(())
     }
 
@@ -520,8 +532,8 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
             SlotState::Faulted => self.generations[slot],
             other => return Err(SlotError::WrongState(slot, other)),
         };
-        self.slots[slot] = SlotState::Draining { reason, generation };
-        self.idle_deadline[slot] = None;
+        self.set_state(slot, SlotState::Draining { reason, generation });
+        self.idle_deadlines.set(slot, None);
         Ok(generation)
     }
 
@@ -537,7 +549,7 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
         if !matches!(state, SlotState::Draining { .. }) {
             return Err(SlotError::WrongState(slot, state));
         }
-        self.slots[slot] = SlotState::Free;
+        self.set_state(slot, SlotState::Free);
         Ok(SlotState::Free)
     }
 
@@ -550,7 +562,7 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
         if !matches!(state, SlotState::Draining { .. }) {
             return Err(SlotError::WrongState(slot, state));
         }
-        self.slots[slot] = SlotState::Initialising;
+        self.set_state(slot, SlotState::Initialising);
         Ok(())
     }
 
@@ -558,8 +570,8 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
     /// state it was in. [`Self::teardown`] then drains it.
     pub fn fault(&mut self, slot: usize) -> Result<SlotState, SlotError> {
         let before = self.state(slot)?;
-        self.slots[slot] = SlotState::Faulted;
-        self.idle_deadline[slot] = None;
+        self.set_state(slot, SlotState::Faulted);
+        self.idle_deadlines.set(slot, None);
         Ok(before)
     }
 
@@ -571,40 +583,40 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
             return Err(SlotError::WrongState(slot, state));
         }
         let config = self.config(self.template_of[slot])?;
-        self.idle_deadline[slot] = config.idle_timeout_ns.map(|ns| now.saturating_add(ns));
+        self.idle_deadlines.set(slot, config.idle_timeout_ns.map(|ns| now.saturating_add(ns)));
         Ok(())
     }
 
     /// Slot `slot`'s idle deadline, if it is active and has one.
     pub fn idle_deadline(&self, slot: usize) -> Option<u64> {
-        self.idle_deadline.get(slot).copied().flatten()
+        self.idle_deadlines.get(slot)
     }
 
     /// Active slots whose idle deadline is at or before `now`: each is due
     /// for `teardown(slot, TeardownReason::IdleTimeout)`.
     pub fn idle_expired(&self, now: u64) -> impl Iterator<Item = usize> + '_ {
-        (0..N).filter(move |s| self.idle_deadline[*s].is_some_and(|d| d <= now))
+        self.idle_deadlines.expired(now)
     }
 
     /// The earliest idle deadline of any active slot: what the mux asks the
     /// timer for.
     pub fn next_idle_deadline(&self) -> Option<u64> {
-        self.idle_deadline.iter().flatten().min().copied()
+        self.idle_deadlines.earliest()
     }
 
     /// Number of slots currently serving.
     pub fn active(&self) -> usize {
-        self.count(|_| true, StateKind::Active)
+        self.groups.len_of_kind(StateKind::Active)
     }
 
     /// Number of slots of template `t` currently serving.
     pub fn active_of(&self, t: TemplateId) -> usize {
-        self.count(|s| self.template_of[s] == t, StateKind::Active)
+        self.groups.len((t, StateKind::Active))
     }
 
     /// Number of slots of template `t` in state `kind`.
     pub fn count_of(&self, t: TemplateId, kind: StateKind) -> usize {
-        self.count(|s| self.template_of[s] == t, kind)
+        self.groups.len((t, kind))
     }
 
     /// Number of slots in each state.
@@ -616,8 +628,11 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
         counts
     }
 
-    fn count(&self, which: impl Fn(usize) -> bool, kind: StateKind) -> usize {
-        (0..N).filter(|s| which(*s) && self.slots[*s].kind() == kind).count()
+    /// Every state change goes through here, so the groups stay true.
+    fn set_state(&mut self, slot: usize, next: SlotState) {
+        let t = self.template_of[slot];
+        self.groups.regroup(slot, (t, self.slots[slot].kind()), (t, next.kind()));
+        self.slots[slot] = next;
     }
 
     fn check_limit(&self, t: TemplateId) -> Result<(), SlotError> {
@@ -642,8 +657,8 @@ impl<const N: usize, const T: usize> SlotPool<N, T> {
         let generation = self.generations[slot].checked_add(1).ok_or(SlotError::GenerationsExhausted(slot))?;
         let ready = self.checkpoint_of(slot)?;
         self.generations[slot] = generation;
-        self.slots[slot] = SlotState::Active { ready, generation };
-        self.idle_deadline[slot] = idle;
+        self.set_state(slot, SlotState::Active { ready, generation });
+        self.idle_deadlines.set(slot, idle);
         Ok(plan(generation))
     }
 

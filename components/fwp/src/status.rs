@@ -19,7 +19,8 @@ const PARKED: u32 = 2;
 /// A spawned FWP's report.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SlotStatus {
-    /// The counter (`CNTPCT_EL0`) read by the serving loop's first instruction.
+    /// The counter (`CNTPCT_EL0`) read by the serving loop's first
+    /// instruction; in a parked report, by the restore's first instruction.
     pub started_at: u64,
     /// The generation the FWP was started with (x1).
     pub generation: u32,

@@ -33,10 +33,27 @@ pub struct Latency {
     pub ticks: u64,
 }
 
+/// A refill's report: its latency, and how long its start took to reach
+/// the FWP's first instruction (the restore's, read into its parked
+/// report; `None` when that time is before the start, i.e. not this
+/// restore's). `fresh`: the FWP's first start since the FWP manager
+/// created it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refilled {
+    /// Start to "restored".
+    pub latency: Latency,
+    /// Start to the restore's first instruction, in counter ticks.
+    pub entry_ticks: Option<u64>,
+    /// The first start of a newly created FWP.
+    pub fresh: bool,
+}
+
 /// The starts awaiting their report, one per slot.
 #[derive(Debug)]
 pub struct SpawnTimes<const N: usize> {
     pending: [Option<Started>; N],
+    /// Slots whose FWP was created and has not been started since.
+    fresh: [bool; N],
 }
 
 impl<const N: usize> Default for SpawnTimes<N> {
@@ -48,7 +65,7 @@ impl<const N: usize> Default for SpawnTimes<N> {
 impl<const N: usize> SpawnTimes<N> {
     /// Nothing pending.
     pub const fn new() -> Self {
-        Self { pending: [None; N] }
+        Self { pending: [None; N], fresh: [false; N] }
     }
 
     /// Slot `slot` is started (`how`) as spawn `generation` at counter `at`.
@@ -74,18 +91,39 @@ impl<const N: usize> SpawnTimes<N> {
         Some(Latency { how: started.how, ticks })
     }
 
-    /// Slot `slot` reported its refill restored at counter `now`.
-    pub fn restored(&mut self, slot: usize, now: u64) -> Option<Latency> {
+    /// Slot `slot` holds a newly created FWP: its next start is its first.
+    pub fn created(&mut self, slot: usize) {
+        if let Some(fresh) = self.fresh.get_mut(slot) {
+            *fresh = true;
+        }
+    }
+
+    /// Slot `slot` reported its refill restored at counter `now`, with
+    /// its parked report `status` (whose `started_at` is the restore's
+    /// first instruction).
+    pub fn restored(&mut self, slot: usize, now: u64, status: &SlotStatus) -> Option<Refilled> {
         let entry = self.pending.get_mut(slot)?;
         let started = (*entry).filter(|s| s.how == Start::Refill)?;
         *entry = None;
-        Some(Latency { how: Start::Refill, ticks: now.checked_sub(started.at)? })
+        let fresh = core::mem::take(&mut self.fresh[slot]);
+        let ticks = now.checked_sub(started.at)?;
+        let entry_ticks = status.started_at.checked_sub(started.at).filter(|t| *t <= ticks);
+        Some(Refilled { latency: Latency { how: Start::Refill, ticks }, entry_ticks, fresh })
     }
 
     /// Slot `slot` was torn down: whatever was pending for it is void.
     pub fn forget(&mut self, slot: usize) {
         if let Some(entry) = self.pending.get_mut(slot) {
             *entry = None;
+        }
+    }
+
+    /// Slot `slot` was started some other way than a refill (a cold
+    /// spawn): it is no longer fresh, and its first start is not timed as
+    /// a refill's.
+    pub fn started_otherwise(&mut self, slot: usize) {
+        if let Some(fresh) = self.fresh.get_mut(slot) {
+            *fresh = false;
         }
     }
 }
@@ -119,9 +157,39 @@ mod tests {
         let mut times = SpawnTimes::<1>::new();
         times.started(0, Start::Refill, 4, 100);
         assert_eq!(times.observe(0, &status(4, 150)), None, "a refill does not serve");
-        assert_eq!(times.restored(0, 180), Some(Latency { how: Start::Refill, ticks: 80 }));
-        assert_eq!(times.restored(0, 190), None);
+        let refill = Latency { how: Start::Refill, ticks: 80 };
+        assert_eq!(
+            times.restored(0, 180, &status(4, 130)),
+            Some(Refilled { latency: refill, entry_ticks: Some(30), fresh: false })
+        );
+        assert_eq!(times.restored(0, 190, &status(4, 130)), None);
         times.started(0, Start::Warm, 5, 200);
-        assert_eq!(times.restored(0, 250), None, "a spawn is not a refill");
+        assert_eq!(times.restored(0, 250, &status(5, 210)), None, "a spawn is not a refill");
+    }
+
+    #[test]
+    fn a_restore_entry_outside_the_start_and_its_report_is_not_this_restores() {
+        let mut times = SpawnTimes::<1>::new();
+        times.started(0, Start::Refill, 1, 1_000);
+        let report = times.restored(0, 1_100, &status(1, 900)).unwrap();
+        assert_eq!(report.entry_ticks, None, "before the start: an older restore's");
+        times.started(0, Start::Refill, 2, 2_000);
+        assert_eq!(times.restored(0, 2_100, &status(2, 2_500)).unwrap().entry_ticks, None, "after the report");
+    }
+
+    #[test]
+    fn only_the_first_start_of_a_created_fwp_is_fresh() {
+        let mut times = SpawnTimes::<2>::new();
+        times.created(1);
+        times.started(1, Start::Refill, 1, 10);
+        assert!(times.restored(1, 50, &status(1, 20)).unwrap().fresh);
+        times.started(1, Start::Refill, 2, 100);
+        assert!(!times.restored(1, 150, &status(2, 110)).unwrap().fresh, "its second start");
+        times.created(0);
+        times.started_otherwise(0);
+        times.started(0, Start::Refill, 1, 10);
+        assert!(!times.restored(0, 50, &status(1, 20)).unwrap().fresh, "first started cold");
+        times.created(5);
+        times.started_otherwise(5);
     }
 }

@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod channel_index;
 pub mod config;
 mod driver_link;
 mod fwps;
@@ -21,6 +22,7 @@ mod slot_set;
 mod stats;
 mod tenant_link;
 
+pub use channel_index::{ChannelIndex, CHANNELS};
 pub use driver_link::{ConnectError, DriverLink, LinkStats, SendError};
 pub use fwps::{FwpStats, Fwps, TemplateRoute, MAX_SERVICES, MAX_TEMPLATES};
 pub use multiplexer::{DriverPorts, Multiplexer, MuxStats, TenantPorts, Wake, FRAME_BUF, HOPS_QUERY};

@@ -6,7 +6,7 @@
 //!  template PD: init ──▶ checkpoint() ──▶ ready block ──▶ notify mux ──▶ park
 //!  slot, boot:  init finds no configuration ──▶ parks (never touches its rings)
 //!  slot, spawn: mux writes pc = fwp_restore, sp, x0 = slot, x1 = generation, x2 = next, x3 = image
-//!               fwp_restore copies the image over the writable segments ──▶ br x2
+//!               fwp_restore reads the counter (x4), copies the image over the writable segments ──▶ br x2
 //!               x2 = the template's serve entry (cold spawn) or fwp_park (refill)
 //! ```
 //!
@@ -235,11 +235,12 @@ pub fn wait() {
 
 /// Where a refill's restore continues: report "restored" to the mux (in
 /// the status block, which the mux checks: its channel bit may be shared
-/// with other FWPs) and park until it writes the serving entry point into
-/// this TCB.
-pub extern "C" fn fwp_park(_slot: usize, generation: usize) -> ! {
+/// with other FWPs) with the counter the restore read as its first
+/// instruction (x4), and park until it writes the serving entry point into
+/// this TCB. x2 and x3 are the restore's own inputs.
+pub extern "C" fn fwp_park(_slot: usize, generation: usize, _next: usize, _image: usize, restore_entered_at: u64) -> ! {
     let generation = generation as u32;
-    write_status(SlotStatus { generation, parked: true, ..SlotStatus::default() });
+    write_status(SlotStatus { started_at: restore_entered_at, generation, parked: true, ..SlotStatus::default() });
     signal_mux();
     loop {
         wait();

@@ -4,7 +4,9 @@
 //! PD's ready block: never from the slot's own memory, which the last tenant
 //! may have corrupted, say by overflowing its stack into `.data`); it copies
 //! each range 16 bytes at a time from registers and branches to x2 with x0,
-//! x1 and sp untouched.
+//! x1 and sp untouched, and x4 holding the counter read as its first
+//! instruction: the FWP's first instruction after a start, which `fwp_park`
+//! reports (for a fresh FWP, the end of "create to first instruction").
 //! An image without its magic number faults (`udf`), so the mux's fault
 //! handler tears the slot down instead of the slot running half-restored.
 //! The format is `edgeos_fwp::image`'s.
@@ -22,6 +24,7 @@ global_asm!(
     .global fwp_restore
     .balign 16
 fwp_restore:
+    mrs x4, cntpct_el0
     mov x9, x3
     ldr w10, [x9]
     movz w11, #0x5746

@@ -8,7 +8,7 @@ use core::ptr::NonNull;
 use edgeos_config::{MuxConfig, SlotLayout, TemplateLayout};
 use edgeos_cycles::Summary;
 use edgeos_fwp::{SlotStatus, SpawnPlan, TemplateReady, CTRL_READ_LEN, HOP_SUMMARY_AT, READY_BLOCK_LEN, STATUS_AT, STATUS_LEN, WALL_CLOCK_AT};
-use edgeos_mux::{SlotSet, TenantPorts};
+use edgeos_mux::{ChannelIndex, SlotSet, TenantPorts};
 use edgeos_pd_ring::{reader, region, ring_at, writer, ReadEnd, SharedRegion, WriteEnd, WAKE_FLAG_OFFSET};
 use edgeos_timer::WallClock;
 use heapless::Vec;
@@ -91,12 +91,14 @@ pub enum Sender {
 pub struct Children<const N: usize> {
     slots: Vec<Slot, N>,
     templates: Vec<Template, { edgeos_config::MAX_TEMPLATES }>,
+    /// The slots behind each channel bit (FWPs share bits).
+    by_channel: ChannelIndex<N>,
 }
 
 impl<const N: usize> Children<N> {
     /// The children of `config` (none without one).
     pub fn new(config: Option<&MuxConfig>) -> Self {
-        let mut children = Self { slots: Vec::new(), templates: Vec::new() };
+        let mut children = Self { slots: Vec::new(), templates: Vec::new(), by_channel: ChannelIndex::new(core::iter::empty()) };
         for layout in config.iter().flat_map(|c| c.slots.iter()) {
             let handle = match layout.dynamic {
                 Some(k) => Handle::Dynamic { k: k.into() },
@@ -111,6 +113,7 @@ impl<const N: usize> Children<N> {
             let t = Template { layout: *layout, child: Child::new(layout.child_id.into()), channel: Channel::new(layout.channel.into()) };
             let _ = children.templates.push(t);
         }
+        children.by_channel = ChannelIndex::new(children.slots.iter().map(|s| s.layout.channel));
         children
     }
 
@@ -156,9 +159,7 @@ impl<const N: usize> Children<N> {
     /// Whose channels are in `channels`.
     pub fn senders(&self, channels: ChannelSet) -> impl Iterator<Item = Sender> + '_ {
         // A dynamic FWP signals on its own bit, `layout.channel`, as a PD does.
-        let slots = (0..self.slots.len())
-            .filter(move |i| channels.contains(Channel::new(self.slots[*i].layout.channel.into())))
-            .map(Sender::Slot);
+        let slots = channels.iter().flat_map(|c| self.by_channel.on(c.index())).map(Sender::Slot);
         let templates =
             (0..self.templates.len()).filter(move |i| channels.contains(self.templates[*i].channel)).map(Sender::Template);
         slots.chain(templates)

@@ -3,7 +3,8 @@
 //! latency samples of it all. The decisions are `edgeos_mux::Multiplexer`'s.
 
 use edgeos_cycles::Samples;
-use edgeos_fwp::timing::{Latency, Start};
+use edgeos_fwp::timing::{Latency, Refilled, Start};
+use edgeos_fwp_manager::timing::RenewalTimes;
 use edgeos_fwp::{SlotState, TeardownReason, TemplateId};
 use edgeos_pd_ring::{counter, now_ns, ticks_to_ns};
 use edgeos_timer::WallClock;
@@ -16,15 +17,35 @@ use crate::{MuxPd, HOP_SAMPLES, MAX_SLOTS};
 /// struct, which `init` returns on the stack.
 pub(crate) struct Timings {
     pub(crate) hops: Samples<HOP_SAMPLES>,
-    pub(crate) lifecycle: [Samples<LIFECYCLE_SAMPLES>; 4],
+    pub(crate) lifecycle: [Samples<LIFECYCLE_SAMPLES>; LIFECYCLE.len()],
+    /// When each pending renewal was asked of the FWP manager.
+    pub(crate) renewals: RenewalTimes<MAX_SLOTS>,
+    /// The counter at the last start of this event, for `handoff`.
+    last_start: Option<u64>,
 }
 
-/// Samples kept per lifecycle step (warm spawn, cold spawn, refill, teardown).
+/// Samples kept per lifecycle step.
 const LIFECYCLE_SAMPLES: usize = 16 * 1024;
-/// Their names in the hops line, in `Timings::lifecycle` order.
-pub(crate) const LIFECYCLE: [&str; 4] = ["spawn_warm", "spawn_cold", "refill", "teardown"];
+/// Their names in the hops line, in `Timings::lifecycle` order: spawns
+/// (start to the serving loop's first instruction), refills (start to
+/// "restored"), teardowns (scrubs); a renewal by the FWP manager (destroy
+/// and create, from the request going on the comm page to the creation's
+/// completion read); and a start to the restore's first instruction, of a
+/// newly created FWP (its first start) and of any other refill. A created
+/// FWP's request to first instruction is `renew` plus `created_entry` when
+/// the mux starts it at once. `handoff`: from an event's last start to
+/// the end of the mux's handling of that event, the part of every start's
+/// latency that is the mux's own (the FWP, at a lower priority, runs after).
+pub(crate) const LIFECYCLE: [&str; 8] =
+    ["spawn_warm", "spawn_cold", "refill", "teardown", "renew", "created_entry", "refill_entry", "handoff"];
+const TEARDOWN: usize = 3;
+pub(crate) const RENEW: usize = 4;
+const CREATED_ENTRY: usize = 5;
+const REFILL_ENTRY: usize = 6;
+const HANDOFF: usize = 7;
 
-static mut TIMINGS: Timings = Timings { hops: Samples::new(), lifecycle: [const { Samples::new() }; 4] };
+static mut TIMINGS: Timings =
+    Timings { hops: Samples::new(), lifecycle: [const { Samples::new() }; LIFECYCLE.len()], renewals: RenewalTimes::new(), last_start: None };
 
 pub(crate) fn timings() -> &'static mut Timings {
     // SAFETY: the PD is single-threaded and only the handler touches TIMINGS.
@@ -42,7 +63,27 @@ fn record(latency: Latency) {
         Start::Cold => 1,
         Start::Refill => 2,
     };
-    timings().lifecycle[index].record_batch(ticks_to_ns(latency.ticks), 1);
+    record_ticks(index, latency.ticks);
+}
+
+/// Records `ticks` as a sample of lifecycle step `index`.
+pub(crate) fn record_ticks(index: usize, ticks: u64) {
+    timings().lifecycle[index].record_batch(ticks_to_ns(ticks), 1);
+}
+
+/// Ends an event's handling: records the hand-off if it started an FWP.
+pub(crate) fn event_handled() {
+    if let Some(at) = timings().last_start.take() {
+        record_ticks(HANDOFF, counter().saturating_sub(at));
+    }
+}
+
+/// Records a refill and how long its start took to reach the restore.
+fn record_refill(refilled: Refilled) {
+    record(refilled.latency);
+    if let Some(ticks) = refilled.entry_ticks {
+        record_ticks(if refilled.fresh { CREATED_ENTRY } else { REFILL_ENTRY }, ticks);
+    }
 }
 
 impl MuxPd {
@@ -102,9 +143,11 @@ impl MuxPd {
                 if !self.children.status(slot).is_some_and(|s| s.parked_for(generation)) {
                     return;
                 }
+                let now = counter();
                 if self.mux.restored(slot).is_ok() {
-                    if let Some(latency) = self.times.restored(slot, counter()) {
-                        record(latency);
+                    let refilled = self.children.status(slot).and_then(|status| self.times.restored(slot, now, &status));
+                    if let Some(refilled) = refilled {
+                        record_refill(refilled);
                     }
                 }
             }
@@ -211,11 +254,17 @@ impl MuxPd {
                 if let Err(e) = self.mux.scrubbed(slot, self.children.reset(slot)) {
                     debug_println!("mux: ERROR: slot {slot} not scrubbed: {e}");
                 }
-                timings().lifecycle[3].record_batch(ticks_to_ns(counter() - started), 1);
+                record_ticks(TEARDOWN, counter() - started);
             }
             let plans = self.mux.fwps_mut().take_plans();
             for plan in &plans {
-                self.times.started(plan.slot, self.start_kind(plan), plan.generation, counter());
+                let how = self.start_kind(plan);
+                if how != Start::Refill {
+                    self.times.started_otherwise(plan.slot);
+                }
+                let at = counter();
+                self.times.started(plan.slot, how, plan.generation, at);
+                timings().last_start = Some(at);
                 if let Err(e) = self.children.start(plan, self.wall_clock) {
                     debug_println!("mux: ERROR: starting fwp slot {} failed: {e:?}", plan.slot);
                     self.mux.fault(plan.slot);

@@ -226,6 +226,7 @@ impl Handler for MuxPd {
         self.arm_timer();
         let handled = self.mux.frames_handled() - frames;
         hops().record_batch(busy, handled as usize);
+        lifecycle::event_handled();
         Ok(())
     }
 
@@ -238,6 +239,7 @@ impl Handler for MuxPd {
                 debug_println!("mux: fwp slot {slot} faulted (fault label {}), torn down", msg.label());
                 self.mux.fault(slot);
                 self.apply();
+                lifecycle::event_handled();
             }
             Some(Sender::Template(t)) => {
                 debug_println!("mux: ERROR: template {t}'s PD faulted (fault label {})", msg.label());

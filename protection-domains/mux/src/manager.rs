@@ -10,7 +10,9 @@ use edgeos_fwp_manager::comm::{self, MappedPage, Request, Status};
 use heapless::Deque;
 use sel4_microkit::{debug_println, Channel, ChannelSet};
 
+use crate::lifecycle::{record_ticks, timings, RENEW};
 use crate::MuxPd;
+use edgeos_pd_ring::counter;
 
 pub struct Manager {
     page: MappedPage,
@@ -47,12 +49,15 @@ impl Manager {
     }
 
     /// Puts waiting requests on the page while it has room, and signals the
-    /// manager if any went.
+    /// manager if any went. A renewal is timed from its destroy request.
     fn flush(&mut self) -> bool {
         let mut sent = false;
         while let Some(request) = self.waiting.front().copied() {
             if comm::send_request(&self.page, request).is_err() {
                 break;
+            }
+            if let Request::Destroy(k) = request {
+                timings().renewals.requested(k, counter());
             }
             self.waiting.pop_front();
             sent = true;
@@ -134,6 +139,11 @@ impl MuxPd {
                     break;
                 }
             };
+            if let (Request::Create(k), Status::Done) = (request, status) {
+                if let Some(ticks) = timings().renewals.created(k, counter()) {
+                    record_ticks(RENEW, ticks);
+                }
+            }
             let k = usize::from(request.fwp());
             match (request, status) {
                 (Request::Create(_), Status::Done) => {
@@ -142,6 +152,7 @@ impl MuxPd {
                         continue;
                     };
                     self.children.set_mapped(slot, true);
+                    self.times.created(slot);
                     let template = TemplateId(self.children.template_of(slot) as u8);
                     match self.mux.slot_created(slot, template, self.children.reset(slot)) {
                         Ok(()) => joined += 1,
