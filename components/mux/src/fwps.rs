@@ -5,7 +5,7 @@
 
 use edgeos_flow::{FiveTuple, Protocol, ServiceKey};
 use edgeos_fwp::{SlotError, SlotPool, SpawnPlan, TeardownReason, TemplateId};
-use heapless::Vec;
+use heapless::{Deque, Vec};
 
 use crate::slot_set::SlotSet;
 
@@ -86,7 +86,10 @@ pub struct FwpStats {
 pub struct Fwps<const N: usize> {
     pub(crate) pool: SlotPool<N, MAX_TEMPLATES>,
     routes: Vec<Option<TemplateRoute>, MAX_TEMPLATES>,
-    plans: Vec<SpawnPlan, N>,
+    /// A queue, not a list taken whole: a `heapless` collection of N plans
+    /// is 48 KiB at N = 1,024, and moving one out per event cost the mux
+    /// more than the spawn it carried.
+    plans: Deque<SpawnPlan, N>,
     draining: SlotSet,
     pub(crate) stats: FwpStats,
 }
@@ -101,7 +104,7 @@ impl<const N: usize> Fwps<N> {
     /// Routes `routes[t]` to template `t`'s slots in `pool` (`None`: the
     /// template gets no traffic).
     pub fn new(pool: SlotPool<N, MAX_TEMPLATES>, routes: Vec<Option<TemplateRoute>, MAX_TEMPLATES>) -> Self {
-        Self { pool, routes, plans: Vec::new(), draining: SlotSet::EMPTY, stats: FwpStats::default() }
+        Self { pool, routes, plans: Deque::new(), draining: SlotSet::EMPTY, stats: FwpStats::default() }
     }
 
     /// The slot pool (states, counts, deadlines).
@@ -135,10 +138,16 @@ impl<const N: usize> Fwps<N> {
         tuple.protocol != Protocol::Tcp || opens_connection
     }
 
-    /// Spawn plans and restores the glue must apply (TCB writes), oldest
-    /// first; taking them empties the list.
+    /// The oldest spawn plan or restore the glue must apply (a TCB
+    /// write), taken off the queue.
+    pub fn next_plan(&mut self) -> Option<SpawnPlan> {
+        self.plans.pop_front()
+    }
+
+    /// Every waiting plan at once, oldest first (a copy of up to N plans:
+    /// for tests and tools; the glue takes them with [`Self::next_plan`]).
     pub fn take_plans(&mut self) -> Vec<SpawnPlan, N> {
-        core::mem::take(&mut self.plans)
+        core::iter::from_fn(|| self.plans.pop_front()).collect()
     }
 
     /// Slots torn down since the last call: the glue stops each, resets
@@ -151,7 +160,7 @@ impl<const N: usize> Fwps<N> {
         // At most one plan per slot is outstanding: a slot is spawned or
         // restored once per state change, and the glue drains the list
         // after every event.
-        let _ = self.plans.push(plan);
+        let _ = self.plans.push_back(plan);
     }
 
     pub(crate) fn count_refusal(&mut self, e: SlotError) {

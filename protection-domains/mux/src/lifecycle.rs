@@ -256,8 +256,10 @@ impl MuxPd {
                 }
                 record_ticks(TEARDOWN, counter() - started);
             }
-            let plans = self.mux.fwps_mut().take_plans();
-            for plan in &plans {
+            let mut started_any = false;
+            while let Some(plan) = self.mux.fwps_mut().next_plan() {
+                started_any = true;
+                let plan = &plan;
                 let how = self.start_kind(plan);
                 if how != Start::Refill {
                     self.times.started_otherwise(plan.slot);
@@ -270,7 +272,7 @@ impl MuxPd {
                     self.mux.fault(plan.slot);
                 }
             }
-            if draining.is_empty() && plans.is_empty() {
+            if draining.is_empty() && !started_any {
                 break;
             }
         }
