@@ -55,6 +55,11 @@ impl Manager {
         let Some(config) = mux::find_config(&system.objects)? else { return Ok(None) };
         let mut system = system;
         let mut memory = Memory::new(bootinfo, system.totals.free_ram_bytes);
+        let started = counter();
+        if let Err(err) = memory.clear_untypeds(&mut system.slots) {
+            debug_println!("root task: ERROR: clearing the RAM untypeds failed ({err:?}); first retypes will clear them");
+        }
+        debug_println!("root task: RAM untypeds cleared in {} us", ticks_to_us(counter() - started));
         let mux = MuxLink::connect(&mut system, &mut memory, bootinfo, &config)?;
         let mut prototypes = Vec::with_capacity(MAX_TEMPLATES);
         for template in &config.templates {
