@@ -30,12 +30,13 @@ for name in ${SPECS:-}; do specs+=("ci/system-tests/$name.toml"); done
 built=" "
 for spec in "${specs[@]}"; do
     variant="$(sed -n -E 's/^variant = "([a-z0-9_-]+)"$/\1/p' "$spec")"
-    echo "-- $(basename "$spec")${variant:+ (variant $variant)}"
+    clock="$(sed -n -E 's/^clock = "(icount|real)"$/\1/p' "$spec")"
+    echo "-- $(basename "$spec")${variant:+ (variant $variant)}${clock:+ (clock $clock)}"
     if [ -n "$variant" ] && [[ "$built" != *" $variant "* ]]; then
         make "${make_var[@]}" image system-check VARIANT="$variant" || { status=1; continue; }
         built+="$variant "
     fi
-    read -r -a qemu <<<"$(make "${make_var[@]}" -s qemu-command VARIANT="$variant")"
+    read -r -a qemu <<<"$(make "${make_var[@]}" -s qemu-command VARIANT="$variant" CLOCK="${clock:-icount}")"
     log="$log_dir/$(basename "$spec" .toml).log"
     "$runner" --spec "$spec" --log "$log" -- "${qemu[@]}" || status=1
 done

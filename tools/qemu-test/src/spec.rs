@@ -57,6 +57,7 @@ pub enum SpecError {
 struct RawSpec {
     name: Option<String>,
     variant: Option<String>,
+    clock: Option<String>,
     timeout_secs: f64,
     #[serde(default)]
     fail_on: Vec<String>,
@@ -84,6 +85,15 @@ struct RawClient {
     timeout_secs: f64,
 }
 
+/// How the guest's clock runs (QEMU's `-icount` or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// Guest time counts executed instructions: deterministic.
+    Icount,
+    /// Guest time follows the host's clock, as under `make run`.
+    Real,
+}
+
 /// A validated spec, ready to match console lines against.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -94,6 +104,11 @@ pub struct Spec {
     /// passes its command; the runner checks the name's form, so a name the
     /// script would not read cannot silently boot the default image.
     pub variant: Option<String>,
+    /// The guest clock the spec is meant to boot with: `icount` (the
+    /// default: guest time counts instructions, deterministic) or `real`
+    /// (`make run`'s: guest time follows the host's). `ci/system-test.sh`
+    /// passes it to `make qemu-command CLOCK=...`.
+    pub clock: Clock,
     /// Deadline for the whole run, counted from when the command starts.
     pub timeout: Duration,
     /// Substrings that fail the run as soon as any console line contains one.
@@ -170,6 +185,11 @@ impl Spec {
                 )));
             }
         }
+        let clock = match raw.clock.as_deref() {
+            None | Some("icount") => Clock::Icount,
+            Some("real") => Clock::Real,
+            Some(other) => return Err(invalid(format!("clock {other:?} must be \"icount\" or \"real\""))),
+        };
         if raw.expect.is_empty() {
             return Err(invalid(
                 "no [[expect]] entries: a spec that expects nothing would always pass".into(),
@@ -219,6 +239,7 @@ impl Spec {
         Ok(Spec {
             name,
             variant: raw.variant,
+            clock,
             timeout,
             fail_on: raw.fail_on,
             expect,
@@ -358,6 +379,19 @@ mod tests {
             let err = spec(bad).unwrap_err().to_string();
             assert!(err.contains("must be a file stem of ci/variants/"), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_clock_is_icount_unless_the_spec_asks_for_real_time() {
+        let spec = |line: &str| {
+            let text = format!("{line}\ntimeout_secs = 1\n[[expect]]\ndescription = \"d\"\npattern = \"x\"\n");
+            Spec::parse(&text, Path::new("c.toml"))
+        };
+        assert_eq!(spec("").unwrap().clock, Clock::Icount);
+        assert_eq!(spec("clock = \"icount\"").unwrap().clock, Clock::Icount);
+        assert_eq!(spec("clock = \"real\"").unwrap().clock, Clock::Real);
+        let err = spec("clock = \"wall\"").unwrap_err().to_string();
+        assert!(err.contains("must be \"icount\" or \"real\""), "{err}");
     }
 
     #[test]

@@ -1,0 +1,50 @@
+#!/usr/bin/python3
+"""memcached's times follow the wall clock on `make run`'s configuration
+(real-time guest clock): through pymemcache (Debian's python3-pymemcache).
+
+    memcached_realtime.py HOST PORT
+
+Stores one key for 3 s and one for 3 s then touched to 60 s, waits 5 s of
+real time (the waiting is what is tested, not a synchronisation), and
+expects the first gone and the second there, byte for byte. Also checks
+that the tenant's `stats` time is the host's unix time within 2 s.
+"""
+
+import sys
+import time
+
+from pymemcache.client.base import Client
+
+
+def expect(what, got, wanted):
+    if got != wanted:
+        raise AssertionError(f"{what}: got {got!r}, expected {wanted!r}")
+    print(f"ok   {what}")
+
+
+def main(host, port):
+    client = Client((host, int(port)), connect_timeout=10, timeout=10, default_noreply=False)
+    short, kept = b"realtime-short", b"realtime-kept"
+    short_value, kept_value = bytes(range(256)) * 4, b"kept for 60 s by touch"
+    expect("set a key with a 3 s TTL", client.set(short, short_value, expire=3), True)
+    expect("set a key with a 3 s TTL, to be touched", client.set(kept, kept_value, expire=3), True)
+    expect("touch it to 60 s", client.touch(kept, expire=60), True)
+    expect("the 3 s key is there at first", client.get(short), short_value)
+
+    stats = client.stats()
+    guest_time = int(stats[b"time"])
+    host_time = time.time()
+    if abs(guest_time - host_time) > 2:
+        raise AssertionError(f"stats time {guest_time} is {guest_time - host_time:+.1f} s from the host's {host_time:.0f}")
+    print(f"ok   stats time {guest_time} within 2 s of the host's ({guest_time - host_time:+.1f} s)")
+
+    time.sleep(5)
+    expect("after 5 s of real time, the 3 s key is gone", client.get(short), None)
+    expect("after 5 s of real time, the touched key is there", client.get(kept), kept_value)
+    print("memcached_realtime: every check held")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    main(*sys.argv[1:])
