@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: the host tests always; the QEMU system tests whenever a
-# Microkit SDK is found, otherwise a clear line saying they were skipped.
+# `make test`: the host tests and the ring protocol's model checks always;
+# the QEMU system tests whenever a Microkit SDK is found, otherwise a clear
+# line saying they were skipped.
 # Ends with one total line, "total: N passed, N failed[, N skipped]".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +9,8 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
 # Sums the "test result: ... N passed; M failed" lines of cargo test and the
-# "N passed, M failed" lines of qemu-test in the log so far.
+# "N passed, M failed" lines of qemu-test and ci/ring-model.sh in the log
+# so far.
 count() {
     sed -n -E 's/^(test result: [a-zA-Z]+\. )?([0-9]+) passed[;,] ([0-9]+) failed.*/\2 \3/p' "$log" |
         awk '{p += $1; f += $2} END {print p + 0, f + 0}'
@@ -17,6 +19,10 @@ count() {
 echo "== host tests (cargo test --workspace)"
 cargo test --workspace 2>&1 | tee -a "$log"
 host_status=${PIPESTATUS[0]}
+
+echo "== ring protocol model checks (ci/ring-model.sh: Spin and loom)"
+ci/ring-model.sh 2>&1 | tee -a "$log"
+model_status=${PIPESTATUS[0]}
 
 skipped=0
 system_status=0
@@ -32,7 +38,7 @@ fi
 rm -f "$log.sdk"
 
 read -r passed failed < <(count)
-if [ "$host_status" -ne 0 ] || [ "$system_status" -ne 0 ]; then
+if [ "$host_status" -ne 0 ] || [ "$model_status" -ne 0 ] || [ "$system_status" -ne 0 ]; then
     # A build failure runs no test but must still count as a failure.
     [ "$failed" -gt 0 ] || failed=1
 fi

@@ -307,8 +307,12 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
     /// returns some: looking at its ring again would only spin.
     pub fn tenant_idle(&mut self, slot: usize) -> bool {
         let waiting = self.tx_waiting.contains(slot);
+        // A slot torn down (for breaking its ring, say) is idle whatever its
+        // ring shows: a broken ring always looks pending, and the glue's
+        // drain loop would never end (found by models/ring.pml).
+        let serving = matches!(self.fwps.pool.state(slot), Ok(SlotState::Active { .. }));
         match self.tenants.get_mut(slot) {
-            Some((ports, _)) if waiting => {
+            Some((ports, _)) if waiting || !serving => {
                 ports.tx_outgoing.cancel_wake();
                 true
             }

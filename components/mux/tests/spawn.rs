@@ -172,6 +172,10 @@ fn faults_and_ring_misbehaviour_tear_the_fwp_down_and_spare_the_other() {
     wa.rings[2].borrow_mut().misbehave();
     mux.on_tenant(0);
     assert_eq!(mux.fwps().stats().fault_teardowns, 2);
+    // Its broken ring looks pending for ever; torn down, it counts as
+    // idle, so the glue's drain loop (on_tenant until tenant_idle) ends.
+    assert!(mux.tenant_idle(0), "a torn-down tenant with a broken ring is idle");
+    assert!(mux.tenant_idle(1));
     // A fault report for a slot already torn down changes nothing.
     mux.fault(0);
     assert_eq!(mux.fwps().stats().fault_teardowns, 2);
