@@ -3,12 +3,11 @@
 //! [`PeerMisbehavior`] instead of unwrapping them.
 #![no_std]
 
+use edgeos_ring::signal::WakeFlag;
 use edgeos_ring::{Buf, BufferMemory, Consumer, PeerMisbehavior, Producer};
 use sel4_shared_memory::SharedMemoryRef;
 use sel4_shared_ring_buffer::{roles::Read, roles::Write, Descriptor, InitializationStrategy, RingBuffer};
 use smoltcp::time as smoltcp_instant;
-
-use core::sync::atomic::{fence, AtomicU32, Ordering};
 
 /// Where a ring region keeps its consumer's wake flag: right after the
 /// `RawRingBuffer`, on its own cache line (sDDF keeps `consumer_signalled`
@@ -18,15 +17,18 @@ pub const WAKE_FLAG_OFFSET: usize =
     core::mem::size_of::<sel4_shared_ring_buffer::RawRingBuffer>().next_multiple_of(64);
 
 /// The read end of a rust-sel4 ring, with the ring's wake flag.
-pub struct ReadEnd<'a>(pub RingBuffer<'a, Read>, &'a AtomicU32);
+pub struct ReadEnd<'a>(pub RingBuffer<'a, Read>, &'a WakeFlag);
 
 /// The write end of a rust-sel4 ring, with the ring's wake flag.
-pub struct WriteEnd<'a>(pub RingBuffer<'a, Write>, &'a AtomicU32);
+pub struct WriteEnd<'a>(pub RingBuffer<'a, Write>, &'a WakeFlag);
 
-fn wake_flag(raw: core::ptr::NonNull<sel4_shared_ring_buffer::RawRingBuffer>) -> &'static AtomicU32 {
+/// The ring's wake flag: `edgeos_ring::signal`'s, the code the model checks
+/// and the loom test run (docs/ring-model.md).
+fn wake_flag(raw: core::ptr::NonNull<sel4_shared_ring_buffer::RawRingBuffer>) -> &'static WakeFlag {
     // SAFETY: the ring region is at least WAKE_FLAG_OFFSET + 4 bytes (checked
-    // by sysdesc), mapped into both peers; the word is only accessed atomically.
-    unsafe { &*((raw.as_ptr() as *mut u8).add(WAKE_FLAG_OFFSET) as *const AtomicU32) }
+    // by sysdesc), mapped into both peers; the word is only accessed
+    // atomically, and WakeFlag is a transparent AtomicU32.
+    unsafe { &*((raw.as_ptr() as *mut u8).add(WAKE_FLAG_OFFSET) as *const WakeFlag) }
 }
 
 fn to_buf(d: Descriptor) -> Buf {
@@ -49,13 +51,11 @@ impl Consumer for ReadEnd<'_> {
     }
 
     fn request_wake(&mut self) {
-        self.1.store(1, Ordering::Relaxed);
-        // Orders the flag store before the re-check's load of the write index.
-        fence(Ordering::SeqCst);
+        self.1.request();
     }
 
     fn cancel_wake(&mut self) {
-        self.1.store(0, Ordering::Relaxed);
+        self.1.cancel();
     }
 }
 
@@ -73,9 +73,7 @@ impl Producer for WriteEnd<'_> {
     }
 
     fn take_wake_request(&mut self) -> bool {
-        // Orders the write-index store (commit) before the flag's load.
-        fence(Ordering::SeqCst);
-        self.1.swap(0, Ordering::AcqRel) == 1
+        self.1.take()
     }
 }
 
