@@ -78,9 +78,8 @@ QEMU_NET   = -netdev user,id=user0,hostfwd=udp:127.0.0.1:$(UDP_ECHO_PORT)-10.0.2
 CLOCK     ?= icount
 RUN_CLOCK ?= real
 QEMU_CLOCK_icount = -icount shift=0,align=off,sleep=off
-# The RTC on the host's clock: by default QEMU's PL031 stood still while it
-# loaded the image, and unix time in the guest lagged by those seconds
-# (2.5 to 5.9 s, measured 2026-12-03).
+# The RTC on the host's clock, explicitly. The guest's unix time still lags
+# the host's by 0.7 to 119 s from run to run (docs/memcached.md).
 QEMU_CLOCK_real   = -rtc base=utc,clock=host
 ifeq ($(filter $(CLOCK),icount real),)
 $(error CLOCK=$(CLOCK): it is icount or real)
