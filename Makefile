@@ -95,7 +95,7 @@ QEMU_ARGS  = $(QEMU_MACHINE) $(QEMU_CLOCK_$(CLOCK))
 
 SDK = $(shell ci/find-sdk.sh)
 
-.PHONY: print-system-toml run qemu-command image pds root-task test host-test system-test system-check bench-hops bench-fwp bench-memcached bench-linux fwp-memory soak clean
+.PHONY: print-system-toml run qemu-command image pds root-task test host-test system-test system-check bench-hops bench-fwp bench-memcached bench-memcached-tenants bench-linux fwp-memory soak clean
 
 run: image
 	qemu-system-aarch64 $(QEMU_MACHINE) $(QEMU_CLOCK_$(RUN_CLOCK))
@@ -189,6 +189,11 @@ bench-fwp:
 # memcached get/set requests per second and p50/p99 latency from the host.
 bench-memcached:
 	ci/bench-memcached.sh
+
+# memcached with 1, 10, 100 and 1,000 tenants, each its own FWP, under one
+# total load: throughput, p50/p99, and connect to first reply (issue 11).
+bench-memcached-tenants:
+	ci/bench-memcached-tenants.sh
 
 # Linux baseline on the same QEMU machine: fork/posix_spawn/vfork/namespaced
 # clone + execve + waitpid in guest ns (Debian's arm64 kernel, busybox).

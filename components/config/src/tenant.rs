@@ -26,11 +26,14 @@ pub struct TenantConfig {
     /// A memcached template's item size limit (key plus value); 0: the
     /// program's own.
     pub item_size_max: u32,
+    /// One FWP per flow: an FWP of the template serves one connection, and
+    /// asks to exit once it has ended.
+    pub per_flow: bool,
 }
 
 impl TenantConfig {
     /// Bytes `emit` writes.
-    pub const BUFFER_LEN: usize = 8 + 4 + 1 + 4 + 6 + 1 + 2 + 1 + 4;
+    pub const BUFFER_LEN: usize = 8 + 4 + 1 + 4 + 6 + 1 + 2 + 1 + 4 + 1;
 
     /// Parses a blob written by [`emit`](Self::emit).
     pub fn parse(bytes: &[u8]) -> Result<Self, ConfigError> {
@@ -51,7 +54,12 @@ impl TenantConfig {
             _ => return Err(ConfigError::BadValue("probes")),
         };
         let item_size_max = r.u32()?;
-        Ok(Self { ip, prefix_len, gateway, mac, protocols, port, probes, item_size_max })
+        let per_flow = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(ConfigError::BadValue("per_flow")),
+        };
+        Ok(Self { ip, prefix_len, gateway, mac, protocols, port, probes, item_size_max, per_flow })
     }
 
     /// Writes the blob into `out`, returning its length.
@@ -66,6 +74,7 @@ impl TenantConfig {
         w.put(&self.port.to_le_bytes())?;
         w.put(&[u8::from(self.probes)])?;
         w.put(&self.item_size_max.to_le_bytes())?;
+        w.put(&[u8::from(self.per_flow)])?;
         Ok(w.len())
     }
 }
@@ -83,6 +92,7 @@ mod tests {
         port: 7,
         probes: true,
         item_size_max: 4096,
+        per_flow: true,
     };
 
     #[test]
@@ -97,8 +107,11 @@ mod tests {
         bad[12] = 33;
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("prefix_len")));
         let mut bad = buf;
-        bad[TenantConfig::BUFFER_LEN - 5] = 2;
+        bad[TenantConfig::BUFFER_LEN - 6] = 2;
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("probes")));
+        let mut bad = buf;
+        bad[TenantConfig::BUFFER_LEN - 1] = 2;
+        assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("per_flow")));
         let mut bad = buf;
         bad[0..4].copy_from_slice(b"EDMX");
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadMagic));

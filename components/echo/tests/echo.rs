@@ -21,6 +21,7 @@ fn config(protocol: Protocol) -> TenantConfig {
         port: 7,
         probes: false,
         item_size_max: 0,
+        per_flow: false,
     }
 }
 

@@ -130,6 +130,8 @@ pub struct Memcached<'a> {
     output: [u8; OUTPUT],
     datagram: [u8; udp::MAX_DATAGRAM],
     port: u16,
+    /// TCP connections that were open and have ended since the start.
+    closed: u64,
 }
 
 impl<'a> Memcached<'a> {
@@ -190,12 +192,27 @@ impl<'a> Memcached<'a> {
             output: [0; OUTPUT],
             datagram: [0; udp::MAX_DATAGRAM],
             port: config.port,
+            closed: 0,
         })
     }
 
     /// The store (its statistics, for tests and the stats line).
     pub fn store(&self) -> &Store<'a, ITEMS> {
         &self.store
+    }
+
+    /// TCP connections that were open and have ended since the start (a
+    /// per-flow FWP exits once its one connection has ended).
+    pub fn connections_closed(&self) -> u64 {
+        self.closed
+    }
+
+    /// Whether a TCP connection is open: connected, or closing.
+    pub fn has_open_connections(&self) -> bool {
+        self.connections.iter().any(|c| {
+            let state = self.sockets.get::<tcp::Socket>(c.handle).state();
+            !matches!(state, tcp::State::Listen | tcp::State::Closed)
+        })
     }
 
     /// Serves everything the device has; `unix_now` is the time in seconds
@@ -245,6 +262,7 @@ impl<'a> Memcached<'a> {
         if !socket.is_open() {
             // The connection ended: a fresh one starts from nothing.
             (c.conn, c.filled, c.closing) = (Conn::new(), 0, false);
+            self.closed += 1;
             let _ = socket.listen(self.port);
             return false;
         }

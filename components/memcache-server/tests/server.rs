@@ -23,6 +23,7 @@ fn config(protocols: Protocols) -> TenantConfig {
         port: PORT,
         probes: false,
         item_size_max: 0,
+        per_flow: false,
     }
 }
 
@@ -202,4 +203,33 @@ fn every_connection_socket_serves_at_once_and_one_more_is_refused() {
         assert_eq!(received(&mut client, *h), b"STORED\r\n");
     }
     assert_eq!(server.store().stats().curr_items, CONNECTIONS as u64);
+}
+
+#[test]
+fn connections_closed_counts_each_ended_connection_once() {
+    let (mut server_port, client_port) = wire();
+    let storage = Box::leak(Box::new(MemcachedStorage::new()));
+    let mut server = Memcached::new(&config(Protocols::BOTH), &mut server_port, storage, arena(64 * 1024), Instant::ZERO).unwrap();
+    let mut client = Client::new(client_port);
+    let mut now = Instant::ZERO;
+    run(&mut server, &mut server_port, &mut client, &mut now, 2);
+    assert_eq!((server.connections_closed(), server.has_open_connections()), (0, false), "listening is not open");
+
+    let (a, b) = (client.tcp(50000), client.tcp(50001));
+    run(&mut server, &mut server_port, &mut client, &mut now, 6);
+    assert!(server.has_open_connections());
+    // A closes politely; B is reset while open.
+    client.sockets.get_mut::<tcp::Socket>(a).send_slice(b"set k 0 0 1\r\nx\r\n").unwrap();
+    run(&mut server, &mut server_port, &mut client, &mut now, 4);
+    assert_eq!(received(&mut client, a), b"STORED\r\n");
+    client.sockets.get_mut::<tcp::Socket>(a).close();
+    run(&mut server, &mut server_port, &mut client, &mut now, 8);
+    assert_eq!(server.connections_closed(), 1);
+    assert!(server.has_open_connections(), "B is still open");
+    client.sockets.get_mut::<tcp::Socket>(b).abort();
+    run(&mut server, &mut server_port, &mut client, &mut now, 8);
+    assert_eq!((server.connections_closed(), server.has_open_connections()), (2, false));
+    // More serving with nothing connected counts nothing more.
+    run(&mut server, &mut server_port, &mut client, &mut now, 8);
+    assert_eq!(server.connections_closed(), 2);
 }

@@ -66,6 +66,10 @@ fn a_tenant_cannot_send_from_another_tenants_port() {
     }
     assert!(departed(&driver).is_empty(), "nothing B sent from port 7 reached the wire");
     assert!(mux.tenant(1).unwrap().stats().rejected >= 1);
+    // Frames handled count what arrived and what tenants sent, refused
+    // frames included (the per-frame time samples divide by it).
+    let tenants: u64 = (0..2).map(|t| mux.tenant(t).unwrap().stats()).map(|s| s.sent + s.rejected).sum();
+    assert_eq!(mux.frames_handled(), mux.link().stats().rx_frames + tenants);
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! FWP slots (`edgeos_memcache_server`). The template PD builds the
 //! interface, the listening sockets and the empty store once and
 //! checkpoints them; every spawn restores that state, so a new FWP starts
-//! from an empty store. The lifecycle is the echo template's (see
+//! from an empty store. A per-flow template's FWP serves one connection
+//! and exits when it ended. The lifecycle is the echo template's (see
 //! `tenant_echo` and `docs/fwp.md`).
 #![no_std]
 #![no_main]
@@ -22,6 +23,8 @@ const TX_BUFFERS: usize = 64;
 struct Template {
     dev: rt::Device<TX_BUFFERS>,
     memcached: Memcached<'static>,
+    /// One connection per FWP (`per_flow` in system.toml): exit when it ended.
+    per_connection: bool,
 }
 
 static mut STORAGE: MemcachedStorage<'static> = MemcachedStorage::new();
@@ -49,7 +52,7 @@ fn init() -> Parked {
         }
     };
     let store = memcached.store().stats().limit_maxbytes;
-    unsafe { *addr_of_mut!(TEMPLATE) = Some(Template { dev, memcached }) };
+    unsafe { *addr_of_mut!(TEMPLATE) = Some(Template { dev, memcached, per_connection: config.per_flow }) };
     rt::checkpoint_and_report(fwp_serve, format_args!("memcached on port {} ({} KiB store)", config.port, store / 1024));
     Parked
 }
@@ -85,6 +88,11 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
             let unix_now = rt::unix_now_ns().unwrap_or_else(now_ns) / 1_000_000_000;
             template.memcached.serve(dev, now(), unix_now);
         }));
+        let memcached = &template.memcached;
+        if template.per_connection && memcached.connections_closed() > 0 && !memcached.has_open_connections() {
+            hops.publish();
+            rt::exit(generation, started_at);
+        }
         rt::serving(generation, started_at, wakeups, template.dev.frames().0 as u32);
         rt::wait();
         wakeups = wakeups.wrapping_add(1);

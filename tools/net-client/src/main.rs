@@ -136,6 +136,14 @@ enum Command {
         /// Deadline for each reply.
         #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = timeout_ms())]
         timeout_ms: u64,
+        /// Requests per second over all connections, spread evenly over
+        /// them and in time (each still waits for its previous reply).
+        #[arg(long, value_name = "PER_SEC")]
+        rate: Option<f64>,
+        /// Open the connections one after another, each after the one
+        /// before has its first reply, and measure connect to first reply.
+        #[arg(long)]
+        one_at_a_time: bool,
     },
     /// Send one probe and succeed only if nothing comes back.
     #[command(group(ArgGroup::new("target").required(true).args(["udp_to", "tcp_to"])))]
@@ -350,12 +358,22 @@ fn run(command: Command) -> Result<bool, Error> {
             println!("{report}");
             Ok(report.success())
         }
-        Command::MemcacheLoad { to, op, requests, connections, value_size, keys, timeout_ms } => {
+        Command::MemcacheLoad { to, op, requests, connections, value_size, keys, timeout_ms, rate, one_at_a_time } => {
             let op = match op {
                 OpArg::Get => memcache_load::Op::Get,
                 OpArg::Set => memcache_load::Op::Set,
             };
-            let params = memcache_load::MemcacheLoad { target: to, op, requests, connections, value_size, keys, timeout: ms(timeout_ms) };
+            let params = memcache_load::MemcacheLoad {
+                target: to,
+                op,
+                requests,
+                connections,
+                value_size,
+                keys,
+                timeout: ms(timeout_ms),
+                rate,
+                one_at_a_time,
+            };
             let report = memcache_load::run(params)?;
             println!("{report}");
             Ok(report.success())

@@ -8,6 +8,17 @@
 //! `value_size` bytes and expects `STORED`. Keys are `load:<conn>:<i>`,
 //! cycled over `keys` per connection.
 //!
+//! With `rate`, the connections share one total rate: connection `c` of
+//! `n` sends its `i`-th request at `c / rate + i * n / rate` seconds after
+//! the start, or as soon as its previous reply is in when that is later,
+//! so the node sees the same load whatever the number of connections.
+//! With `one_at_a_time`, the connections are opened one after another,
+//! each once the one before has its first reply (QEMU's forwarded ports
+//! accept with a listen backlog of one), and the time from each connect
+//! to its first reply is measured too: against a per-connection template,
+//! that is an FWP's spawn and its first reply. All stay open until the
+//! measured phase, which they start together, has ended.
+//!
 //! Bounded by [`MAX_REQUESTS`] requests and a per-request timeout; it stops
 //! at the first reply that is wrong or late.
 
@@ -21,8 +32,9 @@ use crate::{check_timeout, percentile, Error, Loopback};
 
 /// Most requests a run sends (all connections together).
 pub const MAX_REQUESTS: u32 = 1_000_000;
-/// Most connections a run opens (the tenant serves 8 at once).
-pub const MAX_CONNECTIONS: u32 = 8;
+/// Most connections a run opens (one memcached tenant serves 8 at once; a
+/// per-connection template serves one per FWP, up to its FWP count).
+pub const MAX_CONNECTIONS: u32 = 1024;
 /// Largest value (the tenant's item limit is 8 KiB, key included).
 pub const MAX_VALUE: usize = 8000;
 
@@ -61,6 +73,12 @@ pub struct MemcacheLoad {
     pub keys: u32,
     /// Deadline for each reply.
     pub timeout: Duration,
+    /// Requests per second over all connections; `None`: each connection
+    /// sends its next request as soon as its reply is in.
+    pub rate: Option<f64>,
+    /// Open the connections one after another, each after the previous
+    /// one's first reply, and measure connect to first reply.
+    pub one_at_a_time: bool,
 }
 
 /// The outcome of a run.
@@ -70,6 +88,8 @@ pub struct MemcacheLoadReport {
     pub params: MemcacheLoad,
     /// Every measured request's latency.
     pub latencies: Vec<Duration>,
+    /// With `one_at_a_time`: each connection's connect to its first reply.
+    pub opens: Vec<Duration>,
     /// The measured phase's wall time.
     pub elapsed: Duration,
     /// The first failure: which connection, and what went wrong.
@@ -105,6 +125,13 @@ impl fmt::Display for MemcacheLoadReport {
             us(50),
             us(99)
         )?;
+        if let Some(rate) = p.rate {
+            write!(f, " (paced at {rate} req/s)")?;
+        }
+        if !self.opens.is_empty() {
+            let open = |q| percentile(&self.opens, q).map_or(0, |d| d.as_micros());
+            write!(f, "; connect to first reply p50 {} us p99 {} us", open(50), open(99))?;
+        }
         if let Some(failure) = &self.failure {
             write!(f, "; FAILED: {failure}")?;
         }
@@ -177,28 +204,46 @@ struct Share {
     failure: Option<String>,
 }
 
-/// One connection's share: stores its keys (for get), then measures.
-fn drive(params: MemcacheLoad, conn: u32, requests: u32) -> Share {
-    let mut share = Share { latencies: Vec::with_capacity(requests as usize), phase: (Instant::now(), Instant::now()), failure: None };
-    let mut connection = match Connection::open(&params) {
-        Ok(c) => c,
-        Err(e) => {
-            share.failure = Some(format!("connection {conn}: {e}"));
-            return share;
-        }
-    };
-    let keys: Vec<(String, Vec<u8>)> =
-        (0..params.keys).map(|i| (key(conn, i), value(conn, i, params.value_size))).collect();
-    if params.op == Op::Get {
-        for (k, v) in &keys {
-            if let Err(e) = connection.exchange(&set_request(k, v), b"STORED\r\n") {
-                share.failure = Some(format!("connection {conn}, storing {k}: {e}"));
-                return share;
-            }
-        }
+/// A connection's keys and their values.
+fn keys_of(params: &MemcacheLoad, conn: u32) -> Vec<(String, Vec<u8>)> {
+    (0..params.keys).map(|i| (key(conn, i), value(conn, i, params.value_size))).collect()
+}
+
+/// Opens connection `conn` and, for a get run, stores its keys (the first
+/// store is its first reply). Returns the connection and the time from
+/// connect to its first reply.
+fn open(params: &MemcacheLoad, conn: u32) -> Result<(Connection, Duration), String> {
+    let started = Instant::now();
+    let mut connection = Connection::open(params).map_err(|e| format!("connection {conn}: {e}"))?;
+    let mut first_reply = None;
+    let keys = keys_of(params, conn);
+    let stored = if params.op == Op::Get { &keys[..] } else { &keys[..1] };
+    for (k, v) in stored {
+        connection.exchange(&set_request(k, v), b"STORED\r\n").map_err(|e| format!("connection {conn}, storing {k}: {e}"))?;
+        first_reply.get_or_insert_with(|| started.elapsed());
     }
-    share.phase.0 = Instant::now();
+    Ok((connection, first_reply.unwrap_or_default()))
+}
+
+/// When connection `conn` sends request `i`, counted from the start of
+/// the measured phase; `None` without a rate (at once).
+fn send_at(params: &MemcacheLoad, conn: u32, i: u32) -> Option<Duration> {
+    let rate = params.rate?;
+    let slot = f64::from(conn) + f64::from(i) * f64::from(params.connections);
+    Some(Duration::from_secs_f64(slot / rate))
+}
+
+/// One connection's share of the measured phase, which starts at `start`;
+/// gives the connection back, for the caller to close when every
+/// connection is done (a tenant whose connection closed early would be
+/// torn down while others are still measured).
+fn measure(params: MemcacheLoad, conn: u32, mut connection: Connection, requests: u32, start: Instant) -> (Share, Connection) {
+    let mut share = Share { latencies: Vec::with_capacity(requests as usize), phase: (start, start), failure: None };
+    let keys = keys_of(&params, conn);
     for i in 0..requests {
+        if let Some(at) = send_at(&params, conn, i) {
+            thread::sleep((start + at).saturating_duration_since(Instant::now()));
+        }
         let (k, v) = &keys[(i % params.keys) as usize];
         let (request, expected) = match params.op {
             Op::Set => (set_request(k, v), b"STORED\r\n".to_vec()),
@@ -217,7 +262,21 @@ fn drive(params: MemcacheLoad, conn: u32, requests: u32) -> Share {
         share.latencies.push(started.elapsed());
     }
     share.phase.1 = Instant::now();
-    share
+    (share, connection)
+}
+
+/// One connection opened by its own thread, then measured.
+fn drive(params: MemcacheLoad, conn: u32, requests: u32) -> (Share, Option<Connection>) {
+    match open(&params, conn) {
+        Ok((connection, _)) => {
+            let (share, connection) = measure(params, conn, connection, requests, Instant::now());
+            (share, Some(connection))
+        }
+        Err(e) => {
+            let now = Instant::now();
+            (Share { latencies: Vec::new(), phase: (now, now), failure: Some(e) }, None)
+        }
+    }
 }
 
 /// Runs the load: `requests` spread over `connections` threads.
@@ -227,38 +286,65 @@ pub fn run(params: MemcacheLoad) -> Result<MemcacheLoadReport, Error> {
         || !(1..=MAX_CONNECTIONS).contains(&params.connections)
         || params.value_size > MAX_VALUE
         || params.keys == 0
+        || params.rate.is_some_and(|r| !(r.is_finite() && r > 0.0))
     {
         return Err(Error::Limit(format!(
-            "--requests 1..={MAX_REQUESTS}, --connections 1..={MAX_CONNECTIONS}, --value-size 0..={MAX_VALUE}, --keys at least 1"
+            "--requests 1..={MAX_REQUESTS}, --connections 1..={MAX_CONNECTIONS}, --value-size 0..={MAX_VALUE}, --keys at least 1, --rate above 0"
         )));
     }
     let per_connection = params.requests / params.connections;
-    let threads: Vec<_> = (0..params.connections)
-        .map(|conn| {
-            let share = per_connection + u32::from(conn < params.requests % params.connections);
-            thread::spawn(move || drive(params, conn, share))
-        })
-        .collect();
+    let share_of = move |conn: u32| per_connection + u32::from(conn < params.requests % params.connections);
+    let mut opens = Vec::new();
+    let threads: Vec<_> = if params.one_at_a_time {
+        let mut connections = Vec::with_capacity(params.connections as usize);
+        for conn in 0..params.connections {
+            match open(&params, conn) {
+                Ok((connection, first_reply)) => {
+                    connections.push(connection);
+                    opens.push(first_reply);
+                }
+                Err(e) => return Ok(MemcacheLoadReport { params, latencies: Vec::new(), opens, elapsed: Duration::ZERO, failure: Some(e) }),
+            }
+        }
+        // Every connection starts the measured phase at once.
+        let start = Instant::now();
+        connections
+            .into_iter()
+            .zip(0..)
+            .map(|(connection, conn)| {
+                thread::spawn(move || {
+                    let (share, connection) = measure(params, conn, connection, share_of(conn), start);
+                    (share, Some(connection))
+                })
+            })
+            .collect()
+    } else {
+        (0..params.connections).map(|conn| thread::spawn(move || drive(params, conn, share_of(conn)))).collect()
+    };
     let mut latencies = Vec::with_capacity(params.requests as usize);
     let mut failure = None;
     let (mut first, mut last) = (None::<Instant>, None::<Instant>);
+    // Every connection stays open until all are done, then all close.
+    let mut open_connections = Vec::with_capacity(params.connections as usize);
     for thread in threads {
-        let Ok(mut share) = thread.join() else {
+        let Ok((mut share, connection)) = thread.join() else {
             failure = failure.or(Some("a client thread panicked".to_string()));
             continue;
         };
+        open_connections.extend(connection);
         latencies.append(&mut share.latencies);
         failure = failure.or(share.failure);
         first = Some(first.map_or(share.phase.0, |f| f.min(share.phase.0)));
         last = Some(last.map_or(share.phase.1, |l| l.max(share.phase.1)));
     }
+    drop(open_connections);
     // The measured phases of all connections, from the first start to the
     // last end (the get run's stores before them are not counted).
     let elapsed = match (first, last) {
         (Some(first), Some(last)) => last - first,
         _ => Duration::ZERO,
     };
-    Ok(MemcacheLoadReport { params, latencies, elapsed, failure })
+    Ok(MemcacheLoadReport { params, latencies, opens, elapsed, failure })
 }
 
 #[cfg(test)]
@@ -313,7 +399,17 @@ mod tests {
     }
 
     fn params(target: Loopback, op: Op) -> MemcacheLoad {
-        MemcacheLoad { target, op, requests: 101, connections: 2, value_size: 300, keys: 7, timeout: Duration::from_secs(5) }
+        MemcacheLoad {
+            target,
+            op,
+            requests: 101,
+            connections: 2,
+            value_size: 300,
+            keys: 7,
+            timeout: Duration::from_secs(5),
+            rate: None,
+            one_at_a_time: false,
+        }
     }
 
     #[test]
@@ -336,6 +432,32 @@ mod tests {
     }
 
     #[test]
+    fn paced_connections_opened_one_at_a_time_share_the_rate() {
+        let target = server(false);
+        let paced = MemcacheLoad { requests: 60, connections: 20, keys: 2, rate: Some(600.0), one_at_a_time: true, ..params(target, Op::Get) };
+        let report = run(paced).unwrap();
+        assert!(report.success(), "{report}");
+        assert_eq!((report.latencies.len(), report.opens.len()), (60, 20));
+        // 60 requests at 600/s: the last is sent 99 ms after the start.
+        assert!(report.elapsed >= Duration::from_millis(99), "{:?}", report.elapsed);
+        let text = report.to_string();
+        assert!(text.contains("(paced at 600 req/s); connect to first reply p50 "), "{text}");
+    }
+
+    #[test]
+    fn requests_are_spread_evenly_over_connections_and_time() {
+        let p = MemcacheLoad { connections: 4, rate: Some(100.0), ..params("127.0.0.1:9".parse().unwrap(), Op::Set) };
+        // Request k of the run overall is sent at k / rate.
+        let mut times: Vec<Duration> = (0..4).flat_map(|c| (0..3).map(move |i| send_at(&p, c, i).unwrap())).collect();
+        times.sort();
+        let expected: Vec<Duration> = (0..12).map(|k| Duration::from_millis(10 * k)).collect();
+        for (t, e) in times.iter().zip(&expected) {
+            assert!(t.abs_diff(*e) < Duration::from_micros(1), "{t:?} vs {e:?}");
+        }
+        assert_eq!(send_at(&MemcacheLoad { rate: None, ..p }, 1, 1), None);
+    }
+
+    #[test]
     fn values_differ_per_key() {
         assert_ne!(value(0, 1, 32), value(0, 2, 32));
         assert_ne!(value(0, 1, 32), value(1, 1, 32));
@@ -352,6 +474,8 @@ mod tests {
             MemcacheLoad { value_size: MAX_VALUE + 1, ..ok },
             MemcacheLoad { keys: 0, ..ok },
             MemcacheLoad { timeout: Duration::ZERO, ..ok },
+            MemcacheLoad { rate: Some(0.0), ..ok },
+            MemcacheLoad { rate: Some(f64::NAN), ..ok },
         ] {
             assert!(matches!(run(bad), Err(Error::Limit(_))), "{bad:?}");
         }

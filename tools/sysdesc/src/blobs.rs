@@ -196,6 +196,7 @@ pub fn tenant_config(loaded: &Loaded, plan: &SlotPlan<'_>) -> Result<TenantConfi
         port: s.port,
         probes: plan.template.test_probes,
         item_size_max: len(plan.template.item_size_max, "item size limit", plan)?,
+        per_flow: plan.template.per_flow,
     })
 }
 

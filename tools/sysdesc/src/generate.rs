@@ -563,7 +563,8 @@ fn add_child(
             t.name
         )
     };
-    let mut pd = pd(&name, &t.program, t.priority, t.budget, t.period, t.stack_size, span, Comment::new(comment));
+    let stack_size = if template { t.stack_size } else { t.slot_stack_size() };
+    let mut pd = pd(&name, &t.program, t.priority, t.budget, t.period, stack_size, span, Comment::new(comment));
     pd.maps.push(map(&ctrl, plan.slot_vaddr(w.ctrl), Perms::RW, true, "fwp_ctrl_vaddr", span));
     if template {
         let config = plan.region("config");

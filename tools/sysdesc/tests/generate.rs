@@ -178,3 +178,35 @@ fn dynamic_fwps_have_no_pd_only_a_window_in_the_mux_and_an_id() {
     let (model, _) = load_and_check(&path, &[]);
     assert!(model.expect("model").1.memory_region("fwp_manager").is_none());
 }
+
+#[test]
+fn slots_take_fwp_stack_size_and_the_template_pd_keeps_stack_size() {
+    let dir = temp_dir("fwp-stack");
+    let path = dir.join("system.toml");
+    let mut text = config(&[2, 1], &[]);
+    // t0: a 1 MiB stack for its initialisation, 64 KiB in each FWP; t1
+    // gives no fwp_stack_size, so its slots have its stack_size.
+    text = text.replacen("slots = 2\n", "slots = 2\nstack_size = 0x100000\nfwp_stack_size = 0x10000\n", 1);
+    text = text.replacen("slots = 1\n", "slots = 1\nstack_size = 0x8000\n", 1);
+    std::fs::write(&path, text).expect("write");
+    let (model, diags) = load_and_check(&path, &[]);
+    assert!(!diags.has_errors(), "{:#?}", diags.items());
+    let (_, sys) = model.expect("model");
+    let mux = sys.pd("mux").expect("mux");
+    let stacks: Vec<(&str, u64)> = mux.children.iter().map(|c| (c.pd.name.as_str(), c.pd.stack_size)).collect();
+    assert_eq!(
+        stacks,
+        [("fwp_00", 0x10000), ("fwp_01", 0x10000), ("fwp_02", 0x8000), ("tmpl_t0", 0x100000), ("tmpl_t1", 0x8000)]
+    );
+}
+
+#[test]
+fn a_slot_stack_outside_the_limits_is_reported() {
+    let dir = temp_dir("fwp-stack-bad");
+    let path = dir.join("system.toml");
+    let text = config(&[1], &[]).replacen("slots = 1\n", "slots = 1\nfwp_stack_size = 0x1800\n", 1);
+    std::fs::write(&path, text).expect("write");
+    let (_, diags) = load_and_check(&path, &[]);
+    let errors: Vec<String> = diags.items().iter().map(|d| d.to_string()).collect();
+    assert!(errors.iter().any(|e| e.contains("fwp_00") && e.contains("stack_size")), "{errors:#?}");
+}

@@ -217,9 +217,17 @@ pub struct Template {
     /// the reserved PDs leave and are left out of the utilisation bound.
     #[serde(default)]
     pub best_effort: bool,
-    /// Stack size of each slot.
+    /// Stack size of the template PD, which runs the template's
+    /// initialisation, and of each slot unless `fwp_stack_size` says otherwise.
     #[serde(default = "default_stack_size")]
     pub stack_size: u64,
+    /// Stack size of each slot (and so of each dynamic FWP, a clone of the
+    /// first slot): the serving loop's stack. Slots never run the
+    /// initialisation (they start restored from the checkpoint), so a
+    /// template whose initialisation builds large values on its stack can
+    /// keep a small stack in every FWP. `stack_size` when not given.
+    #[serde(default)]
+    pub fwp_stack_size: Option<u64>,
     /// Size of each slot's control region (slot rw, mux r).
     #[serde(default = "default_ctrl_size")]
     pub ctrl_size: u64,
@@ -293,6 +301,11 @@ fn default_image_size() -> u64 {
 }
 
 impl Template {
+    /// The stack of each of the template's slots and dynamic FWPs.
+    pub fn slot_stack_size(&self) -> u64 {
+        self.fwp_stack_size.unwrap_or(self.stack_size)
+    }
+
     /// Every FWP of the template the mux drives: its slot PDs and its
     /// dynamic FWPs.
     pub fn fwps(&self) -> u64 {
