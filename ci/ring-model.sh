@@ -5,7 +5,8 @@
 #    models set, for safety (assertions, deadlock) and, under weak
 #    fairness, liveness;
 #  - loom runs components/ring/tests/loom_signal.rs, the Rust code of the
-#    rule under the C11 memory model.
+#    rings' rule, and components/fwp/tests/loom_control.rs, the Rust code
+#    of the control blocks' hand-offs, under the C11 memory model.
 # Each deliberately broken variant must be caught: a check passes when the
 # correct rule verifies and the broken one yields a counterexample. An
 # unexpected counterexample prints its trail. One "N passed, M failed" line
@@ -88,20 +89,22 @@ spin_check() {
     esac
 }
 
-# loom_check NAME RUSTFLAGS: every test of loom_signal.rs must pass (with
-# ring_broken_recheck, each test expects loom's deadlock). Its own
-# "test result: ... N passed; M failed" line is the check's summary.
+# loom_check NAME PACKAGE TEST PREEMPTIONS RUSTFLAGS DIR: every test of
+# PACKAGE's tests/TEST.rs must pass, exploring every interleaving with at
+# most PREEMPTIONS preemptions. In a build with a deliberately broken rule,
+# the tests that must catch it expect loom's failure (should_panic), so
+# "passed" there means caught. The test's own "test result: ... N passed;
+# M failed" line is the check's summary.
 loom_check() {
-    local name="$1" flags="$2" dir="$3" log="$work/$1.loom"
+    local name="$1" package="$2" test="$3" preemptions="$4" flags="$5" dir="$6" log="$work/$1.loom"
     local start=$SECONDS
-    # LOOM_MAX_PREEMPTIONS=5: every interleaving with at most five
-    # preemptions, about 70,000 executions in all (7 s); 6 takes 20 s.
-    RUSTFLAGS="$flags" LOOM_MAX_PREEMPTIONS=5 \
-        cargo test -q -p edgeos-ring --test loom_signal --release --target-dir "$dir" \
+    RUSTFLAGS="$flags" LOOM_MAX_PREEMPTIONS="$preemptions" \
+        cargo test -q -p "$package" --test "$test" --release --target-dir "$dir" \
         -- --test-threads=2 >"$log" 2>&1
     local rc=$? secs=$((SECONDS - start))
     if grep -q -E '^test result: ' "$log"; then
-        grep -E '^test result: ' "$log" | sed "s/\$/ [$name, RUSTFLAGS=\"$flags\", ${secs}s]/"
+        grep -E '^test result: ' "$log" |
+            sed "s/\$/ [$name, RUSTFLAGS=\"$flags\", LOOM_MAX_PREEMPTIONS=$preemptions, ${secs}s]/"
         [ "$rc" -eq 0 ] || { grep -v -E '^\s+([0-9]+:|at )' "$log" | tail -n 60 | sed 's/^/   /'; status=1; }
     else
         tail -n 40 "$log" | sed 's/^/   /'
@@ -136,12 +139,24 @@ if [ "$what" = all ] || [ "$what" = spin ]; then
 fi
 
 if [ "$what" = all ] || [ "$what" = loom ]; then
-    echo "-- components/ring/tests/loom_signal.rs: signal.rs under loom"
     # Own target directories: RUSTFLAGS differ from the workspace build's
     # and from each other, and would otherwise rebuild everything each time.
-    loom_check loom-rule "--cfg loom" target/loom
+    echo "-- components/ring/tests/loom_signal.rs: signal.rs under loom"
+    # At most five preemptions: about 70,000 executions in all (7 s); six
+    # take 20 s.
+    loom_check loom-rule edgeos-ring loom_signal 5 "--cfg loom" target/loom
     echo "   (with ring_broken_recheck each test expects loom's deadlock: passing means the bug is caught)"
-    loom_check loom-broken-recheck "--cfg loom --cfg ring_broken_recheck" target/loom-broken
+    loom_check loom-broken-recheck edgeos-ring loom_signal 5 "--cfg loom --cfg ring_broken_recheck" target/loom-broken
+    echo "-- components/fwp/tests/loom_control.rs: the control blocks' hand-offs (control.rs) under loom"
+    # At most three preemptions: about 85,000 executions (10 s); four take
+    # 740,000 (75 s).
+    loom_check loom-fwp-control edgeos-fwp loom_control 3 "--cfg loom" target/loom
+    echo "   (with fwp_broken_signal_first each test expects loom's deadlock: passing means the bug is caught)"
+    loom_check loom-fwp-broken-signal-first edgeos-fwp loom_control 3 \
+        "--cfg loom --cfg fwp_broken_signal_first" target/loom-broken-signal-first
+    echo "   (with fwp_broken_clear_before_stop the two teardown tests expect their assertion: passing means the bug is caught)"
+    loom_check loom-fwp-broken-clear-before-stop edgeos-fwp loom_control 3 \
+        "--cfg loom --cfg fwp_broken_clear_before_stop" target/loom-broken-clear-before-stop
 fi
 
 exit "$status"

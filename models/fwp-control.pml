@@ -1,7 +1,8 @@
 /*
  * The hand-offs through an FWP's control region (components/fwp's
- * ready_block.rs and status.rs), between the multiplexer and the code a
- * tenant supplies: its template PD and the slots that run its template.
+ * control.rs, ready_block.rs and status.rs), between the multiplexer and
+ * the code a tenant supplies: its template PD and the slots that run its
+ * template.
  * Every step is one the Rust code takes, named after the function that
  * takes it; docs/ring-model.md explains the model and its bounds, and
  * ci/ring-model.sh runs the checks.

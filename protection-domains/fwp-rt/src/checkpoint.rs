@@ -4,21 +4,21 @@
 use core::ptr::NonNull;
 
 use edgeos_fwp::image::{ImageError, ImageLayout, IMAGE_DATA_AT};
-use edgeos_fwp::{TemplateReady, READY_BLOCK_LEN};
+use edgeos_fwp::TemplateReady;
 use sel4_microkit::var;
 use sel4_phdrs::{locate_phdrs, PT_LOAD};
 use sel4_shared_memory::SharedMemoryRef;
 
-use crate::{ctrl, fwp_park, restore::restore_entry, serve_stack_top};
+use crate::{fwp_park, restore::restore_entry, serve_stack_top};
 
 /// Program header flag: writable.
 const PF_W: u32 = 2;
 
-/// Writes this PD's writable segments into its `tmpl_image` region and the
-/// ready block (entry points and stack) into its control region; the
+/// Writes this PD's writable segments into its `tmpl_image` region; the
 /// template's initialisation must be complete, and nothing after this may
-/// change state the slots need. Returns the image's layout.
-pub fn checkpoint(serve: extern "C" fn(usize, usize) -> !) -> Result<ImageLayout, ImageError> {
+/// change state the slots need. Returns the image's layout and the ready
+/// block (entry points and stack) to report to the mux.
+pub fn checkpoint(serve: extern "C" fn(usize, usize) -> !) -> Result<(ImageLayout, TemplateReady), ImageError> {
     let phdrs = locate_phdrs().map_err(|_| ImageError::Empty)?;
     let writable = phdrs
         .iter()
@@ -49,8 +49,5 @@ pub fn checkpoint(serve: extern "C" fn(usize, usize) -> !) -> Result<ImageLayout
         stack_top: serve_stack_top(),
         image: vaddr as u64,
     };
-    let mut block = [0u8; READY_BLOCK_LEN];
-    ready.emit(&mut block);
-    ctrl().as_mut_ptr().index(..READY_BLOCK_LEN).copy_from_slice(&block);
-    Ok(layout)
+    Ok((layout, ready))
 }

@@ -26,7 +26,8 @@ mod restore;
 use core::ptr::{addr_of_mut, NonNull};
 
 use edgeos_config::TenantConfig;
-use edgeos_fwp::{SlotStatus, CTRL_READ_LEN, STATUS_AT, STATUS_LEN, WALL_CLOCK_AT};
+use edgeos_fwp::control;
+use edgeos_fwp::{SlotStatus, CTRL_READ_LEN, WALL_CLOCK_AT};
 use edgeos_pd_ring::{reader, region, ring_at, writer, ReadEnd, SharedRegion, WriteEnd};
 use edgeos_tenant_net::{RingDevice, RxSide, TxSide};
 use sel4_microkit::{debug_println, var, Channel, ChannelSet, Handler, Infallible};
@@ -119,11 +120,12 @@ pub fn ring_device<const TX: usize>() -> Device<TX> {
 /// Checkpoints this template PD (`what` names it on the console) and tells
 /// the mux its template is ready; reports a failure instead.
 pub fn checkpoint_and_report(serve: extern "C" fn(usize, usize) -> !, what: core::fmt::Arguments<'_>) {
-    match checkpoint(serve) {
-        Ok(image) => debug_println!("tmpl: {what} initialised, checkpoint of {} bytes", image.data_len()),
+    let (image, ready) = match checkpoint(serve) {
+        Ok(done) => done,
         Err(e) => return debug_println!("tmpl: ERROR: no checkpoint: {e}"),
-    }
-    mux().notify();
+    };
+    debug_println!("tmpl: {what} initialised, checkpoint of {} bytes", image.data_len());
+    control::report_ready(&mut SharedRegion(ctrl()), &ready, || mux().notify());
 }
 
 /// A template PD after its checkpoint, or a slot before its first restore:
@@ -161,9 +163,7 @@ pub fn unix_now_ns() -> Option<u64> {
 }
 
 fn write_status(status: SlotStatus) {
-    let mut bytes = [0u8; STATUS_LEN];
-    status.emit(&mut bytes);
-    ctrl().as_mut_ptr().index(STATUS_AT..STATUS_AT + STATUS_LEN).copy_from_slice(&bytes);
+    control::write_status(&mut SharedRegion(ctrl()), &status);
 }
 
 pub use edgeos_pd_ring::counter;
@@ -197,8 +197,7 @@ pub fn start_serving<T>(slot: usize, generation: usize, state: &'static mut Opti
 pub fn exit(generation: usize, started_at: u64) -> ! {
     let generation = generation as u32;
     let mut status = SlotStatus { started_at, generation, exit_requested: true, wakeups: 0, frames_in: 0, parked: false };
-    write_status(status);
-    signal_mux();
+    control::report_status(&mut SharedRegion(ctrl()), &status, signal_mux);
     loop {
         wait();
         status.wakeups = status.wakeups.wrapping_add(1);
@@ -240,8 +239,8 @@ pub fn wait() {
 /// this TCB. x2 and x3 are the restore's own inputs.
 pub extern "C" fn fwp_park(_slot: usize, generation: usize, _next: usize, _image: usize, restore_entered_at: u64) -> ! {
     let generation = generation as u32;
-    write_status(SlotStatus { started_at: restore_entered_at, generation, parked: true, ..SlotStatus::default() });
-    signal_mux();
+    let parked = SlotStatus { started_at: restore_entered_at, generation, parked: true, ..SlotStatus::default() };
+    control::report_status(&mut SharedRegion(ctrl()), &parked, signal_mux);
     loop {
         wait();
     }

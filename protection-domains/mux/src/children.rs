@@ -7,7 +7,8 @@ use core::ptr::NonNull;
 
 use edgeos_config::{MuxConfig, SlotLayout, TemplateLayout};
 use edgeos_cycles::Summary;
-use edgeos_fwp::{SlotStatus, SpawnPlan, TemplateReady, CTRL_READ_LEN, HOP_SUMMARY_AT, READY_BLOCK_LEN, STATUS_AT, STATUS_LEN, WALL_CLOCK_AT};
+use edgeos_fwp::control;
+use edgeos_fwp::{SlotStatus, SpawnPlan, TemplateReady, CTRL_READ_LEN, HOP_SUMMARY_AT, READY_BLOCK_LEN, WALL_CLOCK_AT};
 use edgeos_mux::{ChannelIndex, SlotSet, TenantPorts};
 use edgeos_pd_ring::{reader, region, ring_at, writer, ReadEnd, SharedRegion, WriteEnd, WAKE_FLAG_OFFSET};
 use edgeos_timer::WallClock;
@@ -190,9 +191,7 @@ impl<const N: usize> Children<N> {
 
     /// Template `t`'s ready block (untrusted: parsed).
     pub fn ready_block(&self, t: usize) -> Result<TemplateReady, edgeos_fwp::ReadyBlockError> {
-        let mut block = [0u8; READY_BLOCK_LEN];
-        bytes(self.templates[t].layout.ctrl, READY_BLOCK_LEN).as_ptr().copy_into_slice(&mut block);
-        TemplateReady::parse(&block)
+        control::read_ready(&SharedRegion(bytes(self.templates[t].layout.ctrl, READY_BLOCK_LEN)))
     }
 
     /// Slot `slot`'s status block (untrusted).
@@ -200,9 +199,7 @@ impl<const N: usize> Children<N> {
         if !self.slots.get(slot)?.mapped {
             return None;
         }
-        let mut block = [0u8; STATUS_LEN];
-        bytes(self.slots[slot].layout.ctrl, CTRL_READ_LEN).as_ptr().index(STATUS_AT..STATUS_AT + STATUS_LEN).copy_into_slice(&mut block);
-        SlotStatus::parse(&block)
+        control::read_status(&SharedRegion(bytes(self.slots[slot].layout.ctrl, CTRL_READ_LEN)))
     }
 
     /// The per-frame summary slot `slot` last published (untrusted: it only
@@ -221,12 +218,16 @@ impl<const N: usize> Children<N> {
     }
 
     /// Stops slot `slot` and resets its memory to what its template PD left
-    /// at the checkpoint: its rings get the template PD's ring state (the
-    /// rx buffers its initialisation offered), its buffers and control
-    /// region are zeroed. Returns its fresh ports.
+    /// at the checkpoint: its control region is zeroed (once it is stopped,
+    /// so nothing it writes survives: `control::stop_then_clear`), its
+    /// rings get the template PD's ring state (the rx buffers its
+    /// initialisation offered), its buffers are zeroed. Returns its fresh
+    /// ports.
     pub fn reset(&self, slot: usize) -> Ports {
         let s = &self.slots[slot];
-        let _ = s.handle.tcb().tcb_suspend();
+        control::stop_then_clear(&mut SharedRegion(bytes(s.layout.ctrl, CTRL_READ_LEN)), || {
+            let _ = s.handle.tcb().tcb_suspend();
+        });
         let template = &self.templates[usize::from(s.layout.template)].layout;
         let mut state = [0u8; RING_STATE];
         for (from, to) in template.rings.iter().zip(s.layout.rings) {
@@ -236,7 +237,6 @@ impl<const N: usize> Children<N> {
         for (vaddr, len) in [s.layout.rx_buf, s.layout.tx_buf] {
             zero(vaddr, len as usize);
         }
-        zero(s.layout.ctrl, CTRL_READ_LEN as u32 as usize);
         Self::ports(&s.layout)
     }
 

@@ -3,6 +3,7 @@
 //! [`PeerMisbehavior`] instead of unwrapping them.
 #![no_std]
 
+use edgeos_fwp::control::ControlRegion;
 use edgeos_ring::signal::WakeFlag;
 use edgeos_ring::{Buf, BufferMemory, Consumer, PeerMisbehavior, Producer};
 use sel4_shared_memory::SharedMemoryRef;
@@ -91,6 +92,18 @@ impl BufferMemory for SharedRegion {
 
     fn read_at(&self, offset: usize, dst: &mut [u8]) {
         self.0.as_ptr().index(offset..offset + dst.len()).copy_into_slice(dst);
+    }
+}
+
+/// A control region, for `edgeos_fwp::control`'s hand-offs (the code the
+/// loom test runs): the same volatile copies.
+impl ControlRegion for SharedRegion {
+    fn read(&self, at: usize, out: &mut [u8]) {
+        self.read_at(at, out);
+    }
+
+    fn write(&mut self, at: usize, bytes: &[u8]) {
+        self.write_at(at, bytes);
     }
 }
 
