@@ -438,8 +438,12 @@ mod tests {
         let report = run(paced).unwrap();
         assert!(report.success(), "{report}");
         assert_eq!((report.latencies.len(), report.opens.len()), (60, 20));
-        // 60 requests at 600/s: the last is sent 99 ms after the start.
-        assert!(report.elapsed >= Duration::from_millis(99), "{:?}", report.elapsed);
+        // 60 requests at 600/s: the last (connection 19's third, number 59
+        // of the run) is sent 59/600 s after the start, never earlier (a
+        // sleep never ends early).
+        let last = send_at(&paced, 19, 2).unwrap();
+        assert_eq!(last, Duration::from_secs_f64(59.0 / 600.0));
+        assert!(report.elapsed >= last, "{:?}", report.elapsed);
         let text = report.to_string();
         assert!(text.contains("(paced at 600 req/s); connect to first reply p50 "), "{text}");
     }
