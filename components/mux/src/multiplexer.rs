@@ -532,8 +532,8 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
     /// the tenant waits in `tx_waiting`, its frames left on its ring.
     fn take_outgoing(&mut self, slot: usize, out: &mut Published) {
         let tenant = TenantId(slot as u16);
-        let _ = self.fwps.pool.touch(slot, self.now);
         let misbehaviour = self.tenants[slot].1.stats().misbehaviour;
+        let mut sent_any = false;
         loop {
             if !self.link.can_send() {
                 self.tx_waiting.insert(slot);
@@ -544,6 +544,13 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                 Ok(Some(frame)) => frame.len(),
                 Ok(None) | Err(_) => break,
             };
+            // Traffic, so the FWP is not idle. Only when it sent: the glue
+            // also calls this for every FWP behind a shared notification
+            // bit, and a neighbour's signal must not keep it alive.
+            if !sent_any {
+                sent_any = true;
+                let _ = self.fwps.pool.touch(slot, self.now);
+            }
             // Buffers went back to the tenant; it hears of it once, at the end.
             out.done.insert(slot);
             self.tenants[slot].1.answered(self.now);

@@ -76,6 +76,13 @@ fn the_first_packet_spawns_a_warm_fwp_that_serves_and_idles_out() {
     mux.on_driver();
     assert!(mux.fwps_mut().take_plans().is_empty());
     assert_eq!(tenant.serve(), vec![b"again".to_vec()]);
+    mux.on_tenant(0); // its echo of "again", sent at once
+    assert_eq!(departed(&driver).len(), 1);
+    // A signal on its notification bit with nothing to send (another FWP's,
+    // on a shared bit) is no traffic: it does not put the timeout off.
+    mux.set_now(103 * MS);
+    mux.on_tenant(0);
+    assert!(departed(&driver).is_empty());
     // Idle for the timeout since its last traffic: torn down, its service
     // entry gone, scrubbed, refilled.
     mux.set_now(105 * MS + 7_000 - 1);
@@ -92,7 +99,7 @@ fn the_first_packet_spawns_a_warm_fwp_that_serves_and_idles_out() {
     assert_eq!(mux.fwps_mut().take_plans()[0].then, READY.park_entry);
     let line = mux.stats_line();
     let line = line.as_str();
-    for (key, value) in [("fwp.spawned_warm", 1), ("fwp.idle_teardowns", 1), ("fwp.scrubbed", 1), ("fwp.refills", 2), ("slots.restoring", 1), ("t0.delivered", 3), ("t0.sent", 1), ("t0.turnaround_max_ns", 7_000)] {
+    for (key, value) in [("fwp.spawned_warm", 1), ("fwp.idle_teardowns", 1), ("fwp.scrubbed", 1), ("fwp.refills", 2), ("slots.restoring", 1), ("t0.delivered", 3), ("t0.sent", 2), ("t0.turnaround_max_ns", 7_000)] {
         assert_eq!(stat(line, key), value, "{key} in {line}");
     }
 }

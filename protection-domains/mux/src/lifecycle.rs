@@ -36,13 +36,17 @@ const LIFECYCLE_SAMPLES: usize = 16 * 1024;
 /// the mux starts it at once. `handoff`: from an event's last start to
 /// the end of the mux's handling of that event, the part of every start's
 /// latency that is the mux's own (the FWP, at a lower priority, runs after).
-pub(crate) const LIFECYCLE: [&str; 8] =
-    ["spawn_warm", "spawn_cold", "refill", "teardown", "renew", "created_entry", "refill_entry", "handoff"];
+/// `event`: the whole handling of one event, from its start to its end
+/// (what the mux's budget pays for; a higher-priority PD that preempts it
+/// is counted in, as the driver's frames are in the hops).
+pub(crate) const LIFECYCLE: [&str; 9] =
+    ["spawn_warm", "spawn_cold", "refill", "teardown", "renew", "created_entry", "refill_entry", "handoff", "event"];
 const TEARDOWN: usize = 3;
 pub(crate) const RENEW: usize = 4;
 const CREATED_ENTRY: usize = 5;
 const REFILL_ENTRY: usize = 6;
 const HANDOFF: usize = 7;
+const EVENT: usize = 8;
 
 static mut TIMINGS: Timings =
     Timings { hops: Samples::new(), lifecycle: [const { Samples::new() }; LIFECYCLE.len()], renewals: RenewalTimes::new(), last_start: None };
@@ -71,11 +75,14 @@ pub(crate) fn record_ticks(index: usize, ticks: u64) {
     timings().lifecycle[index].record_batch(ticks_to_ns(ticks), 1);
 }
 
-/// Ends an event's handling: records the hand-off if it started an FWP.
-pub(crate) fn event_handled() {
+/// Ends the handling of an event that began at counter `began`: records
+/// its time, and the hand-off if it started an FWP.
+pub(crate) fn event_handled(began: u64) {
+    let now = counter();
     if let Some(at) = timings().last_start.take() {
-        record_ticks(HANDOFF, counter().saturating_sub(at));
+        record_ticks(HANDOFF, now.saturating_sub(at));
     }
+    record_ticks(EVENT, now.saturating_sub(began));
 }
 
 /// Records a refill and how long its start took to reach the restore.

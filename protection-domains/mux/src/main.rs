@@ -173,6 +173,7 @@ impl Handler for MuxPd {
         // Time is counted from each pass's start to its hand-off (the
         // notifications), not past it: a notified driver preempts us, and its
         // work is its own hop.
+        let began = edgeos_pd_ring::counter();
         let (mut busy, frames) = (0, self.mux.frames_handled());
         self.mux.set_now(now_ns());
         if channels.contains(self.driver) {
@@ -226,7 +227,7 @@ impl Handler for MuxPd {
         self.arm_timer();
         let handled = self.mux.frames_handled() - frames;
         hops().record_batch(busy, handled as usize);
-        lifecycle::event_handled();
+        lifecycle::event_handled(began);
         Ok(())
     }
 
@@ -234,12 +235,13 @@ impl Handler for MuxPd {
         // Only the label is decoded: rust-sel4 5.0.0's full fault decoder
         // panics on some labels (REFERENCE.md), and a tenant must never
         // crash the mux.
+        let began = edgeos_pd_ring::counter();
         match self.children.of(child) {
             Some(Sender::Slot(slot)) => {
                 debug_println!("mux: fwp slot {slot} faulted (fault label {}), torn down", msg.label());
                 self.mux.fault(slot);
                 self.apply();
-                lifecycle::event_handled();
+                lifecycle::event_handled(began);
             }
             Some(Sender::Template(t)) => {
                 debug_println!("mux: ERROR: template {t}'s PD faulted (fault label {})", msg.label());

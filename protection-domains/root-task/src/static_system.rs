@@ -185,7 +185,7 @@ impl Builder<'_> {
         let retypes = edgeos_boot_plan::plan(&untypeds, objects, |step| {
             let (untyped, blueprint, slot) = match step {
                 edgeos_boot_plan::Step::Object { untyped, object, .. } => {
-                    let blueprint = objects.object(object).blueprint().expect("planned objects have blueprints");
+                    let blueprint = crate::spec::blueprint(objects.object(object)).expect("planned objects have blueprints");
                     (untyped, blueprint, objects.slot(object).map_err(|_| sel4::Error::FailedLookup)?)
                 }
                 // Kept for good: a padding holds its untyped's watermark in place.
@@ -207,7 +207,7 @@ impl Builder<'_> {
             let parent = self.objects.cap::<cap_type::Untyped>(index_of(&cover.parent))?;
             for child in cover.children.start.0.to_native()..cover.children.end.0.to_native() {
                 let child = child as usize;
-                let blueprint = self.objects.object(child).blueprint().ok_or(BuildError::NoSlot { object: child })?;
+                let blueprint = crate::spec::blueprint(self.objects.object(child)).ok_or(BuildError::NoSlot { object: child })?;
                 parent.untyped_retype(&blueprint, &into_root_cnode, self.objects.slot(child)?.index(), 1)?;
             }
         }
@@ -332,11 +332,17 @@ impl Builder<'_> {
         // One core: every scheduling context is configured on SchedControl 0.
         let control = self.bootinfo.sched_control().index(0).cap();
         for (id, sc) in self.objects.all::<object::ArchivedSchedContext>() {
+            let (budget, period) = (sc.extra.budget.to_native(), sc.extra.period.to_native());
+            // A sporadic server gets every refill its object holds (see
+            // spec::SCHED_CONTEXT_BITS); a round-robin one (budget ==
+            // period) uses none.
+            let bits = usize::from(sc.size_bits).max(crate::spec::SCHED_CONTEXT_BITS);
+            let extra_refills = if budget < period { crate::spec::extra_refills(bits) } else { 0 };
             control.sched_control_configure_flags(
                 self.objects.cap(id)?,
-                sc.extra.budget.to_native(),
-                sc.extra.period.to_native(),
-                0,
+                budget,
+                period,
+                extra_refills,
                 sc.extra.badge.to_sel4(),
                 0,
             )?;

@@ -205,11 +205,15 @@ impl Fwp {
         // context; not started (the multiplexer restores and starts it).
         let tcb_cap: cap::Tcb = Slot::from_index(tcb).cap().downcast();
         let sc_cap: cap::SchedContext = Slot::from_index(sc).cap().downcast();
+        // A sporadic server gets every refill its object holds, as the
+        // static system's do (static_system::configure_sched_contexts).
+        let sporadic = prototype.budget_us < prototype.period_us;
+        let extra_refills = if sporadic { crate::spec::extra_refills(prototype.objects.sc_bits as usize) } else { 0 };
         memory.sched_control().sched_control_configure_flags(
             sc_cap,
             prototype.budget_us,
             prototype.period_us,
-            0,
+            extra_refills,
             0x1_0000 + k as u64,
             0,
         )?;
