@@ -183,10 +183,59 @@ def commands(c, transport):
         raise AssertionError("quit: " + ("the connection stayed open" if transport == "tcp" else "the next datagram was not served"))
 
 
+# The tenant's connection limit (CONNECTIONS in edgeos-memcache-server).
+CONNECTION_LIMIT = 8
+TOO_MANY = b"ERROR Too many open connections\r\n"
+
+
+def connection_limit(host, port):
+    """With the limit's connections open and served, one more is turned away
+    as memcached does: its error line, then the server's close (not a
+    reset); once one of them closes, a new connection is served."""
+    held = [Tcp(host, port) for _ in range(CONNECTION_LIMIT)]
+    for c in held:
+        check(c, b"", b"", "a connection within the limit is served")
+    extra = socket.create_connection((host, port), timeout=TIMEOUT)
+    data = b""
+    while True:
+        chunk = extra.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    if data != TOO_MANY:
+        raise AssertionError(f"a connection past the limit got {data!r}, expected {TOO_MANY!r} and a close")
+    extra.close()
+    print(f"ok   connection {CONNECTION_LIMIT + 1} got {TOO_MANY!r} and was closed")
+    if not held[0].quit():
+        raise AssertionError("quit did not close the connection")
+    held[0].sock.close()
+    # The freed socket listens again once both sides have closed.
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        again = Tcp(host, port)
+        try:
+            check(again, b"", b"", "a connection after one closed is served")
+            break
+        except AssertionError:
+            again.sock.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    for c in held[1:] + [again]:
+        c.quit()
+        c.sock.close()
+    print("ok   after one closed, a new connection is served")
+
+
 def main():
     host, port, transport = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     client = Tcp(host, port) if transport == "tcp" else Udp(host, port)
     commands(client, transport)
+    if transport == "tcp":
+        # commands() ended with quit: our side closes too, so that its
+        # socket listens again before the limit is tested.
+        client.sock.close()
+        connection_limit(host, port)
     print(f"every command answered as memcached does over {transport}")
 
 

@@ -48,6 +48,12 @@ pub const SOCKET_RX_BUFFER: usize = 4 * 1024;
 pub const DATAGRAMS: usize = 8;
 /// Index slots of the store (items it can hold at most).
 pub const ITEMS: usize = 1024;
+/// What memcached writes to a connection past its limit (`-c`), before
+/// closing it.
+pub const TOO_MANY_CONNECTIONS: &[u8] = b"ERROR Too many open connections\r\n";
+/// Buffers of the socket that turns away connections past the limit: the
+/// refusal out, and nothing worth keeping in.
+const OVERFLOW_BUFFER: usize = 64;
 
 const _: () = assert!(OUTPUT >= OUT_MIN);
 
@@ -63,8 +69,9 @@ struct Connection {
 
 /// The memory the service lives in.
 pub struct MemcachedStorage<'a> {
-    sockets: [SocketStorage<'a>; CONNECTIONS + 1],
+    sockets: [SocketStorage<'a>; CONNECTIONS + 2],
     tcp: [([u8; SOCKET_RX_BUFFER], [u8; SOCKET_TX_BUFFER]); CONNECTIONS],
+    overflow: ([u8; OVERFLOW_BUFFER], [u8; OVERFLOW_BUFFER]),
     udp_meta: [[udp_socket::PacketMetadata; DATAGRAMS]; 2],
     udp: [[u8; DATAGRAMS * udp::MAX_DATAGRAM]; 2],
 }
@@ -73,8 +80,9 @@ impl MemcachedStorage<'_> {
     /// Empty storage, usable as a `static` initialiser.
     pub const fn new() -> Self {
         Self {
-            sockets: [SocketStorage::EMPTY; CONNECTIONS + 1],
+            sockets: [SocketStorage::EMPTY; CONNECTIONS + 2],
             tcp: [([0; SOCKET_RX_BUFFER], [0; SOCKET_TX_BUFFER]); CONNECTIONS],
+            overflow: ([0; OVERFLOW_BUFFER], [0; OVERFLOW_BUFFER]),
             udp_meta: [[udp_socket::PacketMetadata::EMPTY; DATAGRAMS]; 2],
             udp: [[0; DATAGRAMS * udp::MAX_DATAGRAM]; 2],
         }
@@ -126,6 +134,12 @@ pub struct Memcached<'a> {
     connections: Vec<Connection, CONNECTIONS>,
     /// `None` when the tenant serves no UDP.
     udp: Option<SocketHandle>,
+    /// Listens behind the connection sockets, so it takes a connection
+    /// only when all of them are busy: it answers as memcached does past
+    /// its limit ([`TOO_MANY_CONNECTIONS`]) and closes. `None` without TCP.
+    overflow: Option<SocketHandle>,
+    /// Connections turned away so (memcached's `rejected_connections`).
+    rejected: u64,
     store: Store<'a, ITEMS>,
     output: [u8; OUTPUT],
     datagram: [u8; udp::MAX_DATAGRAM],
@@ -159,7 +173,7 @@ impl<'a> Memcached<'a> {
             let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(Ipv4Address::from_octets(config.ip)), config.prefix_len));
         });
         let _ = iface.routes_mut().add_default_ipv4_route(Ipv4Address::from_octets(config.gateway));
-        let MemcachedStorage { sockets, tcp, udp_meta, udp: udp_buffers } = storage;
+        let MemcachedStorage { sockets, tcp, overflow, udp_meta, udp: udp_buffers } = storage;
         let mut set = SocketSet::new(&mut sockets[..]);
         let mut connections = Vec::new();
         let tcp_sockets = if config.protocols.contains(Protocol::Tcp) { &mut tcp[..] } else { &mut [] };
@@ -173,6 +187,16 @@ impl<'a> Memcached<'a> {
             let connection = Connection { handle: set.add(socket), conn: Conn::new(), input: [0; INPUT], filled: 0, closing: false };
             let _ = connections.push(connection);
         }
+        // Added after the connection sockets: smoltcp gives a SYN to the
+        // first socket listening on its port, so this one gets only what
+        // they cannot take.
+        let overflow = config.protocols.contains(Protocol::Tcp).then(|| {
+            let (rx, tx) = overflow;
+            let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(&mut rx[..]), tcp::SocketBuffer::new(&mut tx[..]));
+            socket.set_ack_delay(None);
+            let _ = socket.listen(config.port);
+            set.add(socket)
+        });
         let [rx_meta, tx_meta] = udp_meta;
         let [rx, tx] = udp_buffers;
         let mut socket = udp_socket::Socket::new(
@@ -188,6 +212,8 @@ impl<'a> Memcached<'a> {
             sockets: set,
             connections,
             udp,
+            overflow,
+            rejected: 0,
             store: Store::new(arena, item_size_max),
             output: [0; OUTPUT],
             datagram: [0; udp::MAX_DATAGRAM],
@@ -207,6 +233,11 @@ impl<'a> Memcached<'a> {
         self.closed
     }
 
+    /// Connections turned away because every connection socket was busy.
+    pub fn connections_rejected(&self) -> u64 {
+        self.rejected
+    }
+
     /// Whether a TCP connection is open: connected, or closing.
     pub fn has_open_connections(&self) -> bool {
         self.connections.iter().any(|c| {
@@ -224,6 +255,7 @@ impl<'a> Memcached<'a> {
             for i in 0..self.connections.len() {
                 progressed |= self.serve_tcp(i, unix_now);
             }
+            progressed |= self.turn_away();
             if !progressed {
                 self.iface.poll(now, dev, &mut self.sockets);
                 return;
@@ -246,6 +278,31 @@ impl<'a> Memcached<'a> {
             });
         }
         progressed
+    }
+
+    /// A connection past the limit: memcached's refusal, then close. The
+    /// socket listens again once it is done with it.
+    fn turn_away(&mut self) -> bool {
+        let Some(handle) = self.overflow else { return false };
+        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        match socket.state() {
+            // As memcached, whatever the client sent or whether it already
+            // closed its side: the refusal, then our FIN.
+            tcp::State::Established | tcp::State::CloseWait => {
+                if socket.send_slice(TOO_MANY_CONNECTIONS) == Ok(TOO_MANY_CONNECTIONS.len()) {
+                    socket.close();
+                    self.rejected += 1;
+                    return true;
+                }
+                false
+            }
+            tcp::State::TimeWait | tcp::State::Closed => {
+                socket.abort();
+                let _ = socket.listen(self.port);
+                false
+            }
+            _ => false,
+        }
     }
 
     fn serve_tcp(&mut self, i: usize, now: u64) -> bool {

@@ -3,7 +3,7 @@
 //! UDP with memcached's frame header, and a connection closed by `quit`.
 
 use edgeos_config::{Protocols, TenantConfig};
-use edgeos_memcache_server::{Memcached, MemcachedStorage, StoreConfigError, CONNECTIONS, ITEM_SIZE_MAX};
+use edgeos_memcache_server::{Memcached, MemcachedStorage, StoreConfigError, CONNECTIONS, ITEM_SIZE_MAX, TOO_MANY_CONNECTIONS};
 use edgeos_tenant_net::wire::{wire, Port};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::socket::{tcp, udp};
@@ -184,7 +184,7 @@ fn the_item_limit_and_store_size_come_from_the_configuration() {
 }
 
 #[test]
-fn every_connection_socket_serves_at_once_and_one_more_is_refused() {
+fn every_connection_socket_serves_at_once_and_one_more_is_turned_away_as_memcached_does() {
     let (mut server_port, client_port) = wire();
     let storage = Box::leak(Box::new(MemcachedStorage::new()));
     let mut server = Memcached::new(&config(Protocols::TCP), &mut server_port, storage, arena(64 * 1024), Instant::ZERO).unwrap();
@@ -193,7 +193,10 @@ fn every_connection_socket_serves_at_once_and_one_more_is_refused() {
     let mut now = Instant::ZERO;
     run(&mut server, &mut server_port, &mut client, &mut now, 8);
     let (served, extra) = handles.split_at(CONNECTIONS);
-    assert!(!client.sockets.get::<tcp::Socket>(extra[0]).is_open(), "no socket left to listen: refused");
+    // Past the limit, memcached's words and the server's close, not a reset.
+    assert_eq!(received(&mut client, extra[0]), TOO_MANY_CONNECTIONS);
+    assert!(!client.sockets.get::<tcp::Socket>(extra[0]).may_recv(), "the server closed its side");
+    assert_eq!(server.connections_rejected(), 1);
     for (i, h) in served.iter().enumerate() {
         let request = format!("set k{i} 0 0 1\r\n{}\r\n", i % 10);
         client.sockets.get_mut::<tcp::Socket>(*h).send_slice(request.as_bytes()).unwrap();
@@ -203,6 +206,20 @@ fn every_connection_socket_serves_at_once_and_one_more_is_refused() {
         assert_eq!(received(&mut client, *h), b"STORED\r\n");
     }
     assert_eq!(server.store().stats().curr_items, CONNECTIONS as u64);
+
+    // The turned-away client closes; once a served one has closed too, a
+    // new connection is served, and one past the limit is turned away again.
+    client.sockets.get_mut::<tcp::Socket>(extra[0]).close();
+    client.sockets.get_mut::<tcp::Socket>(served[0]).close();
+    run(&mut server, &mut server_port, &mut client, &mut now, 8);
+    let again = client.tcp(51000);
+    let past = client.tcp(51001);
+    run(&mut server, &mut server_port, &mut client, &mut now, 8);
+    client.sockets.get_mut::<tcp::Socket>(again).send_slice(b"get k1\r\n").unwrap();
+    run(&mut server, &mut server_port, &mut client, &mut now, 8);
+    assert_eq!(received(&mut client, again), b"VALUE k1 0 1\r\n1\r\nEND\r\n");
+    assert_eq!(received(&mut client, past), TOO_MANY_CONNECTIONS);
+    assert_eq!(server.connections_rejected(), 2);
 }
 
 #[test]
