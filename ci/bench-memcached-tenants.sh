@@ -38,13 +38,16 @@ for run in $(seq 1 "$runs"); do
         case "$line" in *FAILED*) exit 1 ;; esac
         # What the run cost the node: spawns, refusals and frames dropped
         # on the way (a dropped segment costs its connection a TCP
-        # retransmission, which shows in the p99).
-        # And the guest's own side, in guest ns (instructions under
-        # -icount): the driver's and the mux's time per frame, and the
-        # longest any of the template's FWPs took to answer a frame.
-        "$client" stats --hops --to 127.0.0.1:17777 | tr ' ' '\n' |
-            grep -E "^(fwp\.spawned_(warm|cold)|fwp\.refused_[a-z]+|drops|tx_no_buffer|$template\.(dropped_full|rejected|turnaround_max_ns)|hop\.(driver|mux)\.(median|p99))=" |
+        # retransmission, which shows in the p99). Counters since the boot.
+        "$client" stats --to 127.0.0.1:17777 | tr ' ' '\n' |
+            grep -E "^(fwp\.spawned_(warm|cold)|fwp\.refused_[a-z]+|drops|tx_no_buffer|$template\.(dropped_full|rejected))=" |
             tr '\n' ' ' | sed 's/^/  counters so far: /; s/ $/\n/'
+        # The guest's own side, in guest ns (instructions under -icount):
+        # the driver's and the mux's time per frame and the mux's per
+        # event, over the first samples each keeps since the boot.
+        "$client" stats --hops --to 127.0.0.1:17777 | tr ' ' '\n' |
+            grep -E "^hop\.(driver|mux|event)\.(count|median|p99)=" |
+            tr '\n' ' ' | sed 's/^/  guest so far: /; s/ $/\n/'
         # Every FWP of the run has exited and the pools are refilled.
         "$client" stats-check --to 127.0.0.1:17777 --within-ms 300000 --equals "$template.active=0" \
             --equals slots.restoring=0 --equals "slots.ready=$ready" >/dev/null
