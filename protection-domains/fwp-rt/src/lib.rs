@@ -193,6 +193,17 @@ pub fn start_serving<T>(slot: usize, generation: usize, state: &'static mut Opti
     }
 }
 
+/// The end of a per-connection FWP's spawn: once the one connection it
+/// serves was open and has ended (`closed` connections ended since the
+/// start, none `open` now), it publishes its hop figures and asks to exit.
+/// Returns while the connection is still to come or still open.
+pub fn exit_once_connection_ended(hops: &mut Hops, closed: u64, open: bool, generation: usize, started_at: u64) {
+    if closed > 0 && !open {
+        hops.publish();
+        exit(generation, started_at);
+    }
+}
+
 /// Asks the mux to tear this FWP down (its work is done), then waits for it.
 pub fn exit(generation: usize, started_at: u64) -> ! {
     let generation = generation as u32;

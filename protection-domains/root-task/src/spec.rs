@@ -30,13 +30,24 @@ pub type Object = ArchivedObject<FrameInit>;
 /// ms, one period less its budget, for 2 % of the requests.
 pub const SCHED_CONTEXT_BITS: usize = 8;
 
-/// Refills a scheduling context of `2^bits` bytes holds beyond the
-/// minimum two (libsel4's `seL4_MaxExtraRefills`: the object less its
-/// 128-byte core, which holds those two, in 16-byte refills).
-pub const fn extra_refills(bits: usize) -> u64 {
+/// The size of a scheduling context the spec asks `spec_bits` for.
+pub fn sched_context_bits(spec_bits: usize) -> usize {
+    spec_bits.max(SCHED_CONTEXT_BITS)
+}
+
+/// The refills to configure a scheduling context of `2^bits` bytes with,
+/// beyond the minimum two: all it holds for a sporadic server (libsel4's
+/// `seL4_MaxExtraRefills`: the object less its 128-byte core, which holds
+/// those two, in 16-byte refills), none for a round-robin one (budget ==
+/// period), which never uses them.
+pub const fn extra_refills(bits: usize, budget: u64, period: u64) -> u64 {
     const CORE_BYTES: u64 = 128;
     const REFILL_BYTES: u64 = 16;
-    ((1 << bits) - CORE_BYTES) / REFILL_BYTES
+    if budget < period {
+        ((1 << bits) - CORE_BYTES) / REFILL_BYTES
+    } else {
+        0
+    }
 }
 
 /// What `object` is retyped as: the spec's blueprint, with scheduling
@@ -44,7 +55,7 @@ pub const fn extra_refills(bits: usize) -> u64 {
 pub fn blueprint(object: &Object) -> Option<ObjectBlueprint> {
     match object.blueprint()? {
         ObjectBlueprint::SchedContext { size_bits } => {
-            Some(ObjectBlueprint::SchedContext { size_bits: size_bits.max(SCHED_CONTEXT_BITS) })
+            Some(ObjectBlueprint::SchedContext { size_bits: sched_context_bits(size_bits) })
         }
         other => Some(other),
     }

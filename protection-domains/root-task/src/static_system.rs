@@ -333,11 +333,8 @@ impl Builder<'_> {
         let control = self.bootinfo.sched_control().index(0).cap();
         for (id, sc) in self.objects.all::<object::ArchivedSchedContext>() {
             let (budget, period) = (sc.extra.budget.to_native(), sc.extra.period.to_native());
-            // A sporadic server gets every refill its object holds (see
-            // spec::SCHED_CONTEXT_BITS); a round-robin one (budget ==
-            // period) uses none.
-            let bits = usize::from(sc.size_bits).max(crate::spec::SCHED_CONTEXT_BITS);
-            let extra_refills = if budget < period { crate::spec::extra_refills(bits) } else { 0 };
+            let bits = crate::spec::sched_context_bits(usize::from(sc.size_bits));
+            let extra_refills = crate::spec::extra_refills(bits, budget, period);
             control.sched_control_configure_flags(
                 self.objects.cap(id)?,
                 budget,

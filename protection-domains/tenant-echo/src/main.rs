@@ -81,10 +81,9 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
                 probe::misbehave(p, template.outgoing_ring);
             }
         }));
-        let echo = &template.echo;
-        if template.per_connection && echo.connections_closed() > 0 && !echo.has_open_connections() {
-            hops.publish();
-            rt::exit(generation, started_at);
+        if template.per_connection {
+            let echo = &template.echo;
+            rt::exit_once_connection_ended(hops, echo.connections_closed(), echo.has_open_connections(), generation, started_at);
         }
         rt::serving(generation, started_at, wakeups, template.dev.frames().0 as u32);
         rt::wait();

@@ -88,10 +88,9 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
             let unix_now = rt::unix_now_ns().unwrap_or_else(now_ns) / 1_000_000_000;
             template.memcached.serve(dev, now(), unix_now);
         }));
-        let memcached = &template.memcached;
-        if template.per_connection && memcached.connections_closed() > 0 && !memcached.has_open_connections() {
-            hops.publish();
-            rt::exit(generation, started_at);
+        if template.per_connection {
+            let memcached = &template.memcached;
+            rt::exit_once_connection_ended(hops, memcached.connections_closed(), memcached.has_open_connections(), generation, started_at);
         }
         rt::serving(generation, started_at, wakeups, template.dev.frames().0 as u32);
         rt::wait();

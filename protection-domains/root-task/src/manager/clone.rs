@@ -205,10 +205,9 @@ impl Fwp {
         // context; not started (the multiplexer restores and starts it).
         let tcb_cap: cap::Tcb = Slot::from_index(tcb).cap().downcast();
         let sc_cap: cap::SchedContext = Slot::from_index(sc).cap().downcast();
-        // A sporadic server gets every refill its object holds, as the
-        // static system's do (static_system::configure_sched_contexts).
-        let sporadic = prototype.budget_us < prototype.period_us;
-        let extra_refills = if sporadic { crate::spec::extra_refills(prototype.objects.sc_bits as usize) } else { 0 };
+        // Refills as the static system's scheduling contexts get them.
+        let extra_refills =
+            crate::spec::extra_refills(prototype.objects.sc_bits as usize, prototype.budget_us, prototype.period_us);
         memory.sched_control().sched_control_configure_flags(
             sc_cap,
             prototype.budget_us,

@@ -139,8 +139,8 @@ impl Prototype {
             vspace_bits,
             cnode_bits: bits(sel4::ObjectBlueprint::CNode { size_bits: cnode_bits as usize }),
             tcb_bits: bits(sel4::ObjectBlueprint::Tcb),
-            // As the static system's (room for refills: spec::SCHED_CONTEXT_BITS).
-            sc_bits: u32::from(sc.size_bits).max(crate::spec::SCHED_CONTEXT_BITS as u32),
+            // As the static system's (room for refills).
+            sc_bits: crate::spec::sched_context_bits(usize::from(sc.size_bits)) as u32,
             small_bits: bits(sel4::ObjectBlueprint::Notification).max(bits(sel4::ObjectBlueprint::Reply)),
             store_bits: bits(sel4::ObjectBlueprint::CNode { size_bits: store_radix as usize }),
         };
