@@ -14,7 +14,7 @@ BUILD_DIR  := $(ROOT)/build/$(BOARD)/$(CONFIG)
 SPEC_DIR   := $(ROOT)/build/target-spec
 PD_TARGET  := aarch64-sel4
 PD_OUT     := $(BUILD_DIR)/cargo/$(PD_TARGET)/release
-PDS        := net_driver mux tenant_echo tenant_memcache timer
+PDS        := net_driver mux tenant_echo tenant_memcache tenant_click timer
 # The root task (protection-domains/root-task) replaces the SDK's capDL
 # initialiser: the Microkit tool packs the spec into it through an overlay
 # SDK tree that differs from the real one in that ELF alone.

@@ -18,7 +18,7 @@ variant="${VARIANT-renew}"
 before="$(mktemp)"
 trap 'kill -KILL -- -"$qemu_pid" 2>/dev/null || kill -KILL "$qemu_pid" 2>/dev/null; rm -f "$qemu_log" "$before"' EXIT
 # The baseline, once the warm pools are full (polled, with a deadline).
-"$client" stats-check --to 127.0.0.1:17777 --within-ms 120000 --equals slots.restoring=0 --equals slots.ready=104 --equals slots.free=917 >/dev/null || true
+"$client" stats-check --to 127.0.0.1:17777 --within-ms 120000 --equals slots.restoring=0 --equals slots.ready=108 --equals slots.free=916 >/dev/null || true
 "$client" stats --to 127.0.0.1:17777 --save "$before" >/dev/null
 "$client" tcp-churn --to 127.0.0.1:15008 --count "$count" --bytes 64
 # Guest time runs fast while the guest idles (-icount sleep=off): idle

@@ -18,7 +18,9 @@
 //! walks connections; `build` is the only part that knows the language.
 //!
 //! A template PD calls [`Graph::configure`] once while it initialises, so
-//! every FWP spawned from its checkpoint starts with the graph built; the
+//! every FWP spawned from its checkpoint starts with the graph built
+//! ([`Middlebox`] holds the graph and serves it over a smoltcp device, and
+//! [`FlowEnd`] tells a per-flow FWP when its flow is over); the
 //! tools call [`check`] over the same text, so a configuration that would
 //! fail there never reaches an image. Nothing allocates: every table has a
 //! fixed capacity (the constants below), and exceeding one is a
@@ -36,15 +38,19 @@ mod build;
 mod class;
 mod elements;
 mod error;
+mod flow_end;
 mod graph;
 mod lexer;
+mod middlebox;
 mod packet;
 pub mod testing;
 mod verdict;
 
 pub use class::Class;
 pub use error::{ConfigError, ErrorKind, InFile, Message, Snippet, MAX_SNIPPET_LEN};
+pub use flow_end::FlowEnd;
 pub use graph::{Graph, Summary};
+pub use middlebox::{Middlebox, HEADROOM};
 pub use packet::Packet;
 pub use verdict::{DropReason, ElementId, ElementStats, Verdict};
 

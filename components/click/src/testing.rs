@@ -9,8 +9,10 @@
 
 use edgeos_flow::testing as fixtures;
 use heapless::Vec;
+use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
-    EthernetAddress, IpAddress, IpProtocol, Ipv4Packet, TcpControl, TcpPacket, UdpPacket,
+    EthernetAddress, IpAddress, IpProtocol, Ipv4Packet, TcpControl, TcpPacket, TcpRepr,
+    TcpSeqNumber, UdpPacket,
 };
 
 pub use edgeos_flow::testing::{ipv4_mut, l4_mut, Ends, Frame, FRAME_CAP};
@@ -66,6 +68,36 @@ pub fn tcp_frame_with(
     payload: &[u8],
 ) -> Frame {
     fixtures::tcp_with(&ends, src_port, dst_port, control, payload)
+}
+
+/// A TCP segment of a connection: `control`, sequence number `seq`, and
+/// when `ack` is given the ACK flag and that acknowledgement number.
+pub fn tcp_segment(
+    ends: Ends,
+    (src_port, dst_port): (u16, u16),
+    control: TcpControl,
+    seq: u32,
+    ack: Option<u32>,
+    payload: &[u8],
+) -> Frame {
+    let tcp = TcpRepr {
+        src_port,
+        dst_port,
+        control,
+        seq_number: TcpSeqNumber(seq as i32),
+        ack_number: ack.map(|a| TcpSeqNumber(a as i32)),
+        window_len: 1024,
+        window_scale: None,
+        max_seg_size: None,
+        sack_permitted: false,
+        sack_ranges: [None; 3],
+        timestamp: None,
+        payload,
+    };
+    ipv4_frame(ends, IpProtocol::Tcp, tcp.buffer_len(), |buf, src, dst| {
+        let checksums = ChecksumCapabilities::default();
+        tcp.emit(&mut TcpPacket::new_unchecked(buf), src, dst, &checksums)
+    })
 }
 
 /// An ICMP echo request.

@@ -22,8 +22,11 @@ const MAGIC: u32 = u32::from_le_bytes(*b"EDMX");
 pub struct SlotService {
     /// TCP, UDP or both on the same port.
     pub protocols: Protocols,
-    /// Destination port on the system's address.
+    /// Destination port on the system's address (the first of a range).
     pub port: u16,
+    /// The last port of the range (`port` for one port): only a per-flow
+    /// template answers a range, one FWP per flow.
+    pub last_port: u16,
 }
 
 /// One template: its service, how its slots are spawned, and where its
@@ -39,6 +42,9 @@ pub struct TemplateLayout {
     /// is destroyed and created anew by the FWP manager, never scrubbed
     /// and reused: nothing of one use survives into the next.
     pub renew: bool,
+    /// A Click template: its FWPs forward what they receive (a middlebox),
+    /// under the multiplexer's forwarding policy rather than a tenant's.
+    pub middlebox: bool,
     /// Slots kept restored ahead of demand; 0: spawn on demand only.
     pub warm_pool: u16,
     /// Most of its FWPs serving at once.
@@ -123,6 +129,8 @@ const NO_TIMER: u8 = 0xff;
 const TEMPLATE_PER_FLOW: u8 = 1;
 /// Template flag: dynamic FWPs are destroyed and created anew when they end.
 const TEMPLATE_RENEW: u8 = 2;
+/// Template flag: a middlebox (Click) template.
+const TEMPLATE_MIDDLEBOX: u8 = 4;
 /// Slot flag: a dynamic FWP of the manager.
 const SLOT_DYNAMIC: u8 = 1;
 
@@ -148,21 +156,26 @@ fn rings(r: &mut Reader<'_>) -> Result<[u64; 4], ConfigError> {
 
 fn parse_template(r: &mut Reader<'_>) -> Result<TemplateLayout, ConfigError> {
     let (proto, flags, port) = (r.u8()?, r.u8()?, r.u16()?);
-    if flags & !(TEMPLATE_PER_FLOW | TEMPLATE_RENEW) != 0 {
+    if flags & !(TEMPLATE_PER_FLOW | TEMPLATE_RENEW | TEMPLATE_MIDDLEBOX) != 0 {
         return Err(ConfigError::BadValue("template flags"));
     }
-    let service = SlotService { protocols: Protocols::from_byte(proto)?, port };
     let (warm_pool, max_active) = (r.u16()?, r.u16()?);
     if max_active == 0 || warm_pool > max_active {
         return Err(ConfigError::BadValue("max_active or warm_pool"));
     }
     let idle_timeout_ms = r.u32()?;
     let (child_id, channel) = ids(r)?;
-    let _pad = r.u16()?;
+    let last_port = r.u16()?;
+    let per_flow = flags & TEMPLATE_PER_FLOW != 0;
+    if last_port < port || (last_port != port && !per_flow) {
+        return Err(ConfigError::BadValue("template port range"));
+    }
+    let service = SlotService { protocols: Protocols::from_byte(proto)?, port, last_port };
     Ok(TemplateLayout {
         service,
-        per_flow: flags & TEMPLATE_PER_FLOW != 0,
+        per_flow,
         renew: flags & TEMPLATE_RENEW != 0,
+        middlebox: flags & TEMPLATE_MIDDLEBOX != 0,
         warm_pool,
         max_active,
         idle_timeout_ms,
@@ -174,13 +187,16 @@ fn parse_template(r: &mut Reader<'_>) -> Result<TemplateLayout, ConfigError> {
 }
 
 fn emit_template(w: &mut Writer<'_>, t: &TemplateLayout) -> Result<(), ConfigError> {
-    let flags = if t.per_flow { TEMPLATE_PER_FLOW } else { 0 } | if t.renew { TEMPLATE_RENEW } else { 0 };
+    let flags = if t.per_flow { TEMPLATE_PER_FLOW } else { 0 }
+        | if t.renew { TEMPLATE_RENEW } else { 0 }
+        | if t.middlebox { TEMPLATE_MIDDLEBOX } else { 0 };
     w.put(&[t.service.protocols.to_byte(), flags])?;
     w.put(&t.service.port.to_le_bytes())?;
     w.put(&t.warm_pool.to_le_bytes())?;
     w.put(&t.max_active.to_le_bytes())?;
     w.put(&t.idle_timeout_ms.to_le_bytes())?;
-    w.put(&[t.child_id, t.channel, 0, 0])?;
+    w.put(&[t.child_id, t.channel])?;
+    w.put(&t.service.last_port.to_le_bytes())?;
     w.put(&t.ctrl.to_le_bytes())?;
     for ring in t.rings {
         w.put(&ring.to_le_bytes())?;
@@ -323,9 +339,10 @@ mod tests {
     fn template(protocols: Protocols, port: u16, child_id: u8) -> TemplateLayout {
         let base = 0x5000_0000 + u64::from(child_id) * 0x10_0000;
         TemplateLayout {
-            service: SlotService { protocols, port },
+            service: SlotService { protocols, port, last_port: port },
             per_flow: protocols == Protocols::TCP,
             renew: protocols == Protocols::TCP,
+            middlebox: false,
             warm_pool: 1,
             max_active: 2,
             idle_timeout_ms: 500,
@@ -360,6 +377,17 @@ mod tests {
         let untimed = MuxConfig { timer_channel: None, ..sample() };
         let len = untimed.emit(&mut buf).unwrap();
         assert_eq!(MuxConfig::parse(&buf[..len]), Ok(untimed));
+        // A middlebox over a port range (per flow: the only kind that may have one).
+        let mut middlebox = sample();
+        middlebox.templates[0].service.last_port = 99;
+        middlebox.templates[0].per_flow = true;
+        middlebox.templates[0].middlebox = true;
+        let len = middlebox.emit(&mut buf).unwrap();
+        assert_eq!(MuxConfig::parse(&buf[..len]), Ok(middlebox.clone()));
+        // A range for a template whose one FWP answers the whole service is refused.
+        middlebox.templates[0].per_flow = false;
+        let len = middlebox.emit(&mut buf).unwrap();
+        assert_eq!(MuxConfig::parse(&buf[..len]), Err(ConfigError::BadValue("template port range")));
     }
 
     #[test]
@@ -372,14 +400,15 @@ mod tests {
         let t0 = 36; // first template
         let s0 = t0 + 2 * TEMPLATE_LEN; // first slot
         let s3 = s0 + 3 * SLOT_LEN; // the dynamic slot
-        let cases: [(usize, u8, ConfigError); 14] = [
+        let cases: [(usize, u8, ConfigError); 15] = [
             (0, 0x45 ^ 1, ConfigError::BadMagic),
             (4, 2, ConfigError::Version(2)),
             (20, 9, ConfigError::BadValue("template or slot count")),
             (23, 5, ConfigError::BadValue("template or slot count")),
             (21, 62, ConfigError::BadValue("child or channel id")),
             (t0, 4, ConfigError::BadValue("protocols")),
-            (t0 + 1, 4, ConfigError::BadValue("template flags")),
+            (t0 + 1, 8, ConfigError::BadValue("template flags")),
+            (t0 + 14, 6, ConfigError::BadValue("template port range")),
             (t0 + 6, 0, ConfigError::BadValue("max_active or warm_pool")),
             (t0 + 12, 62, ConfigError::BadValue("child or channel id")),
             (s0, 2, ConfigError::BadValue("slot template")),

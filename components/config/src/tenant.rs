@@ -18,8 +18,10 @@ pub struct TenantConfig {
     pub mac: [u8; 6],
     /// The protocols the template answers on its port.
     pub protocols: Protocols,
-    /// The slot's service port.
+    /// The slot's service port (the first of a range).
     pub port: u16,
+    /// The last port of the service's range: `port` for one port.
+    pub last_port: u16,
     /// The template obeys fault probes (`edgeos_echo::probe`): for test
     /// templates that prove the mux contains misbehaving FWPs.
     pub probes: bool,
@@ -29,11 +31,27 @@ pub struct TenantConfig {
     /// One FWP per flow: an FWP of the template serves one connection, and
     /// asks to exit once it has ended.
     pub per_flow: bool,
+    /// Length of a Click template's configuration text, which follows the
+    /// blob in the same region ([`click_text`](Self::click_text)); 0: none.
+    pub click_len: u32,
 }
 
 impl TenantConfig {
     /// Bytes `emit` writes.
-    pub const BUFFER_LEN: usize = 8 + 4 + 1 + 4 + 6 + 1 + 2 + 1 + 4 + 1;
+    pub const BUFFER_LEN: usize = 8 + 4 + 1 + 4 + 6 + 1 + 2 + 2 + 1 + 4 + 1 + 4;
+
+    /// The Click configuration text in `region` (the whole configuration
+    /// region this blob heads): `None` when the template has none.
+    pub fn click_text<'a>(&self, region: &'a [u8]) -> Option<Result<&'a str, ConfigError>> {
+        if self.click_len == 0 {
+            return None;
+        }
+        let end = Self::BUFFER_LEN.checked_add(self.click_len as usize);
+        let Some(text) = end.and_then(|end| region.get(Self::BUFFER_LEN..end)) else {
+            return Some(Err(ConfigError::Truncated));
+        };
+        Some(core::str::from_utf8(text).map_err(|_| ConfigError::BadValue("click text")))
+    }
 
     /// Parses a blob written by [`emit`](Self::emit).
     pub fn parse(bytes: &[u8]) -> Result<Self, ConfigError> {
@@ -48,6 +66,10 @@ impl TenantConfig {
         let mac = r.take()?;
         let protocols = Protocols::from_byte(r.u8()?)?;
         let port = r.u16()?;
+        let last_port = r.u16()?;
+        if last_port < port {
+            return Err(ConfigError::BadValue("last_port"));
+        }
         let probes = match r.u8()? {
             0 => false,
             1 => true,
@@ -59,7 +81,8 @@ impl TenantConfig {
             1 => true,
             _ => return Err(ConfigError::BadValue("per_flow")),
         };
-        Ok(Self { ip, prefix_len, gateway, mac, protocols, port, probes, item_size_max, per_flow })
+        let click_len = r.u32()?;
+        Ok(Self { ip, prefix_len, gateway, mac, protocols, port, last_port, probes, item_size_max, per_flow, click_len })
     }
 
     /// Writes the blob into `out`, returning its length.
@@ -72,9 +95,11 @@ impl TenantConfig {
         w.put(&self.mac)?;
         w.put(&[self.protocols.to_byte()])?;
         w.put(&self.port.to_le_bytes())?;
+        w.put(&self.last_port.to_le_bytes())?;
         w.put(&[u8::from(self.probes)])?;
         w.put(&self.item_size_max.to_le_bytes())?;
         w.put(&[u8::from(self.per_flow)])?;
+        w.put(&self.click_len.to_le_bytes())?;
         Ok(w.len())
     }
 }
@@ -90,9 +115,11 @@ mod tests {
         mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
         protocols: Protocols::BOTH,
         port: 7,
+        last_port: 7,
         probes: true,
         item_size_max: 4096,
         per_flow: true,
+        click_len: 0,
     };
 
     #[test]
@@ -107,13 +134,33 @@ mod tests {
         bad[12] = 33;
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("prefix_len")));
         let mut bad = buf;
-        bad[TenantConfig::BUFFER_LEN - 6] = 2;
+        bad[TenantConfig::BUFFER_LEN - 10] = 2;
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("probes")));
         let mut bad = buf;
-        bad[TenantConfig::BUFFER_LEN - 1] = 2;
+        bad[TenantConfig::BUFFER_LEN - 5] = 2;
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("per_flow")));
+        let mut bad = buf;
+        bad[TenantConfig::BUFFER_LEN - 12..TenantConfig::BUFFER_LEN - 10].copy_from_slice(&6u16.to_le_bytes());
+        assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("last_port")));
         let mut bad = buf;
         bad[0..4].copy_from_slice(b"EDMX");
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadMagic));
+    }
+
+    #[test]
+    fn click_text_follows_the_blob_in_its_region() {
+        let text = "FromRing -> ToRing;";
+        let config = TenantConfig { click_len: text.len() as u32, ..SAMPLE };
+        let mut region = [0u8; 256];
+        assert_eq!(config.emit(&mut region), Ok(TenantConfig::BUFFER_LEN));
+        region[TenantConfig::BUFFER_LEN..][..text.len()].copy_from_slice(text.as_bytes());
+        let parsed = TenantConfig::parse(&region).unwrap();
+        assert_eq!(parsed.click_text(&region), Some(Ok(text)));
+        assert_eq!(SAMPLE.click_text(&region), None);
+        // A length past the region, and text that is not UTF-8.
+        let cut = &region[..TenantConfig::BUFFER_LEN + text.len() - 1];
+        assert_eq!(parsed.click_text(cut), Some(Err(ConfigError::Truncated)));
+        region[TenantConfig::BUFFER_LEN] = 0xff;
+        assert_eq!(parsed.click_text(&region), Some(Err(ConfigError::BadValue("click text"))));
     }
 }

@@ -19,9 +19,11 @@ fn config(protocol: Protocol) -> TenantConfig {
         mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
         protocols: Protocols::only(protocol),
         port: 7,
+        last_port: 7,
         probes: false,
         item_size_max: 0,
         per_flow: false,
+        click_len: 0,
     }
 }
 

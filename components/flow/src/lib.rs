@@ -10,6 +10,7 @@
 //!              FlowTable  (5-tuple first, then protocol + destination port)
 //!                   ▲
 //!   tx frame ◀──copy_frame── validate_tx(tenant) ◀──────────────── slot's tx ring
+//!            ◀── validate_forward(middlebox) ◀──────────────── a Click FWP's tx ring
 //! ```
 //!
 //! Everything here is a pure function of a byte slice, our [`NetIdentity`]
@@ -27,6 +28,7 @@
 
 mod classify;
 mod drop;
+mod forward;
 mod identity;
 mod inspect;
 mod parse;
@@ -37,6 +39,7 @@ mod tx;
 
 pub use classify::{classify, Classified};
 pub use drop::{DropCounters, DropReason};
+pub use forward::{set_ethernet_addresses, validate_forward, Forward};
 pub use identity::{FiveTuple, NetIdentity, Protocol, ServiceKey, TenantId};
 pub use inspect::{opens_connection, udp_payload};
 pub use respond::{answer_arp, answer_echo, RespondError, REPLY_HOP_LIMIT};

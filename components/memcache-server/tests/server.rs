@@ -21,9 +21,11 @@ fn config(protocols: Protocols) -> TenantConfig {
         mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
         protocols,
         port: PORT,
+        last_port: PORT,
         probes: false,
         item_size_max: 0,
         per_flow: false,
+        click_len: 0,
     }
 }
 

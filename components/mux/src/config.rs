@@ -46,7 +46,10 @@ pub fn fwps<const N: usize>(config: &MuxConfig, mut refused: impl FnMut(usize, S
             ServiceKey { protocol, port }
         });
         let route = match pool.configure(id, template_config(layout)) {
-            Ok(()) => Some(TemplateRoute::new(services, layout.per_flow)),
+            Ok(()) => {
+                let route = TemplateRoute::new(services, layout.per_flow).with_ports_to(layout.service.last_port);
+                Some(if layout.middlebox { route.as_middlebox() } else { route })
+            }
             Err(e) => {
                 refused(t, e);
                 None
@@ -93,9 +96,10 @@ mod tests {
 
     fn template(protocols: Protocols, port: u16, warm_pool: u16, max_active: u16) -> TemplateLayout {
         TemplateLayout {
-            service: SlotService { protocols, port },
+            service: SlotService { protocols, port, last_port: port },
             per_flow: protocols == Protocols::TCP,
             renew: false,
+            middlebox: false,
             warm_pool,
             max_active,
             idle_timeout_ms: 250,

@@ -12,32 +12,60 @@ use crate::slot_set::SlotSet;
 /// Templates one multiplexer routes to (`edgeos_config::MAX_TEMPLATES`).
 pub const MAX_TEMPLATES: usize = edgeos_config::MAX_TEMPLATES;
 
-/// Services one template answers at most: one port over TCP and UDP.
+/// Services one template answers at most: one port (or range) over TCP and UDP.
 pub const MAX_SERVICES: usize = 2;
 
 /// A template's services and how flows map to its FWPs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TemplateRoute {
     services: [Option<ServiceKey>; MAX_SERVICES],
+    /// The last port of each service's range (its own port for one port).
+    last_port: u16,
     /// One FWP per flow (5-tuple); otherwise one FWP serves all the
     /// template's services.
     pub per_flow: bool,
+    /// Its FWPs forward what they receive (a Click template): their
+    /// output passes the forwarding policy, not a tenant's.
+    pub middlebox: bool,
 }
 
 impl TemplateRoute {
     /// A route for packets to `services` of ours (the first
-    /// [`MAX_SERVICES`] of them).
+    /// [`MAX_SERVICES`] of them), one port each.
     pub fn new(services: impl IntoIterator<Item = ServiceKey>, per_flow: bool) -> Self {
-        let mut route = Self { services: [None; MAX_SERVICES], per_flow };
+        let mut route = Self { services: [None; MAX_SERVICES], last_port: 0, per_flow, middlebox: false };
         for (at, service) in route.services.iter_mut().zip(services) {
             *at = Some(service);
+            route.last_port = service.port;
         }
         route
     }
 
-    /// The services routed to the template.
+    /// The same services over the ports from each one's port to
+    /// `last_port`: flows to any of them spawn an FWP each. Only a per-flow
+    /// route may span ports (one FWP answering a range would need an
+    /// entry per port); others keep their one port.
+    pub fn with_ports_to(mut self, last_port: u16) -> Self {
+        if self.per_flow {
+            self.last_port = self.last_port.max(last_port);
+        }
+        self
+    }
+
+    /// Marks the route a middlebox's (see [`middlebox`](Self::middlebox)).
+    pub fn as_middlebox(mut self) -> Self {
+        self.middlebox = true;
+        self
+    }
+
+    /// The services routed to the template (each the first port of its range).
     pub fn services(&self) -> impl Iterator<Item = ServiceKey> + '_ {
         self.services.iter().flatten().copied()
+    }
+
+    /// Whether a packet to `key` is for the template.
+    pub fn answers(&self, key: ServiceKey) -> bool {
+        self.services().any(|s| s.protocol == key.protocol && (s.port..=self.last_port.max(s.port)).contains(&key.port))
     }
 
     /// Flow table entries one of its FWPs takes: its flow's, or one per
@@ -128,7 +156,14 @@ impl<const N: usize> Fwps<N> {
         self.routes
             .iter()
             .enumerate()
-            .find_map(|(t, r)| r.filter(|r| r.services().any(|s| s == key)).map(|r| (TemplateId(t as u8), r)))
+            .find_map(|(t, r)| r.filter(|r| r.answers(key)).map(|r| (TemplateId(t as u8), r)))
+    }
+
+    /// Whether slot `slot`'s template is a middlebox (its output is
+    /// forwarded under [`crate::middlebox`]'s policy).
+    pub fn is_middlebox(&self, slot: usize) -> bool {
+        let Ok(t) = self.pool.template_of(slot) else { return false };
+        self.routes.get(usize::from(t.0)).copied().flatten().is_some_and(|r| r.middlebox)
     }
 
     /// Whether a packet may start an FWP: any UDP datagram, but only a TCP

@@ -6,9 +6,10 @@ use edgeos_fwp::{SlotError, SlotState, TeardownReason, TemplateId, TemplateReady
 use edgeos_ring::signal::ready_to_sleep;
 use edgeos_ring::{BufferMemory, Consumer, Producer};
 use heapless::Vec;
-use smoltcp::wire::EthernetFrame;
+use smoltcp::wire::{ArpRepr, EthernetFrame};
 
 use crate::fwps::Fwps;
+use crate::middlebox::{self, MiddleboxStats};
 use crate::neighbours::{Neighbours, TenantArp};
 use crate::slot_set::{SlotSet, SLOT_SET_CAPACITY};
 use crate::stats::{udp_reply, StatsLine};
@@ -20,6 +21,10 @@ pub const FRAME_BUF: usize = 2048;
 /// A stats request whose payload starts with this is answered with the
 /// per-hop time summaries the PD gathers instead of the counters.
 pub const HOPS_QUERY: &[u8] = b"hops";
+/// A stats request whose payload starts with this gets the drop counters
+/// by reason (`drop.<reason>=N`); the plain line carries their total, as
+/// one line has no room for both them and every template's counters.
+pub const DROPS_QUERY: &[u8] = b"drops";
 /// Remote hosts remembered for answering tenants' ARP requests.
 const NEIGHBOURS: usize = 32;
 
@@ -103,6 +108,7 @@ pub struct Multiplexer<C, P, M, const SLOTS: usize, const BUFS: usize, const FLO
     neighbours: Neighbours<NEIGHBOURS>,
     drops: DropCounters,
     stats: MuxStats,
+    middlebox: MiddleboxStats,
     stats_port: Option<u16>,
     fwps: Fwps<SLOTS>,
     /// Tenants with frames left on their tx ring because no driver buffer
@@ -139,6 +145,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             neighbours: Neighbours::new(),
             drops: DropCounters::default(),
             stats: MuxStats::default(),
+            middlebox: MiddleboxStats::default(),
             stats_port: None,
             fwps: Fwps::default(),
             tx_waiting: SlotSet::EMPTY,
@@ -194,8 +201,15 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         // in flight for tx (this reply's own buffer among them).
         line.put(none, "buffers_rx_lent", self.link.rx_lent() as u64);
         line.put(none, "buffers_tx_in_flight", (BUFS - self.link.available() - self.link.rx_lent()) as u64);
-        for (reason, count) in self.drops.iter() {
-            line.put(format_args!("drop."), reason.name(), count);
+        let m = self.middlebox;
+        for (key, value) in [
+            ("forwarded", m.forwarded),
+            ("flows_opened", m.flows_opened),
+            ("refused", m.refused),
+            ("flow_limit", m.flow_limit),
+            ("no_neighbour", m.no_neighbour),
+        ] {
+            line.put(format_args!("mbox."), key, value);
         }
         let f = self.fwps.stats();
         for (key, value) in [
@@ -241,6 +255,15 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             ] {
                 line.put(format_args!("t{t}."), key, value);
             }
+        }
+        line
+    }
+
+    /// The drop counters by reason (what [`DROPS_QUERY`] answers).
+    pub fn drops_line(&self) -> StatsLine {
+        let mut line = StatsLine::default();
+        for (reason, count) in self.drops.iter() {
+            line.put(format_args!("drop."), reason.name(), count);
         }
         line
     }
@@ -364,6 +387,11 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         let frame = &self.frame[..len];
         match classify(frame, &self.me, &self.table) {
             Classified::ArpRequest(request) => {
+                // The asker is reachable at its address (RFC 826): how a
+                // middlebox's destination becomes known before it answers.
+                if let ArpRepr::EthernetIpv4 { source_protocol_addr, source_hardware_addr, .. } = request {
+                    self.neighbours.learn(source_protocol_addr, source_hardware_addr);
+                }
                 if let Ok(n) = answer_arp(&request, &self.me, &mut self.reply) {
                     out.tx_free |= self.send_reply(n);
                 }
@@ -381,10 +409,13 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                 }
             }
             Classified::Miss { tuple } if self.is_stats_request(&tuple) => {
-                let line = if udp_payload(&self.frame[..len]).starts_with(HOPS_QUERY) {
+                let query = udp_payload(&self.frame[..len]);
+                let line = if query.starts_with(HOPS_QUERY) {
                     let mut line = StatsLine::default();
                     extra(&mut line);
                     line
+                } else if query.starts_with(DROPS_QUERY) {
+                    self.drops_line()
                 } else {
                     self.stats_line()
                 };
@@ -554,6 +585,16 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             // Buffers went back to the tenant; it hears of it once, at the end.
             out.done.insert(slot);
             self.tenants[slot].1.answered(self.now);
+            if self.fwps.is_middlebox(slot) {
+                let frame = &mut self.frame[..len];
+                let forwarded = middlebox::forward(frame, tenant, &self.me, &mut self.table, &self.neighbours, &mut self.middlebox);
+                self.tenants[slot].1.record_sent(forwarded.is_ok());
+                self.tenant_frames += 1;
+                if forwarded.is_ok() {
+                    self.send_tenant_frame(len, out);
+                }
+                continue;
+            }
             let frame = &self.frame[..len];
             match self.neighbours.answer_tenant(frame, &self.me, &mut self.reply) {
                 TenantArp::Answered(n) => {
@@ -574,10 +615,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                     self.tenants[slot].1.record_sent(accepted);
                     self.tenant_frames += 1;
                     if accepted {
-                        match self.link.send(frame, &mut self.driver.tx_free, &mut self.driver.mem) {
-                            Ok(()) => out.tx_free = true,
-                            Err(_) => self.stats.tx_no_buffer += 1,
-                        }
+                        self.send_tenant_frame(len, out);
                     }
                 }
             }
@@ -586,6 +624,15 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         if self.tenants[slot].1.stats().misbehaviour > misbehaviour {
             self.tx_waiting.remove(slot);
             self.misbehaved(slot);
+        }
+    }
+
+    /// Sends the first `len` bytes of the frame buffer, a tenant's frame
+    /// that passed its policy, to the driver.
+    fn send_tenant_frame(&mut self, len: usize, out: &mut Published) {
+        match self.link.send(&self.frame[..len], &mut self.driver.tx_free, &mut self.driver.mem) {
+            Ok(()) => out.tx_free = true,
+            Err(_) => self.stats.tx_no_buffer += 1,
         }
     }
 

@@ -64,13 +64,40 @@ pub fn mux() -> Channel {
 /// The template's configuration, in a template PD; `None` in a slot, which
 /// the system description gives no configuration region (see `sysdesc`).
 pub fn template_config() -> Option<Result<TenantConfig, edgeos_config::ConfigError>> {
-    let vaddr = *var!(tenant_config_vaddr: usize = 0);
+    let vaddr = config_region_vaddr();
     let ptr = NonNull::slice_from_raw_parts(NonNull::new(vaddr as *mut u8)?, TenantConfig::BUFFER_LEN);
     // SAFETY: the template PD's prefilled, read-only configuration region.
     let region = unsafe { SharedMemoryRef::<'static, [u8]>::new_read_only(ptr) };
     let mut blob = [0u8; TenantConfig::BUFFER_LEN];
     region.as_ptr().copy_into_slice(&mut blob);
     Some(TenantConfig::parse(&blob))
+}
+
+/// Where the template PD's configuration region is mapped (0 in a slot).
+fn config_region_vaddr() -> usize {
+    *var!(tenant_config_vaddr: usize = 0)
+}
+
+/// A Click template's configuration text, copied out of the template PD's
+/// configuration region into `buf` (which must hold it): `None` in a slot
+/// or when the template has none.
+pub fn template_click_text<'a>(
+    config: &TenantConfig,
+    buf: &'a mut [u8],
+) -> Option<Result<&'a str, edgeos_config::ConfigError>> {
+    if config.click_len == 0 {
+        return None;
+    }
+    let vaddr = config_region_vaddr();
+    let Some(len) = TenantConfig::BUFFER_LEN.checked_add(config.click_len as usize).filter(|&len| len <= buf.len()) else {
+        return Some(Err(edgeos_config::ConfigError::NoRoom));
+    };
+    let ptr = NonNull::slice_from_raw_parts(NonNull::new(vaddr as *mut u8)?, len);
+    // SAFETY: the template PD's prefilled, read-only configuration region,
+    // which sysdesc sizes to hold the blob and the text.
+    let region = unsafe { SharedMemoryRef::<'static, [u8]>::new_read_only(ptr) };
+    region.as_ptr().copy_into_slice(&mut buf[..len]);
+    config.click_text(&buf[..len])
 }
 
 /// The template's configuration in a template PD (an unreadable one is

@@ -7,9 +7,9 @@
 //! ```text
 //!   main.rs (clap, exit codes)
 //!      │
-//!      ├── udp_echo, tcp_echo, tcp_churn, memcache_load, silence, stats, inject   one module per command
+//!      ├── udp_echo, tcp_echo, tcp_churn, memcache_load, silence, stats, inject, middlebox   one module per command
 //!      │        │            │                  │
-//!      │     pattern (contents, comparison)   frames (smoltcp::wire)
+//!      │     pattern (contents, comparison)   frames (smoltcp::wire; middlebox's own: packet, expect, tap)
 //!      │        │
 //!      └── udp (socket helpers), target (loopback-only addresses)
 //! ```
@@ -34,6 +34,7 @@ use std::time::Duration;
 pub mod frames;
 pub mod inject;
 pub mod memcache_load;
+pub mod middlebox;
 pub mod pattern;
 pub mod send;
 pub mod silence;

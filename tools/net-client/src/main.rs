@@ -13,7 +13,7 @@ use clap::builder::RangedU64ValueParser;
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 use edgeos_net_client::stats::{self, Answer, Check, Stats};
 use edgeos_net_client::tcp_churn;
-use edgeos_net_client::{inject, memcache_load, silence, tcp_echo, udp_echo, Error, Loopback};
+use edgeos_net_client::{inject, memcache_load, middlebox, silence, tcp_echo, udp_echo, Error, Loopback};
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -226,6 +226,39 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         from: Option<Loopback>,
     },
+    /// Check the node's Click firewall and NAT from the wire: play its
+    /// clients and the backend through QEMU's socket netdev, injecting
+    /// their frames and capturing every frame the node transmits.
+    Middlebox {
+        /// QEMU's socket netdev (its localaddr), e.g. 127.0.0.1:19000.
+        #[arg(long, value_name = "ADDR")]
+        inject: Loopback,
+        /// Where QEMU sends the hub's frames (the netdev's udp peer), e.g.
+        /// 127.0.0.1:19001; bound here, and injected from.
+        #[arg(long, value_name = "ADDR")]
+        capture: Loopback,
+        /// What to check.
+        #[arg(long, value_enum)]
+        case: CaseArg,
+        /// Flows of the churn case.
+        #[arg(long, default_value_t = 100, value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(middlebox::MAX_FLOWS)))]
+        flows: u32,
+        /// How long each awaited frame may take to leave the node, from the
+        /// first send of the frame that causes it (sent up to 4 times).
+        #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = timeout_ms())]
+        within_ms: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CaseArg {
+    /// A UDP request and reply, and a TCP SYN, SYN-ACK and RST, each
+    /// translated exactly both ways.
+    Nat,
+    /// Datagrams the configuration refuses never leave the node.
+    Deny,
+    /// `--flows` short TCP flows, each its own FWP, all served.
+    Churn,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -488,6 +521,16 @@ fn run(command: Command) -> Result<bool, Error> {
                 interval: ms(interval_ms),
                 from,
             })?;
+            println!("{report}");
+            Ok(report.success())
+        }
+        Command::Middlebox { inject, capture, case, flows, within_ms } => {
+            let case = match case {
+                CaseArg::Nat => middlebox::Case::Nat,
+                CaseArg::Deny => middlebox::Case::Deny,
+                CaseArg::Churn => middlebox::Case::Churn { flows },
+            };
+            let report = middlebox::run(middlebox::Middlebox { inject, capture, case, within: ms(within_ms) })?;
             println!("{report}");
             Ok(report.success())
         }

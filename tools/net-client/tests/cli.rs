@@ -644,6 +644,10 @@ fn non_loopback_targets_are_refused_before_anything_is_sent() {
             ],
             "10.0.2.2",
         ),
+        (
+            vec!["middlebox", "--inject", "127.0.0.1:19000", "--capture", "10.0.2.2:19001", "--case", "nat"],
+            "10.0.2.2",
+        ),
     ] {
         let r = net_client(&args);
         assert_eq!(r.code, 2, "{args:?}: {r:?}");
@@ -742,8 +746,51 @@ fn counts_sizes_and_timeouts_are_bounded() {
             "--count",
             "1",
         ],
+        vec!["middlebox", "--inject", "127.0.0.1:7", "--capture", "127.0.0.1:8", "--case", "churn", "--flows", "0"],
+        vec!["middlebox", "--inject", "127.0.0.1:7", "--capture", "127.0.0.1:8", "--case", "churn", "--flows", "20001"],
+        vec!["middlebox", "--inject", "127.0.0.1:7", "--capture", "127.0.0.1:8", "--case", "nat", "--within-ms", "0"],
+        vec!["middlebox", "--inject", "127.0.0.1:7", "--capture", "127.0.0.1:8", "--case", "open"],
     ] {
         let r = net_client(&args);
         assert_eq!(r.code, 2, "{args:?}: {r:?}");
     }
+}
+
+/// A free loopback port, found by binding one and letting it go.
+fn free_udp_port() -> String {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string()
+}
+
+#[test]
+fn middlebox_against_a_silent_netdev_fails_at_the_arp_check() {
+    let netdev = UdpSocket::bind("127.0.0.1:0").unwrap();
+    netdev.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let inject = netdev.local_addr().unwrap().to_string();
+    let capture = free_udp_port();
+    let r = net_client(&["middlebox", "--inject", &inject, "--capture", &capture, "--case", "nat", "--within-ms", "400"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.starts_with(
+            "middlebox nat: FAIL ARP: the node answers the backend's who-has 10.0.2.15: nothing like it in the capture within 400 ms (4 sent)\n"
+        ),
+        "{r:?}"
+    );
+    assert!(r.stdout.ends_with("middlebox nat: FAILED after 0 passing checks (a case stops at its first failure)\n"), "{r:?}");
+    // The backend's ARP request, from the capture address, four times.
+    let mut buf = [0u8; 2048];
+    for _ in 0..4 {
+        let (n, from) = netdev.recv_from(&mut buf).unwrap();
+        assert_eq!(from.to_string(), capture);
+        let eth = EthernetFrame::new_checked(&buf[..n]).unwrap();
+        assert_eq!(eth.ethertype(), smoltcp::wire::EthernetProtocol::Arp);
+        assert!(eth.dst_addr().is_broadcast());
+    }
+}
+
+#[test]
+fn middlebox_without_qemu_says_so() {
+    let (inject, capture) = (free_udp_port(), free_udp_port());
+    let r = net_client(&["middlebox", "--inject", &inject, "--capture", &capture, "--case", "deny", "--within-ms", "2000"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains(&format!("cannot reach QEMU's socket netdev at {inject} (is QEMU running")), "{r:?}");
 }

@@ -31,7 +31,7 @@ pub use manager::manager_config;
 
 use crate::config::{Loaded, Protocol, Spawn};
 use crate::generate::manager::{self as plan, ManagerPlan, FWP_MANAGER_FILE};
-use crate::generate::{slot_plans, template_plans, Role, SlotPlan, MUX_CONFIG_FILE};
+use crate::generate::{config_region_size, slot_plans, template_plans, Role, SlotPlan, MUX_CONFIG_FILE};
 
 /// One blob: the file name the system description prefills from, and its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,7 +64,7 @@ fn service(plan: &SlotPlan<'_>) -> Result<SlotService, String> {
     let t = plan.template;
     let protocols = Protocols::of(t.services.iter().map(|s| protocol(s.protocol)));
     match (t.serves_one_port(), t.services.first(), protocols) {
-        (true, Some(s), Some(protocols)) => Ok(SlotService { protocols, port: s.port }),
+        (true, Some(s), Some(protocols)) => Ok(SlotService { protocols, port: s.port, last_port: s.last() }),
         _ => Err(format!(
             "template '{}' of {} has {} services; its blobs need one port over tcp, udp or both",
             t.name,
@@ -108,6 +108,7 @@ fn template_layout(plan: &SlotPlan<'_>) -> Result<TemplateLayout, String> {
         service,
         per_flow: t.per_flow,
         renew: t.renew,
+        middlebox: t.click.is_some(),
         warm_pool: count(warm_pool, "warm pool", plan)?,
         max_active: count(t.max_active(), "max_active", plan)?,
         idle_timeout_ms: len(t.idle_timeout_ms, "idle timeout", plan)?,
@@ -194,9 +195,22 @@ pub fn tenant_config(loaded: &Loaded, plan: &SlotPlan<'_>) -> Result<TenantConfi
         mac: net.mac.0,
         protocols: s.protocols,
         port: s.port,
+        last_port: s.last_port,
         probes: plan.template.test_probes,
         item_size_max: len(plan.template.item_size_max, "item size limit", plan)?,
         per_flow: plan.template.per_flow,
+        click_len: match click_text(loaded, plan)? {
+            Some(text) => u32::try_from(text.len()).map_err(|_| format!("{}'s Click configuration is too long", plan.name()))?,
+            None => 0,
+        },
+    })
+}
+
+/// Template `plan`'s Click configuration text, as `config::load` read it.
+fn click_text<'a>(loaded: &'a Loaded, plan: &SlotPlan<'_>) -> Result<Option<&'a str>, String> {
+    let Some(file) = &plan.template.click else { return Ok(None) };
+    loaded.click.get(&plan.template.name).map(|text| Some(text.as_str())).ok_or_else(|| {
+        format!("template '{}': its Click configuration {file} was not read with the configuration", plan.template.name)
     })
 }
 
@@ -234,9 +248,22 @@ pub fn blobs(loaded: &Loaded) -> Result<Vec<Blob>, String> {
     }
     for plan in template_plans(loaded) {
         let tenant = tenant_config(loaded, &plan)?;
-        out.push(emit(plan.config_file(), TenantConfig::BUFFER_LEN, |b| {
-            tenant.emit(b)
-        })?);
+        let mut blob = emit(plan.config_file(), TenantConfig::BUFFER_LEN, |b| tenant.emit(b))?;
+        // The Click text follows the blob (`TenantConfig::click_text`).
+        blob.bytes.extend_from_slice(click_text(loaded, &plan)?.unwrap_or_default().as_bytes());
+        let region = config_region_size(loaded.board.small_page()) as usize;
+        if blob.bytes.len() > region {
+            return Err(format!(
+                "template '{}': its Click configuration is {} bytes; the configuration region holds {}",
+                plan.template.name,
+                blob.bytes.len() - TenantConfig::BUFFER_LEN,
+                region - TenantConfig::BUFFER_LEN
+            ));
+        }
+        // The whole region: the Microkit tool (2.3.0) panics on a prefill
+        // file that ends before its region's last page.
+        blob.bytes.resize(region, 0);
+        out.push(blob);
     }
     Ok(out)
 }

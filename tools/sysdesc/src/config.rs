@@ -9,6 +9,7 @@ mod spans;
 mod types;
 mod validate;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
@@ -39,6 +40,14 @@ pub enum ConfigIssue {
     },
     /// `board` names a board sysdesc has no table for.
     UnknownBoard(UnknownBoard),
+    /// A Click template's configuration file cannot be read, or the Click
+    /// parser refuses it (`message` names its file, line and column).
+    Click {
+        /// The template.
+        template: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A value that no system can have.
     Impossible {
         /// The rule it breaks.
@@ -74,6 +83,7 @@ impl fmt::Display for ConfigIssue {
                 write!(f, "invalid configuration: {message}")
             }
             ConfigIssue::UnknownBoard(e) => write!(f, "{e}"),
+            ConfigIssue::Click { template, message } => write!(f, "template '{template}': {message}"),
             ConfigIssue::Impossible { rule, field, value } => {
                 write!(f, "{rule}: `{field}` = {value}")
             }
@@ -90,6 +100,10 @@ pub struct Loaded {
     pub board: &'static Board,
     /// Where each field was written.
     pub spans: SpanIndex,
+    /// Each Click template's configuration text, by template name: read by
+    /// [`load`] from the file its `click` names (relative to the
+    /// configuration's directory) and checked with the parser the FWPs run.
+    pub click: BTreeMap<String, String>,
 }
 
 /// Largest number of FWP slots a configuration may ask for: Microkit allows
@@ -103,7 +117,9 @@ pub const MAX_SLOTS: u64 = 63;
 pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Loaded> {
     match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => parse(&text, diags),
+            Ok(text) => parse(&text, diags).and_then(|loaded| {
+                read_click(loaded, path.parent().unwrap_or(Path::new(".")), diags)
+            }),
             Err(e) => {
                 let offset = e.utf8_error().valid_up_to();
                 let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
@@ -125,6 +141,34 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Loaded> {
             None
         }
     }
+}
+
+/// Reads and checks every Click template's configuration file (relative
+/// to `dir`, the configuration's directory), with the parser its FWPs run:
+/// a broken graph never reaches an image. `None` when one fails.
+fn read_click(mut loaded: Loaded, dir: &Path, diags: &mut Diagnostics) -> Option<Loaded> {
+    let mut ok = true;
+    for (i, t) in loaded.config.templates.iter().enumerate() {
+        let Some(file) = &t.click else { continue };
+        let path = dir.join(file);
+        let checked = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read its Click configuration {}: {e}", path.display()))
+            .and_then(|text| match edgeos_click::check(&text) {
+                Ok(_) => Ok(text),
+                Err(e) => Err(format!("Click configuration: {}", e.in_file(&path.display().to_string()))),
+            });
+        match checked {
+            Ok(text) => {
+                loaded.click.insert(t.name.clone(), text);
+            }
+            Err(message) => {
+                ok = false;
+                let span = loaded.spans.get(&format!("templates[{i}].click"));
+                diags.push(ConfigIssue::Click { template: t.name.clone(), message }, span);
+            }
+        }
+    }
+    ok.then_some(loaded)
 }
 
 /// Parses configuration text, recording problems in `diags` (whose file is
@@ -175,6 +219,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<Loaded> {
         config,
         board,
         spans,
+        click: BTreeMap::new(),
     })
 }
 

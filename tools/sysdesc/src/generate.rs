@@ -142,11 +142,16 @@ impl SlotWindow {
     }
 }
 
-/// The size of a slot's configuration region: one page holds a
-/// `TenantConfig` blob.
+/// The size of a template PD's configuration region: a `TenantConfig`
+/// blob and, for a Click template, its configuration text. 16 KiB fits
+/// within the window's first 64 KiB (`SLOT_RINGS_ALIGN`) next to the
+/// control region, so no template's layout grows for it.
 pub fn config_region_size(page: u64) -> u64 {
-    round_up(edgeos_config::TenantConfig::BUFFER_LEN as u64, page)
+    round_up(CONFIG_REGION_SIZE.max(edgeos_config::TenantConfig::BUFFER_LEN as u64), page)
 }
+
+/// See [`config_region_size`].
+const CONFIG_REGION_SIZE: u64 = 0x4000;
 
 /// What a child PD of the mux is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,6 +280,7 @@ pub fn generate(loaded: &Loaded) -> System {
         config,
         board,
         spans,
+        click: _,
     } = loaded;
     let small = board.small_page();
     let mut sys = System::default();

@@ -67,6 +67,24 @@ pub fn apply(base: &str, variant: &str) -> Result<String, VariantError> {
     Ok(doc.to_string())
 }
 
+/// `text` (a configuration, e.g. a variant just derived) with every
+/// template's relative `click` path made absolute from `dir`, the
+/// directory of the configuration it came from: the derived file lives
+/// elsewhere (under `build/`), and its Click files must still be found.
+pub fn anchor_click_paths(text: &str, dir: &std::path::Path) -> String {
+    let Ok(mut doc) = text.parse::<DocumentMut>() else { return text.to_string() };
+    if let Some(templates) = doc.get_mut("templates").and_then(Item::as_array_of_tables_mut) {
+        for template in templates.iter_mut() {
+            let Some(file) = template.get("click").and_then(Item::as_str) else { continue };
+            if std::path::Path::new(file).is_relative() {
+                let anchored = dir.join(file).display().to_string();
+                merge(&mut template["click"], &toml_edit::value(anchored));
+            }
+        }
+    }
+    doc.to_string()
+}
+
 fn change_templates(doc: &mut DocumentMut, by_name: &Table) -> Result<(), VariantError> {
     for (name, fields) in by_name.iter() {
         let fields = fields.as_table().ok_or(VariantError::TemplatesNotByName)?;
@@ -180,6 +198,14 @@ slots = 1
                 known: "udp_echo, tcp_echo".into()
             }
         );
+    }
+
+    #[test]
+    fn relative_click_paths_are_anchored_at_the_base_configuration() {
+        let base = "[[templates]]\nname = \"nat\"\nclick = \"click/nat.click\" # the graph\n\n[[templates]]\nname = \"abs\"\nclick = \"/etc/x.click\"\n";
+        let anchored = anchor_click_paths(base, std::path::Path::new("/repo"));
+        assert!(anchored.contains("click = \"/repo/click/nat.click\" # the graph"), "{anchored}");
+        assert!(anchored.contains("click = \"/etc/x.click\""), "{anchored}");
     }
 
     #[test]

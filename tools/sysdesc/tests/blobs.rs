@@ -123,9 +123,10 @@ fn cross_check(path: &Path) -> (MuxConfig, Vec<TenantConfig>, Option<ManagerConf
             ConfigProtocol::Udp => Protocol::Udp,
             ConfigProtocol::Tcp => Protocol::Tcp,
         }));
-        let port = tc_config.services[0].port;
-        assert_eq!(Some(layout.service), protocols.map(|protocols| SlotService { protocols, port }), "{name}'s service");
+        let (port, last_port) = (tc_config.services[0].port, tc_config.services[0].last());
+        assert_eq!(Some(layout.service), protocols.map(|protocols| SlotService { protocols, port, last_port }), "{name}'s service");
         assert_eq!(layout.per_flow, tc_config.per_flow);
+        assert_eq!(layout.middlebox, tc_config.click.is_some());
         assert_eq!(u64::from(layout.max_active), tc_config.max_active());
         assert_eq!(u64::from(layout.idle_timeout_ms), tc_config.idle_timeout_ms);
         // The mux reads the template PD's ready block and rings.
@@ -151,7 +152,7 @@ fn cross_check(path: &Path) -> (MuxConfig, Vec<TenantConfig>, Option<ManagerConf
         assert_eq!(tc.mac, mc.mac);
         assert_eq!(tc.prefix_len, c.network.address.prefix);
         assert_eq!(tc.gateway, c.network.gateway.octets());
-        assert_eq!(SlotService { protocols: tc.protocols, port: tc.port }, layout.service);
+        assert_eq!(SlotService { protocols: tc.protocols, port: tc.port, last_port: tc.last_port }, layout.service);
         tenants.push(tc);
     }
     let manager = dynamic(&g, c, &mc, statics);
@@ -232,7 +233,7 @@ fn dynamic(g: &Generated, c: &config::Config, mc: &MuxConfig, statics: usize) ->
 fn system_toml_blobs_parse_back_and_match_the_maps() {
     let (mux, tenants, manager) = cross_check(&repo_root().join("system.toml"));
     // What the Makefile forwards host ports to.
-    let service = |protocols, port| SlotService { protocols, port };
+    let service = |protocols, port| SlotService { protocols, port, last_port: port };
     assert_eq!(
         mux.templates.iter().map(|t| t.service).collect::<Vec<_>>(),
         [
@@ -241,9 +242,12 @@ fn system_toml_blobs_parse_back_and_match_the_maps() {
             service(Protocols::UDP, 9),
             service(Protocols::BOTH, 11211),
             service(Protocols::BOTH, 11212),
+            SlotService { protocols: Protocols::BOTH, port: 20000, last_port: 20099 },
         ]
     );
-    assert_eq!(tenants.iter().map(|t| t.probes).collect::<Vec<_>>(), [false, false, true, false, false], "only the probe template obeys probes");
+    assert_eq!(tenants.iter().map(|t| t.probes).collect::<Vec<_>>(), [false, false, true, false, false, false], "only the probe template obeys probes");
+    assert_eq!(mux.templates.iter().map(|t| t.middlebox).collect::<Vec<_>>(), [false, false, false, false, false, true], "only the Click template forwards");
+    assert_eq!(tenants[5].click_len as usize, std::fs::read(repo_root().join("click/firewall-nat.click")).unwrap().len());
     assert_eq!(mux.stats_port, 7777);
     // The timer: its interrupt, and the channel the mux calls it on, whose
     // id the blob carries.
@@ -258,21 +262,23 @@ fn system_toml_blobs_parse_back_and_match_the_maps() {
     assert!(timer.priority > g.system.pd("mux").expect("mux").priority, "the mux calls up to the timer");
     assert_eq!(mux.slots[0].ctrl, 0x6000_0000);
     assert_eq!(mux.slots[1].rx_buf, (0x6050_0000, 0x1_0000));
-    assert_eq!(tenants.len(), 5);
+    assert_eq!(tenants.len(), 6);
 
-    // 5 slot PDs and 116 dynamic FWPs. Microkit numbers the PDs net_driver,
-    // mux, fwp_00..fwp_04 (one per template: the prototypes), tmpl_*, timer.
+    // 6 slot PDs and 1,018 dynamic FWPs. Microkit numbers the PDs
+    // net_driver, mux, fwp_00..fwp_05 (one per template: the prototypes),
+    // tmpl_*, timer.
     let manager = manager.expect("system.toml has dynamic FWPs");
-    assert_eq!((statics, mux.slots.len()), (5, 1021));
+    assert_eq!((statics, mux.slots.len()), (6, 1024));
     assert_eq!(manager.mux_pd, 1);
-    assert_eq!(manager.templates.iter().map(|t| t.prototype_pd).collect::<Vec<_>>(), [2, 3, 4, 5, 6]);
+    assert_eq!(manager.templates.iter().map(|t| t.prototype_pd).collect::<Vec<_>>(), [2, 3, 4, 5, 6, 7]);
     // The manager signals on the first id after the timer's, dynamic FWPs
-    // share the next ones (13..=61), round robin; their windows follow the
+    // share the next ones (15..=61), round robin; their windows follow the
     // children's, 4 MiB apart.
-    assert_eq!((manager.mux_signal, manager.comm), (12, 0x5a01_0000));
+    assert_eq!((manager.mux_signal, manager.comm), (14, 0x5a01_0000));
+    let first_window = manager.fwps[0].mux[0];
     for (k, fwp) in manager.fwps.iter().enumerate() {
-        assert_eq!(fwp.signal, 13 + (k % 49) as u8);
-        assert_eq!(fwp.mux[0], 0x6280_0000 + 0x40_0000 * k as u64, "dynamic FWP {k}'s window");
+        assert_eq!(fwp.signal, 15 + (k % 47) as u8);
+        assert_eq!(fwp.mux[0], first_window + 0x40_0000 * k as u64, "dynamic FWP {k}'s window");
         assert_eq!(fwp.mux[5] - fwp.mux[0], 0x10_0000, "the slots' offsets");
     }
 }
@@ -304,7 +310,7 @@ fn blobs_are_deterministic_and_written_as_generated() {
             .collect();
         assert_eq!(
             names,
-            ["mux_config.bin", "fwp_manager.bin", "tmpl_udp_echo_config.bin", "tmpl_tcp_echo_config.bin", "tmpl_probe_config.bin", "tmpl_memcached_config.bin", "tmpl_memcached_b_config.bin"]
+            ["mux_config.bin", "fwp_manager.bin", "tmpl_udp_echo_config.bin", "tmpl_tcp_echo_config.bin", "tmpl_probe_config.bin", "tmpl_memcached_config.bin", "tmpl_memcached_b_config.bin", "tmpl_firewall_nat_config.bin"]
         );
         let files: Vec<_> = written
             .iter()
@@ -421,8 +427,9 @@ fn check_finds_blobs_that_disagree_with_the_maps() {
     // A template configured for another port than the mux routes to it.
     let mut opts = options(&g, Vec::new());
     let mut tc = TenantConfig::parse(blob(&g, "tmpl_tcp_echo_config.bin")).expect("parse");
-    tc.port = 9;
-    let mut bytes = vec![0; TenantConfig::BUFFER_LEN];
+    (tc.port, tc.last_port) = (9, 9);
+    // The whole region, as `sysdesc blobs` writes it.
+    let mut bytes = vec![0; blob(&g, "tmpl_tcp_echo_config.bin").len()];
     tc.emit(&mut bytes).expect("emit");
     opts.blobs.insert("tmpl_tcp_echo_config.bin".into(), bytes);
     has(
@@ -557,11 +564,18 @@ fn check_finds_a_manager_blob_that_disagrees_with_the_system() {
     let mut sys = g.system.clone();
     let mux = pd_mut(&mut sys, "mux");
     let mut extra = map_mut(mux, "fwp_00_ctrl").clone();
-    extra.vaddr = 0x6281_0000;
+    // Where the manager's blob puts dynamic FWP 0's rx free ring (after
+    // every template's window; regions in `REGION_COUNT` order).
+    let rx_free = ManagerConfig::parse(blob(&g, "fwp_manager.bin")).expect("parse").fwps[0].mux[1];
+    extra.vaddr = rx_free;
     mux.maps.push(extra);
     assert_has(
         &errors(&sys, &options(&g, Vec::new())),
-        "a dynamic FWP's regions must lie where the mux maps nothing else, below its stack: 'fwp_manager.bin' puts dynamic FWP 0's rx_free ring [0x62810000..0x62814000) over 'fwp_00_ctrl' [0x62810000..0x62811000) in 'mux'",
+        &format!(
+            "a dynamic FWP's regions must lie where the mux maps nothing else, below its stack: 'fwp_manager.bin' puts dynamic FWP 0's rx_free ring [{rx_free:#x}..{:#x}) over 'fwp_00_ctrl' [{rx_free:#x}..{:#x}) in 'mux'",
+            rx_free + 0x4000,
+            rx_free + 0x1000
+        ),
     );
     // A dynamic FWP's buffers up in the mux's stack.
     let top = with_manager(&g, |m| m.fwps[42].mux[6] = 0xff_ffff_0000);
@@ -577,12 +591,12 @@ fn check_finds_a_manager_blob_that_disagrees_with_the_system() {
     let on_manager = with_manager(&g, |m| m.fwps[1].signal = m.mux_signal);
     assert_has(
         &errors(&g.system, &on_manager),
-        "the FWP manager needs a channel id of 'mux' of its own, and dynamic FWPs ids no channel of 'mux' uses: 'fwp_manager.bin' gives dynamic FWP 1 id 12, which the manager also has",
+        "the FWP manager needs a channel id of 'mux' of its own, and dynamic FWPs ids no channel of 'mux' uses: 'fwp_manager.bin' gives dynamic FWP 1 id 14, which the manager also has",
     );
     let mut sys = g.system.clone();
     let timer = sys.channels.iter_mut().find(|c| c.ends[1].pd.as_str() == "timer").expect("mux-timer channel");
-    timer.ends[0].id.0 = 12;
-    assert_has(&errors(&sys, &options(&g, Vec::new())), "gives the manager id 12, which a channel or irq of 'mux' also has");
+    timer.ends[0].id.0 = 14;
+    assert_has(&errors(&sys, &options(&g, Vec::new())), "gives the manager id 14, which a channel or irq of 'mux' also has");
 
     // PD numbers: the mux's, and a prototype that is no slot.
     let driver = with_manager(&g, |m| m.mux_pd = 0);
@@ -592,10 +606,10 @@ fn check_finds_a_manager_blob_that_disagrees_with_the_system() {
     );
     let not_child = with_manager(&g, |m| m.templates[0].prototype_pd = 0);
     assert_has(&errors(&g.system, &not_child), &format!("{mismatch}template 0's prototype is PD index 0 ('net_driver'), which is no child of 'mux'"));
-    let template_pd = with_manager(&g, |m| m.templates[0].prototype_pd = 7);
+    let template_pd = with_manager(&g, |m| m.templates[0].prototype_pd = 8);
     assert_has(
         &errors(&g.system, &template_pd),
-        &format!("{mismatch}dynamic FWP 0 (the mux's slot 5): the mux's blob runs it as template 0, its prototype 'tmpl_udp_echo' as no slot"),
+        &format!("{mismatch}dynamic FWP 0 (the mux's slot 6): the mux's blob runs it as template 0, its prototype 'tmpl_udp_echo' as no slot"),
     );
 
     // The prototype maps its rx free ring as something else.
@@ -610,14 +624,16 @@ fn check_finds_a_manager_blob_that_disagrees_with_the_system() {
     let on_blob = with_manager(&g, |m| m.comm = 0x5a00_0000);
     assert_has(
         &errors(&g.system, &on_blob),
-        &format!("{mismatch}the shared page at 0x5a000000 must be a page of region 'fwp_manager' after the blob: [0x5a00f000..0x5a011000)"),
+        &format!("{mismatch}the shared page at 0x5a000000 must be a page of region 'fwp_manager' after the blob: [0x5a010000..0x5a011000)"),
     );
 
     // The mux's blob puts dynamic FWP 3's rx buffers elsewhere.
-    let moved = with_mux(&g, |m| m.slots[5 + 3].rx_buf.0 += 0x1000);
+    // (Slots 0..=5 are the six templates' slot PDs.)
+    let moved = with_mux(&g, |m| m.slots[6 + 3].rx_buf.0 += 0x1000);
+    let rx_buf = ManagerConfig::parse(blob(&g, "fwp_manager.bin")).expect("parse").fwps[3].mux[5];
     assert_has(
         &errors(&g.system, &moved),
-        &format!("{mismatch}dynamic FWP 3 (the mux's slot 8): its rx buffer region is at 0x63500000 here, 0x63501000 in the mux's blob"),
+        &format!("{mismatch}dynamic FWP 3 (the mux's slot 9): its rx buffer region is at {rx_buf:#x} here, {:#x} in the mux's blob", rx_buf + 0x1000),
     );
 
     // A file that stops before the region's last page.
@@ -635,6 +651,6 @@ fn check_finds_a_manager_blob_that_disagrees_with_the_system() {
     sys.memory_regions.retain(|r| r.name != "fwp_manager");
     pd_mut(&mut sys, "mux").maps.retain(|m| m.mr != "fwp_manager");
     let orphans = errors(&sys, &options(&g, Vec::new()));
-    assert_has(&orphans, "'mux_config.bin' for 'mux': it lists 1016 dynamic FWPs, but no region 'mux' maps holds an FWP manager's blob");
+    assert_has(&orphans, "'mux_config.bin' for 'mux': it lists 1018 dynamic FWPs, but no region 'mux' maps holds an FWP manager's blob");
     assert_has(&orphans, "'mux_config.bin' for 'mux': the FWP manager's shared page at 0x5a010000: 'mux' maps nothing there");
 }

@@ -121,6 +121,42 @@ fn duplicate_service() {
 }
 
 #[test]
+fn port_ranges_overlap_like_ports() {
+    check_error(
+        "config_port_range_overlap.toml",
+        "each udp port is served by one template (also templates[0].services[0])",
+        true,
+    );
+}
+
+#[test]
+fn only_a_per_flow_template_answers_a_port_range() {
+    check_error("config_port_range_not_per_flow.toml", "only a per-flow template answers a port range", true);
+}
+
+mod click {
+    use super::*;
+
+    #[test]
+    fn a_broken_graph_is_named_with_its_file_line_and_column() {
+        let e = check_error("click_bad_graph.toml", "template 'nat': Click configuration: unknown element class \"Clasifier\"", true);
+        let file = fixture("click_bad_graph.click");
+        assert!(e[0].contains(&format!("at {}:3:9", file.display())), "{e:?}");
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let e = check_error("click_missing_file.toml", "template 'nat': cannot read its Click configuration", true);
+        assert!(e[0].contains("no_such_file.click"), "{e:?}");
+    }
+
+    #[test]
+    fn a_click_template_runs_one_chain_per_flow() {
+        check_error("click_not_per_flow.toml", "a Click template runs one chain per flow: it needs per_flow = true", true);
+    }
+}
+
+#[test]
 fn not_toml() {
     check_error("config_not_toml.toml", "invalid configuration:", true);
 }

@@ -537,12 +537,16 @@ fn tenant(
         let service = SlotService {
             protocols: c.protocols,
             port: c.port,
+            last_port: c.last_port,
         };
         if template.service != service {
             mismatch(
                 format!(
-                    "the template serves {} port {}, the mux's blob routes {} port {} to it",
-                    c.protocols, c.port, template.service.protocols, template.service.port
+                    "the template serves {} {}, the mux's blob routes {} {} to it",
+                    c.protocols,
+                    ports(c.port, c.last_port),
+                    template.service.protocols,
+                    ports(template.service.port, template.service.last_port)
                 ),
                 diags,
             );
@@ -553,5 +557,14 @@ fn tenant(
                 diags,
             );
         }
+    }
+}
+
+/// `port 7`, or `ports 20000-20099` for a range.
+fn ports(first: u16, last: u16) -> String {
+    if first == last {
+        format!("port {first}")
+    } else {
+        format!("ports {first}-{last}")
     }
 }

@@ -266,6 +266,12 @@ pub struct Template {
     /// created anew by the FWP manager instead of scrubbed and reused.
     #[serde(default)]
     pub renew: bool,
+    /// A Click template (`tenant_click.elf`): the configuration file its
+    /// FWPs run (Click's language subset, `docs/click.md`), relative to
+    /// this file. Its FWPs are middleboxes: what they forward leaves under
+    /// the mux's forwarding policy. Needs `per_flow`.
+    #[serde(default)]
+    pub click: Option<String>,
     /// The template obeys fault probes (`edgeos_echo::probe`): only for test
     /// templates that prove a misbehaving FWP is contained.
     #[serde(default)]
@@ -323,7 +329,7 @@ impl Template {
     pub fn serves_one_port(&self) -> bool {
         match self.services.as_slice() {
             [_] => true,
-            [a, b] => a.port == b.port && a.protocol != b.protocol,
+            [a, b] => a.port == b.port && a.last() == b.last() && a.protocol != b.protocol,
             _ => false,
         }
     }
@@ -354,8 +360,25 @@ pub enum Spawn {
 pub struct Service {
     /// `udp` or `tcp`.
     pub protocol: Protocol,
-    /// Destination port, 1 to 65535.
+    /// Destination port, 1 to 65535: the first of the range when
+    /// `last_port` is given.
     pub port: u16,
+    /// The last port of a range `port..=last_port` (a per-flow template's
+    /// only: each flow to any of them gets its own FWP).
+    #[serde(default)]
+    pub last_port: Option<u16>,
+}
+
+impl Service {
+    /// The last port the service answers (`port` without a range).
+    pub fn last(&self) -> u16 {
+        self.last_port.unwrap_or(self.port)
+    }
+
+    /// Whether the two services share a port of the same protocol.
+    pub fn overlaps(&self, other: &Service) -> bool {
+        self.protocol == other.protocol && self.port <= other.last() && other.port <= self.last()
+    }
 }
 
 /// A transport protocol.

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Config, ConfigIssue, Protocol, SpanIndex, Spawn, MAX_SLOTS};
+use super::{Config, ConfigIssue, Protocol, Service, SpanIndex, Spawn, MAX_SLOTS};
 use crate::diagnostic::Diagnostics;
 
 /// Largest untagged Ethernet frame without its FCS: a frame buffer must hold one.
@@ -108,7 +108,7 @@ fn rings(config: &Config, v: &mut Validator<'_>) {
 
 fn templates(config: &Config, v: &mut Validator<'_>) {
     let mut names = BTreeMap::new();
-    let mut services = BTreeMap::new();
+    let mut services: Vec<((usize, usize), Service)> = Vec::new();
     let mut total_slots: u64 = 0;
     let mut total_dynamic: u64 = 0;
     for (i, t) in config.templates.iter().enumerate() {
@@ -238,12 +238,32 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
         ] {
             buffers_size(config, v, &at(field), size);
         }
+        if t.click.is_some() && !t.per_flow {
+            v.impossible(
+                &at("click"),
+                format!("\"{}\"", t.click.as_deref().unwrap_or_default()),
+                "a Click template runs one chain per flow: it needs per_flow = true",
+            );
+        }
         for (j, s) in t.services.iter().enumerate() {
             let field = at(&format!("services[{j}].port"));
             if s.port == 0 {
                 v.impossible(&field, 0, "a service port is 1 to 65535");
             }
-            if let Some(other) = services.insert((s.protocol, s.port), (i, j)) {
+            if s.last() < s.port {
+                v.impossible(
+                    &at(&format!("services[{j}].last_port")),
+                    s.last(),
+                    format!("a port range ends at or after its first port ({})", s.port),
+                );
+            } else if s.last() != s.port && !t.per_flow {
+                v.impossible(
+                    &at(&format!("services[{j}].last_port")),
+                    s.last(),
+                    "only a per-flow template answers a port range (one FWP per flow); set per_flow = true",
+                );
+            }
+            if let Some((other, _)) = services.iter().find(|(_, o)| o.overlaps(s)) {
                 v.impossible(
                     &field,
                     s.port,
@@ -253,13 +273,12 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
                     ),
                 );
             }
+            services.push(((i, j), *s));
         }
     }
     let stats_port = config.mux.stats_port;
-    if let Some((i, j)) = services
-        .get(&(Protocol::Udp, stats_port))
-        .filter(|_| stats_port != 0)
-    {
+    let stats = Service { protocol: Protocol::Udp, port: stats_port, last_port: None };
+    if let Some(((i, j), _)) = services.iter().find(|(_, s)| s.overlaps(&stats)).filter(|_| stats_port != 0) {
         v.impossible(
             "mux.stats_port",
             stats_port,

@@ -1,0 +1,159 @@
+//! A middlebox FWP's output (a Click template's): the forwarding policy,
+//! the flows its frames open, and the link addresses the multiplexer
+//! writes for it.
+//!
+//! A tenant answers from its own port; a middlebox forwards traffic it did
+//! not originate, translated (Click's IPRewriter). Its frames pass
+//! [`validate_forward`]; a frame that opens a conversation gets the
+//! reversed 5-tuple routed to the FWP, so the far end's answers come back
+//! through the same chain, and the teardown that removes the FWP's entries
+//! removes those too. Each FWP may hold [`MAX_FLOWS_PER_MIDDLEBOX`]
+//! entries, so a misbehaving chain cannot fill the flow table.
+
+use edgeos_flow::{set_ethernet_addresses, validate_forward, FlowTable, Forward, NetIdentity, TenantId, TxReject};
+
+use crate::neighbours::Neighbours;
+
+/// Flow table entries one middlebox FWP may hold: the flow that spawned it
+/// and the ones its output opened (a NAT opens one per flow it translates;
+/// a per-flow FWP translates one).
+pub const MAX_FLOWS_PER_MIDDLEBOX: usize = 4;
+
+/// What happened to middlebox output, for the stats line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MiddleboxStats {
+    /// Frames forwarded to the driver.
+    pub forwarded: u64,
+    /// Flows middlebox output opened (reverse routes added).
+    pub flows_opened: u64,
+    /// Frames refused by the forwarding policy.
+    pub refused: u64,
+    /// Frames that would open a flow past the FWP's limit, or with the table full.
+    pub flow_limit: u64,
+    /// Frames to a host whose MAC address the multiplexer has not learnt.
+    pub no_neighbour: u64,
+}
+
+/// Why a middlebox's frame was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The forwarding policy refused it.
+    Policy(TxReject),
+    /// It would open a flow the FWP may not hold.
+    FlowLimit,
+    /// No MAC address is known for its destination.
+    NoNeighbour,
+}
+
+/// Checks middlebox `tenant`'s `frame`, routes the flow it opens to it,
+/// and writes the frame's link addresses (ours, and the destination's as
+/// learnt). `Ok`: the frame may go to the driver as it now is.
+pub fn forward<const N: usize, const NB: usize>(
+    frame: &mut [u8],
+    tenant: TenantId,
+    me: &NetIdentity,
+    table: &mut FlowTable<N>,
+    neighbours: &Neighbours<NB>,
+    stats: &mut MiddleboxStats,
+) -> Result<(), Refusal> {
+    let verdict = validate_forward(frame, tenant, me, table).map_err(Refusal::Policy);
+    let result = verdict.and_then(|decision| {
+        let tuple = decision.tuple();
+        // Checked before a flow is added, so a refused frame leaves no entry.
+        let next_hop = neighbours.get(tuple.dst.0).ok_or(Refusal::NoNeighbour)?;
+        if let Forward::Opens(tuple) = decision {
+            if table.flows_of(tenant).count() >= MAX_FLOWS_PER_MIDDLEBOX {
+                return Err(Refusal::FlowLimit);
+            }
+            table.insert_flow(tuple.reversed(), tenant).map_err(|_| Refusal::FlowLimit)?;
+            stats.flows_opened += 1;
+        }
+        set_ethernet_addresses(frame, me.mac, next_hop);
+        Ok(())
+    });
+    match result {
+        Ok(()) => stats.forwarded += 1,
+        Err(Refusal::Policy(_)) => stats.refused += 1,
+        Err(Refusal::FlowLimit) => stats.flow_limit += 1,
+        Err(Refusal::NoNeighbour) => stats.no_neighbour += 1,
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use edgeos_flow::testing::{self, Ends, PEER_IP, PEER_MAC};
+    use edgeos_flow::{FiveTuple, Protocol};
+    use smoltcp::wire::{EthernetAddress, EthernetFrame, Ipv4Address};
+
+    use super::*;
+
+    const ME: NetIdentity = testing::ME;
+    const MBOX: TenantId = TenantId(3);
+    const BACKEND: Ipv4Address = Ipv4Address::new(10, 0, 2, 100);
+    const BACKEND_MAC: EthernetAddress = EthernetAddress([0x52, 0x54, 0, 0, 2, 100]);
+
+    /// The client's flow to our port 20001, which spawned the middlebox.
+    fn table() -> FlowTable<16> {
+        let mut t = FlowTable::new();
+        let flow = FiveTuple { protocol: Protocol::Udp, src: (PEER_IP, 41000), dst: (ME.ip, 20001) };
+        t.insert_flow(flow, MBOX).unwrap();
+        t
+    }
+
+    /// A translated datagram from us to `dst`, Ethernet header as it arrived.
+    fn translated(dst: Ipv4Address, src_port: u16, dst_port: u16) -> testing::Frame {
+        let ends = Ends { src_mac: PEER_MAC, dst_mac: ME.mac, src_ip: ME.ip, dst_ip: dst };
+        testing::udp(&ends, src_port, dst_port, b"translated")
+    }
+
+    fn neighbours() -> Neighbours<8> {
+        let mut n = Neighbours::new();
+        n.learn(PEER_IP, PEER_MAC);
+        n.learn(BACKEND, BACKEND_MAC);
+        n
+    }
+
+    #[test]
+    fn onward_frames_open_the_reply_route_and_get_our_link_addresses() {
+        let (mut t, n, mut stats) = (table(), neighbours(), MiddleboxStats::default());
+        let mut onward = translated(BACKEND, 41000, 20001);
+        assert_eq!(forward(&mut onward, MBOX, &ME, &mut t, &n, &mut stats), Ok(()));
+        let eth = EthernetFrame::new_checked(&onward[..]).unwrap();
+        assert_eq!((eth.src_addr(), eth.dst_addr()), (ME.mac, BACKEND_MAC));
+        // The backend's answer now routes to the middlebox.
+        let answer = FiveTuple { protocol: Protocol::Udp, src: (BACKEND, 20001), dst: (ME.ip, 41000) };
+        assert_eq!(t.lookup(&answer), Some(MBOX));
+        // The translated answer goes back to the client inside its own flow.
+        let mut back = translated(PEER_IP, 20001, 41000);
+        assert_eq!(forward(&mut back, MBOX, &ME, &mut t, &n, &mut stats), Ok(()));
+        assert_eq!(EthernetFrame::new_checked(&back[..]).unwrap().dst_addr(), PEER_MAC);
+        assert_eq!((stats.forwarded, stats.flows_opened), (2, 1));
+        // Tearing the FWP down removes every route it held.
+        assert_eq!(t.remove_tenant(MBOX), 2);
+    }
+
+    #[test]
+    fn unknown_hosts_flow_limits_and_policy_refusals_leave_no_route() {
+        let (mut t, mut stats) = (table(), MiddleboxStats::default());
+        let mut only_client = Neighbours::<8>::new();
+        only_client.learn(PEER_IP, PEER_MAC);
+        let mut onward = translated(BACKEND, 41000, 20001);
+        assert_eq!(forward(&mut onward, MBOX, &ME, &mut t, &only_client, &mut stats), Err(Refusal::NoNeighbour));
+        assert_eq!(t.len(), 1);
+        let n = neighbours();
+        for port in 0..MAX_FLOWS_PER_MIDDLEBOX as u16 - 1 {
+            let mut frame = translated(BACKEND, 42000 + port, 20001);
+            assert_eq!(forward(&mut frame, MBOX, &ME, &mut t, &n, &mut stats), Ok(()));
+        }
+        let mut one_more = translated(BACKEND, 43000, 20001);
+        assert_eq!(forward(&mut one_more, MBOX, &ME, &mut t, &n, &mut stats), Err(Refusal::FlowLimit));
+        assert_eq!(t.flows_of(MBOX).count(), MAX_FLOWS_PER_MIDDLEBOX);
+        let mut to_us = translated(ME.ip, 41000, 20001);
+        assert_eq!(
+            forward(&mut to_us, MBOX, &ME, &mut t, &n, &mut stats),
+            Err(Refusal::Policy(TxReject::BadDestination))
+        );
+        assert_eq!((stats.no_neighbour, stats.flow_limit, stats.refused), (1, 1, 1));
+    }
+}

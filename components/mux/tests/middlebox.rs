@@ -1,0 +1,162 @@
+//! A Click template's FWP through the multiplexer: the node's own
+//! firewall-NAT configuration (`click/firewall-nat.click`) runs in a real
+//! `edgeos_click::Graph` behind a slot's rings. A flow to the middlebox's
+//! port range spawns it; its translated output leaves with our link
+//! addresses; the backend's answer, routed by the flow the output opened,
+//! comes back through the same FWP to the client; the teardown removes
+//! every route.
+
+mod common;
+
+use common::*;
+use edgeos_click::{Graph, Packet, Verdict};
+use edgeos_flow::testing::{self, Ends};
+use edgeos_flow::{FlowTable, Protocol, ServiceKey};
+use edgeos_fwp::{SlotPool, TeardownReason, TemplateConfig, TemplateId, TemplateReady};
+use edgeos_mux::{Fwps, TemplateRoute, MAX_TEMPLATES};
+use smoltcp::phy::{Device, RxToken, TxToken};
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, EthernetFrame, Ipv4Address, Ipv4Packet, UdpPacket};
+
+const NAT: TemplateId = TemplateId(0);
+const READY: TemplateReady =
+    TemplateReady { serve_entry: 0x20_1000, restore_entry: 0x20_2000, park_entry: 0x20_3000, stack_top: 0x40_0000, image: 0x7800_0000 };
+const BACKEND: Ipv4Address = Ipv4Address::new(10, 0, 2, 100);
+const BACKEND_MAC: EthernetAddress = EthernetAddress([0x52, 0x54, 0, 0, 2, 100]);
+const HEADROOM: usize = 64;
+
+/// The middlebox template on TCP and UDP ports 20000-20099, one FWP per flow.
+fn fwps() -> Fwps<2> {
+    let mut pool = SlotPool::<2, MAX_TEMPLATES>::new();
+    pool.configure(NAT, TemplateConfig::warm_pool(1, 2)).unwrap();
+    pool.bind(0, NAT, false).unwrap();
+    pool.bind(1, NAT, false).unwrap();
+    let services = [Protocol::Udp, Protocol::Tcp].map(|protocol| ServiceKey { protocol, port: 20000 });
+    let route = TemplateRoute::new(services, true).with_ports_to(20099).as_middlebox();
+    Fwps::new(pool, heapless::Vec::from_iter([Some(route)]))
+}
+
+/// An FWP of the Click template: every frame through the graph, what it
+/// transmits onto the tx ring.
+struct Middlebox<'a> {
+    dev: Dev<'a>,
+    graph: Box<Graph>,
+}
+
+impl<'a> Middlebox<'a> {
+    fn new(w: &'a Wires) -> Self {
+        let [rx_empty, rx_filled, tx_outgoing, tx_done] = &w.rings;
+        let dev = Dev::new(
+            edgeos_tenant_net::RxSide { filled: edgeos_ring::testing::Shared(rx_filled), empty: edgeos_ring::testing::Shared(rx_empty), mem: edgeos_ring::testing::Shared(&w.mem[0]) },
+            edgeos_tenant_net::TxSide { outgoing: edgeos_ring::testing::Shared(tx_outgoing), done: edgeos_ring::testing::Shared(tx_done), mem: edgeos_ring::testing::Shared(&w.mem[1]) },
+            BUF,
+        );
+        let mut graph = Box::new(Graph::new());
+        graph.configure(include_str!("../../../click/firewall-nat.click")).expect("the node's configuration");
+        Self { dev, graph }
+    }
+
+    /// Pushes every received frame; returns how many it transmitted.
+    fn serve(&mut self) -> usize {
+        let mut sent = 0;
+        while let Some((rx, tx)) = self.dev.receive(Instant::ZERO) {
+            let mut scratch = [0u8; HEADROOM + BUF];
+            let len = rx.consume(|frame| {
+                scratch[HEADROOM..][..frame.len()].copy_from_slice(frame);
+                frame.len()
+            });
+            let mut packet = Packet::new(&mut scratch, HEADROOM, len).unwrap();
+            if let Verdict::Transmit { .. } = self.graph.push(&mut packet) {
+                let data = packet.data();
+                tx.consume(data.len(), |buf| buf.copy_from_slice(data));
+                sent += 1;
+            }
+        }
+        sent
+    }
+}
+
+/// A UDP datagram to us from `src` (IP, MAC).
+fn udp_from(src: (Ipv4Address, EthernetAddress), src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+    let ends = Ends { src_mac: src.1, dst_mac: ME.mac, src_ip: src.0, dst_ip: ME.ip };
+    testing::udp(&ends, src_port, dst_port, payload).to_vec()
+}
+
+/// The link and network addresses, ports, TTL and payload of a departed datagram.
+fn seen(frame: &[u8]) -> (EthernetAddress, Ipv4Address, Ipv4Address, u16, u16, u8, Vec<u8>) {
+    let eth = EthernetFrame::new_checked(frame).unwrap();
+    assert_eq!(eth.src_addr(), ME.mac, "the mux writes our link address");
+    let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+    assert!(ip.verify_checksum());
+    let udp = UdpPacket::new_checked(ip.payload()).unwrap();
+    assert!(udp.verify_checksum(&ip.src_addr().into(), &ip.dst_addr().into()));
+    (eth.dst_addr(), ip.src_addr(), ip.dst_addr(), udp.src_port(), udp.dst_port(), ip.hop_limit(), udp.payload().to_vec())
+}
+
+#[test]
+fn a_flow_through_the_nodes_firewall_nat_goes_out_translated_and_its_answer_comes_back() {
+    let (driver, wa, wb) = (Wires::new(DMA_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF));
+    let mut nat = Middlebox::new(&wa);
+    let mut mux = mux(&driver, [&wa, &wb], FlowTable::new()).with_fwps(fwps());
+    mux.start();
+    mux.set_checkpoint(NAT, READY).unwrap();
+    let refill = mux.fwps_mut().take_plans();
+    mux.restored(refill[0].slot).unwrap();
+    // Before the backend has spoken, the mux cannot address a frame to it.
+    arrive(&driver, &udp_from((PEER_IP, PEER_MAC), 41000, 20001, b"early"));
+    mux.on_driver();
+    assert_eq!(mux.fwps_mut().take_plans().len(), 1, "the flow spawned the middlebox");
+    assert_eq!(nat.serve(), 1);
+    mux.on_tenant(0);
+    assert!(departed(&driver).is_empty());
+    assert!(mux.stats_line().as_str().contains(" mbox.no_neighbour=1 "), "{}", mux.stats_line().as_str());
+    // The backend asks for our address: answered, and its own is learnt.
+    let ask = edgeos_flow::testing::arp(
+        BACKEND_MAC,
+        &smoltcp::wire::ArpRepr::EthernetIpv4 {
+            operation: smoltcp::wire::ArpOperation::Request,
+            source_hardware_addr: BACKEND_MAC,
+            source_protocol_addr: BACKEND,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: ME.ip,
+        },
+    );
+    arrive(&driver, &ask);
+    mux.on_driver();
+    assert_eq!(departed(&driver).len(), 1, "the ARP answer");
+    // The client's next datagram goes to the backend, translated.
+    arrive(&driver, &udp_from((PEER_IP, PEER_MAC), 41000, 20001, b"hello backend"));
+    mux.on_driver();
+    assert!(mux.fwps_mut().take_plans().is_empty(), "the same flow, the same FWP");
+    assert_eq!(nat.serve(), 1);
+    mux.on_tenant(0);
+    let out = departed(&driver);
+    assert_eq!(out.len(), 1);
+    assert_eq!(seen(&out[0]), (BACKEND_MAC, ME.ip, BACKEND, 41000, 20001, 63, b"hello backend".to_vec()));
+    // The backend's answer routes to the FWP by the flow its output opened,
+    // and leaves for the client as if from our port 20001.
+    arrive(&driver, &udp_from((BACKEND, BACKEND_MAC), 20001, 41000, b"hello client"));
+    mux.on_driver();
+    assert!(mux.fwps_mut().take_plans().is_empty(), "an answer spawns nothing");
+    assert_eq!(nat.serve(), 1);
+    mux.on_tenant(0);
+    let back = departed(&driver);
+    assert_eq!(seen(&back[0]), (PEER_MAC, ME.ip, PEER_IP, 20001, 41000, 63, b"hello client".to_vec()));
+    // A port the filter does not admit spawns an FWP that forwards nothing;
+    // a port past the range spawns nothing.
+    arrive(&driver, &udp_from((PEER_IP, PEER_MAC), 41001, 20060, b"refused"));
+    arrive(&driver, &udp_from((PEER_IP, PEER_MAC), 41002, 20100, b"not ours"));
+    mux.on_driver();
+    assert_eq!(mux.fwps_mut().take_plans().iter().map(|p| p.slot).collect::<Vec<_>>(), [1]);
+    assert_eq!(mux.stats().no_flow, 1);
+    let line = mux.stats_line();
+    for pair in [" mbox.forwarded=2 ", " mbox.flows_opened=1 ", " flows=3 "] {
+        assert!(line.as_str().contains(pair), "{pair} in {}", line.as_str());
+    }
+    // Tearing the first FWP down removes its flow and the one it opened.
+    mux.teardown(0, TeardownReason::Closed).unwrap();
+    assert!(mux.stats_line().as_str().contains(" flows=1 "), "{}", mux.stats_line().as_str());
+    arrive(&driver, &udp_from((BACKEND, BACKEND_MAC), 20001, 41000, b"late"));
+    mux.on_driver();
+    assert_eq!(mux.stats().no_flow, 2, "an answer after the teardown is unrouted");
+}
