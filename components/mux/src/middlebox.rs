@@ -10,7 +10,7 @@
 //! removes those too. Each FWP may hold [`MAX_FLOWS_PER_MIDDLEBOX`]
 //! entries, so a misbehaving chain cannot fill the flow table.
 
-use edgeos_flow::{set_ethernet_addresses, validate_forward, FlowTable, Forward, NetIdentity, TenantId, TxReject};
+use edgeos_flow::{set_ethernet_addresses, validate_forward, FiveTuple, FlowTable, Forward, NetIdentity, TenantId, TxReject};
 
 use crate::neighbours::Neighbours;
 
@@ -48,17 +48,29 @@ pub enum Refusal {
 /// Checks middlebox `tenant`'s `frame`, routes the flow it opens to it,
 /// and writes the frame's link addresses (ours, and the destination's as
 /// learnt). `Ok`: the frame may go to the driver as it now is.
+///
+/// `answered_elsewhere(reply)` says whether a packet `reply` would reach
+/// someone else without a flow entry: another template's per-flow
+/// service (which is no table entry: it spawns) or the mux's own stats
+/// port. A frame whose reply that is may not open a flow, or the
+/// middlebox would take that conversation from its rightful owner.
 pub fn forward<const N: usize, const NB: usize>(
     frame: &mut [u8],
     tenant: TenantId,
     me: &NetIdentity,
     table: &mut FlowTable<N>,
     neighbours: &Neighbours<NB>,
+    answered_elsewhere: &dyn Fn(&FiveTuple) -> bool,
     stats: &mut MiddleboxStats,
 ) -> Result<(), Refusal> {
     let verdict = validate_forward(frame, tenant, me, table).map_err(Refusal::Policy);
     let result = verdict.and_then(|decision| {
         let tuple = decision.tuple();
+        if let Forward::Opens(_) = decision {
+            if answered_elsewhere(&tuple.reversed()) {
+                return Err(Refusal::Policy(TxReject::SpoofedSource));
+            }
+        }
         // Checked before a flow is added, so a refused frame leaves no entry.
         let next_hop = neighbours.get(tuple.dst.0).ok_or(Refusal::NoNeighbour)?;
         if let Forward::Opens(tuple) = decision {
@@ -83,7 +95,7 @@ pub fn forward<const N: usize, const NB: usize>(
 #[cfg(test)]
 mod tests {
     use edgeos_flow::testing::{self, Ends, PEER_IP, PEER_MAC};
-    use edgeos_flow::{FiveTuple, Protocol};
+    use edgeos_flow::Protocol;
     use smoltcp::wire::{EthernetAddress, EthernetFrame, Ipv4Address};
 
     use super::*;
@@ -107,6 +119,11 @@ mod tests {
         testing::udp(&ends, src_port, dst_port, b"translated")
     }
 
+    /// No other template's service or the stats port is in the way.
+    fn nobody(_: &FiveTuple) -> bool {
+        false
+    }
+
     fn neighbours() -> Neighbours<8> {
         let mut n = Neighbours::new();
         n.learn(PEER_IP, PEER_MAC);
@@ -118,7 +135,7 @@ mod tests {
     fn onward_frames_open_the_reply_route_and_get_our_link_addresses() {
         let (mut t, n, mut stats) = (table(), neighbours(), MiddleboxStats::default());
         let mut onward = translated(BACKEND, 41000, 20001);
-        assert_eq!(forward(&mut onward, MBOX, &ME, &mut t, &n, &mut stats), Ok(()));
+        assert_eq!(forward(&mut onward, MBOX, &ME, &mut t, &n, &nobody, &mut stats), Ok(()));
         let eth = EthernetFrame::new_checked(&onward[..]).unwrap();
         assert_eq!((eth.src_addr(), eth.dst_addr()), (ME.mac, BACKEND_MAC));
         // The backend's answer now routes to the middlebox.
@@ -126,7 +143,7 @@ mod tests {
         assert_eq!(t.lookup(&answer), Some(MBOX));
         // The translated answer goes back to the client inside its own flow.
         let mut back = translated(PEER_IP, 20001, 41000);
-        assert_eq!(forward(&mut back, MBOX, &ME, &mut t, &n, &mut stats), Ok(()));
+        assert_eq!(forward(&mut back, MBOX, &ME, &mut t, &n, &nobody, &mut stats), Ok(()));
         assert_eq!(EthernetFrame::new_checked(&back[..]).unwrap().dst_addr(), PEER_MAC);
         assert_eq!((stats.forwarded, stats.flows_opened), (2, 1));
         // Tearing the FWP down removes every route it held.
@@ -139,21 +156,37 @@ mod tests {
         let mut only_client = Neighbours::<8>::new();
         only_client.learn(PEER_IP, PEER_MAC);
         let mut onward = translated(BACKEND, 41000, 20001);
-        assert_eq!(forward(&mut onward, MBOX, &ME, &mut t, &only_client, &mut stats), Err(Refusal::NoNeighbour));
+        assert_eq!(forward(&mut onward, MBOX, &ME, &mut t, &only_client, &nobody, &mut stats), Err(Refusal::NoNeighbour));
         assert_eq!(t.len(), 1);
         let n = neighbours();
         for port in 0..MAX_FLOWS_PER_MIDDLEBOX as u16 - 1 {
             let mut frame = translated(BACKEND, 42000 + port, 20001);
-            assert_eq!(forward(&mut frame, MBOX, &ME, &mut t, &n, &mut stats), Ok(()));
+            assert_eq!(forward(&mut frame, MBOX, &ME, &mut t, &n, &nobody, &mut stats), Ok(()));
         }
         let mut one_more = translated(BACKEND, 43000, 20001);
-        assert_eq!(forward(&mut one_more, MBOX, &ME, &mut t, &n, &mut stats), Err(Refusal::FlowLimit));
+        assert_eq!(forward(&mut one_more, MBOX, &ME, &mut t, &n, &nobody, &mut stats), Err(Refusal::FlowLimit));
         assert_eq!(t.flows_of(MBOX).count(), MAX_FLOWS_PER_MIDDLEBOX);
         let mut to_us = translated(ME.ip, 41000, 20001);
         assert_eq!(
-            forward(&mut to_us, MBOX, &ME, &mut t, &n, &mut stats),
+            forward(&mut to_us, MBOX, &ME, &mut t, &n, &nobody, &mut stats),
             Err(Refusal::Policy(TxReject::BadDestination))
         );
         assert_eq!((stats.no_neighbour, stats.flow_limit, stats.refused), (1, 1, 1));
+    }
+
+    #[test]
+    fn a_reply_another_template_would_answer_opens_no_flow() {
+        let (mut t, n, mut stats) = (table(), neighbours(), MiddleboxStats::default());
+        // The backend's answer would go to port 8, another template's per-flow service.
+        let port_8 = |reply: &FiveTuple| reply.protocol == Protocol::Udp && reply.dst.1 == 8;
+        let mut frame = translated(BACKEND, 8, 20001);
+        assert_eq!(
+            forward(&mut frame, MBOX, &ME, &mut t, &n, &port_8, &mut stats),
+            Err(Refusal::Policy(TxReject::SpoofedSource))
+        );
+        assert_eq!((t.len(), stats.refused), (1, 1), "no entry was added");
+        // A reply inside its own flow is not opening one: the check does not apply.
+        let mut back = translated(PEER_IP, 20001, 41000);
+        assert_eq!(forward(&mut back, MBOX, &ME, &mut t, &n, &|_: &FiveTuple| true, &mut stats), Ok(()));
     }
 }

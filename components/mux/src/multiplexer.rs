@@ -587,7 +587,21 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             self.tenants[slot].1.answered(self.now);
             if self.fwps.is_middlebox(slot) {
                 let frame = &mut self.frame[..len];
-                let forwarded = middlebox::forward(frame, tenant, &self.me, &mut self.table, &self.neighbours, &mut self.middlebox);
+                let (fwps, stats_port) = (&self.fwps, self.stats_port);
+                let own = fwps.pool().template_of(slot).ok();
+                let answered_elsewhere = |reply: &FiveTuple| {
+                    (reply.protocol == Protocol::Udp && Some(reply.dst.1) == stats_port)
+                        || fwps.template_for(reply).is_some_and(|(t, _)| Some(t) != own)
+                };
+                let forwarded = middlebox::forward(
+                    frame,
+                    tenant,
+                    &self.me,
+                    &mut self.table,
+                    &self.neighbours,
+                    &answered_elsewhere,
+                    &mut self.middlebox,
+                );
                 self.tenants[slot].1.record_sent(forwarded.is_ok());
                 self.tenant_frames += 1;
                 if forwarded.is_ok() {
