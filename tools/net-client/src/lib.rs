@@ -16,7 +16,9 @@
 //!
 //! Rules every operation keeps:
 //! - it only talks to loopback: a target is a [`Loopback`], which cannot be
-//!   built for any other address;
+//!   built for any other address (the one exception, `middlebox`'s
+//!   backend, binds 10.0.2.100, which must be an address of this host, and
+//!   answers only peers on this host);
 //! - it is bounded in count and in time: every wait has a deadline, every
 //!   count a documented maximum, and each module says what bounds its run;
 //! - it trusts nothing that comes back: replies are compared byte by byte

@@ -227,8 +227,10 @@ enum Command {
         from: Option<Loopback>,
     },
     /// Check the node's Click firewall and NAT from the wire: play its
-    /// clients and the backend through QEMU's socket netdev, injecting
-    /// their frames and capturing every frame the node transmits.
+    /// clients through QEMU's socket netdev, injecting their frames and
+    /// capturing every frame the node transmits, and be its backend with
+    /// sockets at 10.0.2.100 (an address this host must have), which QEMU's
+    /// user network connects the node to.
     Middlebox {
         /// QEMU's socket netdev (its localaddr), e.g. 127.0.0.1:19000.
         #[arg(long, value_name = "ADDR")]

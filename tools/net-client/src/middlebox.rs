@@ -1,29 +1,39 @@
 //! `middlebox`: the Click firewall and NAT (`click/firewall-nat.click`)
 //! seen from the wire.
 //!
-//! The client plays every host around the node on QEMU's hub: clients
-//! 10.0.2.50 and up, the blocked client 10.0.2.66 and the backend
-//! 10.0.2.100, each with a made-up MAC (`packet`). It injects their
-//! frames through QEMU's socket netdev and captures every frame the node
-//! transmits (`tap`), and checks each against what the configuration
+//! The test plays the clients on QEMU's hub: 10.0.2.50 and up, and the
+//! blocked client 10.0.2.66, each with a made-up MAC (`packet`). It injects
+//! their frames through QEMU's socket netdev and captures every frame on
+//! the hub but its own (`tap`): the node's, and those of QEMU's user
+//! network. The backend, 10.0.2.100, is real: the user network carries the
+//! node's datagrams for it to sockets of this test bound at 10.0.2.100 on
+//! the host (`backend`), and puts their answers on the hub in its name.
+//! Each frame the node sends is checked against what the configuration
 //! must make of it (`expect`):
 //!
 //! ```text
-//!   client side (src -> dst)                          backend side (src -> dst)
-//!   10.0.2.50:41000 -> 10.0.2.15:20001   ==node==>   10.0.2.15:41000 -> 10.0.2.100:20001
-//!   10.0.2.15:20001 -> 10.0.2.50:41000   <==node==   10.0.2.100:20001 -> 10.0.2.15:41000
-//!   TTL one less each way; every frame the node sends goes from its MAC to the destination's
+//!   client (injected)                                     backend (a socket at 10.0.2.100)
+//!   10.0.2.50:41000 -> 10.0.2.15:20001  ==node==> 10.0.2.15:41000 -> 10.0.2.100:20001  ==user network==> socket
+//!   10.0.2.15:20001 -> 10.0.2.50:41000  <==node== 10.0.2.100:20001 -> 10.0.2.15:41000  <==user network== socket
+//!   TTL one less through the node; every frame it sends goes from its MAC to the destination's
+//!   (the backend's is the user network's, 52:55:0a:00:02:02)
 //! ```
 //!
 //! Every case starts with the backend's ARP request for the node's
-//! address: the multiplexer's reply proves the path through the NIC, and
-//! the request is how it learns the backend's MAC. Then:
-//! - `nat`: a UDP request and its reply, and a TCP SYN, SYN-ACK and RST,
+//! address, from the user network's MAC: the multiplexer's reply proves
+//! the path through the NIC, and the request is how it learns where the
+//! backend's frames go. Then:
+//! - `nat`: a UDP request reaches the backend's socket and its reply the
+//!   client, a TCP SYN the backend's listener and its SYN-ACK the client,
 //!   each translated exactly (`cases::nat`);
 //! - `deny`: datagrams the configuration refuses never leave the node,
-//!   while an allowed flow's datagrams do (`cases::deny`);
+//!   while an allowed flow's do (`deny`);
 //! - `churn`: many short TCP flows, each its own FWP, every one served
 //!   (`churn`).
+//!
+//! The user network answers the node's frames to the made-up clients too:
+//! a SYN-ACK draws a RST in the client's name, which ends the TCP flow and
+//! its FWP (noted in the report as frames in a played client's name).
 //!
 //! Bounded: every awaited frame has the `within` deadline (at most
 //! [`crate::MAX_TIMEOUT`]), the frame causing it is sent at most four
@@ -34,9 +44,13 @@ use std::time::Duration;
 
 use crate::{Error, Loopback};
 
+mod backend;
 mod cases;
 mod churn;
+mod deny;
 mod expect;
+#[cfg(test)]
+mod fake;
 mod packet;
 mod tap;
 
@@ -135,11 +149,26 @@ pub fn run(params: Middlebox) -> Result<MiddleboxReport, Error> {
     }
     let mut tap = tap::Tap::open(params.inject, params.capture)?;
     let mut checks = Vec::new();
-    if cases::node_answers_arp(&mut tap, params.within, &mut checks)? {
+    let within = params.within;
+    if cases::node_answers_arp(&mut tap, within, &mut checks)? {
+        // The backend's sockets once the node answers (the ARP check needs
+        // none) and before any flow: a host without 10.0.2.100 is a local
+        // error.
+        use backend::{service, TcpBackend, UdpBackend};
         match params.case {
-            Case::Nat => cases::nat(&mut tap, params.within, &mut checks)?,
-            Case::Deny => cases::deny(&mut tap, params.within, &mut checks)?,
-            Case::Churn { flows } => checks.push(churn::run(&mut tap, flows, params.within)?),
+            Case::Nat => {
+                let mut udp = UdpBackend::bind(service(cases::UDP_SERVICE))?;
+                let tcp = TcpBackend::listen(service(cases::TCP_SERVICE))?;
+                cases::nat(&mut tap, &mut udp, &tcp, within, &mut checks)?
+            }
+            Case::Deny => {
+                let mut udp = UdpBackend::bind(service(deny::SENTINEL_SERVICE))?;
+                deny::deny(&mut tap, &mut udp, within, &mut checks)?
+            }
+            Case::Churn { flows } => {
+                let tcp = TcpBackend::listen(service(churn::SERVICE))?;
+                checks.push(churn::run(&mut tap, &tcp, flows, within)?)
+            }
         }
     }
     Ok(MiddleboxReport {
@@ -159,9 +188,9 @@ impl fmt::Display for MiddleboxReport {
         if self.impostors.count > 0 {
             writeln!(
                 f,
-                "middlebox {case}: note: {} captured frames came from addresses this test plays without being its own \
-                 (QEMU's user network answers for 10.0.2.0/24 on the same hub), and the node takes them for those hosts; \
-                 the first: {}",
+                "middlebox {case}: note: {} captured frames came from client addresses this test plays without being its own \
+                 (QEMU's user network, on the same hub, answers the node's frames to them in their name), and the node \
+                 takes them for those clients; the first: {}",
                 self.impostors.count,
                 self.impostors.first.join("; ")
             )?;
@@ -205,7 +234,7 @@ mod tests {
         let text = report.to_string();
         assert!(
             text.contains(
-                "middlebox nat: note: 4 captured frames came from addresses this test plays"
+                "middlebox nat: note: 4 captured frames came from client addresses this test plays"
             ),
             "{text}"
         );

@@ -771,12 +771,13 @@ fn middlebox_against_a_silent_netdev_fails_at_the_arp_check() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stdout.starts_with(
-            "middlebox nat: FAIL ARP: the node answers the backend's who-has 10.0.2.15: nothing like it in the capture within 400 ms (4 sent)\n"
+            "middlebox nat: FAIL ARP: the node answers the backend's who-has 10.0.2.15 (from 52:55:0a:00:02:02): nothing like it in the capture within 400 ms (4 sent)\n"
         ),
         "{r:?}"
     );
     assert!(r.stdout.ends_with("middlebox nat: FAILED after 0 passing checks (a case stops at its first failure)\n"), "{r:?}");
-    // The backend's ARP request, from the capture address, four times.
+    // The backend's ARP request, from the capture address, four times;
+    // from the user network's MAC, the backend's link.
     let mut buf = [0u8; 2048];
     for _ in 0..4 {
         let (n, from) = netdev.recv_from(&mut buf).unwrap();
@@ -784,6 +785,7 @@ fn middlebox_against_a_silent_netdev_fails_at_the_arp_check() {
         let eth = EthernetFrame::new_checked(&buf[..n]).unwrap();
         assert_eq!(eth.ethertype(), smoltcp::wire::EthernetProtocol::Arp);
         assert!(eth.dst_addr().is_broadcast());
+        assert_eq!(eth.src_addr(), smoltcp::wire::EthernetAddress([0x52, 0x55, 0x0a, 0x00, 0x02, 0x02]));
     }
 }
 

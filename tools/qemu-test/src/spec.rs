@@ -1,6 +1,7 @@
 //! The test spec: a TOML file saying what the console must print, in order,
 //! and how long each line may take.
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -58,6 +59,8 @@ struct RawSpec {
     name: Option<String>,
     variant: Option<String>,
     clock: Option<String>,
+    #[serde(default)]
+    host_addresses: Vec<String>,
     timeout_secs: f64,
     #[serde(default)]
     fail_on: Vec<String>,
@@ -109,6 +112,14 @@ pub struct Spec {
     /// (`make run`'s: guest time follows the host's). `ci/system-test.sh`
     /// passes it to `make qemu-command CLOCK=...`.
     pub clock: Clock,
+    /// IPv4 addresses the host must have, besides loopback's, for the
+    /// spec's clients to play hosts that QEMU's user network reaches (it
+    /// sends a frame for any 10.0.2.0/24 address but the gateway's to that
+    /// address on the host). `ci/system-test.sh` runs such a spec in a
+    /// network namespace of its own, with these addresses on its `lo`
+    /// (written on one line, `host_addresses = ["10.0.2.100"]`, for the
+    /// script to read). The runner only checks their form.
+    pub host_addresses: Vec<Ipv4Addr>,
     /// Deadline for the whole run, counted from when the command starts.
     pub timeout: Duration,
     /// Substrings that fail the run as soon as any console line contains one.
@@ -190,6 +201,18 @@ impl Spec {
             Some("real") => Clock::Real,
             Some(other) => return Err(invalid(format!("clock {other:?} must be \"icount\" or \"real\""))),
         };
+        let host_addresses = raw
+            .host_addresses
+            .iter()
+            .map(|text| match text.parse::<Ipv4Addr>() {
+                Ok(ip) if !(ip.is_loopback() || ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast()) => {
+                    Ok(ip)
+                }
+                _ => Err(invalid(format!(
+                    "host_addresses: {text:?} must be a unicast IPv4 address outside 127.0.0.0/8"
+                ))),
+            })
+            .collect::<Result<Vec<_>, SpecError>>()?;
         if raw.expect.is_empty() {
             return Err(invalid(
                 "no [[expect]] entries: a spec that expects nothing would always pass".into(),
@@ -240,6 +263,7 @@ impl Spec {
             name,
             variant: raw.variant,
             clock,
+            host_addresses,
             timeout,
             fail_on: raw.fail_on,
             expect,
@@ -392,6 +416,23 @@ mod tests {
         assert_eq!(spec("clock = \"real\"").unwrap().clock, Clock::Real);
         let err = spec("clock = \"wall\"").unwrap_err().to_string();
         assert!(err.contains("must be \"icount\" or \"real\""), "{err}");
+    }
+
+    #[test]
+    fn host_addresses_are_unicast_ipv4_outside_loopback() {
+        let spec = |line: &str| {
+            let text = format!("{line}\ntimeout_secs = 1\n[[expect]]\ndescription = \"d\"\npattern = \"x\"\n");
+            Spec::parse(&text, Path::new("h.toml"))
+        };
+        assert!(spec("").unwrap().host_addresses.is_empty());
+        assert_eq!(
+            spec("host_addresses = [\"10.0.2.100\"]").unwrap().host_addresses,
+            [Ipv4Addr::new(10, 0, 2, 100)]
+        );
+        for bad in ["127.0.0.2", "0.0.0.0", "255.255.255.255", "224.0.0.1", "10.0.2", "::1"] {
+            let err = spec(&format!("host_addresses = [{bad:?}]")).unwrap_err().to_string();
+            assert!(err.contains("must be a unicast IPv4 address"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

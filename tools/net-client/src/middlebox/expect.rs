@@ -11,16 +11,18 @@
 //!
 //! A captured frame is first recognised as a copy of what is awaited or
 //! not, by what no translation changes: the UDP payload, or the TCP
-//! sequence number (each segment the test sends has its own). Anything
-//! else (other traffic on QEMU's hub, a late retransmission of an earlier
-//! step) is [`Verdict::Unrelated`] and ignored; a copy is then checked
-//! field by field, and any difference is a wrong translation.
+//! sequence number (each segment the test sends has its own, and the
+//! backend's are read off the hub, [`ViaUserNetwork`]). Anything else
+//! (other traffic on QEMU's hub, a late retransmission of an earlier step,
+//! the user network's own frames) is [`Verdict::Unrelated`] and ignored; a
+//! copy is then checked field by field, and any difference is a wrong
+//! translation.
 
 use std::net::SocketAddrV4;
 
-use smoltcp::wire::{ArpOperation, ArpRepr};
+use smoltcp::wire::{ArpOperation, ArpRepr, TcpControl};
 
-use super::packet::{self, Datagram, Frame, Host, Mac, Transport, BACKEND, NODE};
+use super::packet::{self, Datagram, Frame, Host, Mac, Transport, BACKEND, NODE, USER_NETWORK_MAC};
 
 /// What a captured frame is, for one awaited frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +37,9 @@ pub enum Verdict {
 
 /// Something the test waits to see in the capture.
 pub trait Awaited {
-    /// Judges one captured frame.
-    fn judge(&self, bytes: &[u8]) -> Verdict;
+    /// Judges one captured frame (and may remember it: see
+    /// [`ViaUserNetwork`]).
+    fn judge(&mut self, bytes: &[u8]) -> Verdict;
 }
 
 /// A datagram the node must transmit, as it must arrive.
@@ -90,13 +93,17 @@ impl Expected {
     }
 }
 
-impl Awaited for Expected {
-    fn judge(&self, bytes: &[u8]) -> Verdict {
+impl Expected {
+    /// Judges one captured frame. The user network's own frames (the
+    /// backend's, and its answers in the clients' names) share the hub
+    /// with the node's and may carry the same payload or sequence number:
+    /// what the node sends comes from any other MAC.
+    pub fn judge(&self, bytes: &[u8]) -> Verdict {
         let Some(captured) = packet::parse(bytes) else {
             return Verdict::Unrelated;
         };
         let (want, seen) = (&self.0, &captured.frame);
-        if !self.is_copy(&seen.datagram) {
+        if seen.eth_src == USER_NETWORK_MAC || !self.is_copy(&seen.datagram) {
             return Verdict::Unrelated;
         }
         let mut wrong = Vec::new();
@@ -143,6 +150,108 @@ impl Awaited for Expected {
     }
 }
 
+impl Awaited for Expected {
+    fn judge(&mut self, bytes: &[u8]) -> Verdict {
+        Expected::judge(self, bytes)
+    }
+}
+
+/// The backend's datagram as the user network puts it on the hub for the
+/// node: from the user network's MAC to the node's, from 10.0.2.100 and
+/// `from_port` to the node's address and `to_port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FromBackend {
+    /// The backend's port (the service's).
+    pub from_port: u16,
+    /// The node's port (the client's, kept by the NAT).
+    pub to_port: u16,
+    /// Which of the backend's datagrams.
+    pub which: Which,
+}
+
+/// One of the backend's datagrams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Which {
+    /// The UDP datagram with this payload.
+    Udp(Vec<u8>),
+    /// The TCP SYN-ACK acknowledging this number (the client's ISN + 1).
+    SynAck(u32),
+}
+
+impl FromBackend {
+    /// The datagram, if `bytes` is it.
+    pub fn find(&self, bytes: &[u8]) -> Option<Datagram> {
+        let frame = packet::parse(bytes)?.frame;
+        let d = &frame.datagram;
+        let addressed = frame.eth_src == USER_NETWORK_MAC
+            && frame.eth_dst == NODE.mac
+            && d.src == SocketAddrV4::new(BACKEND.ip, self.from_port)
+            && d.dst == SocketAddrV4::new(NODE.ip, self.to_port);
+        let it = match (&self.which, d.transport) {
+            (Which::Udp(payload), Transport::Udp) => *payload == d.payload,
+            (Which::SynAck(ack), Transport::Tcp(tcp)) => {
+                tcp.control == TcpControl::Syn && tcp.ack == Some(*ack)
+            }
+            _ => false,
+        };
+        (addressed && it).then_some(frame.datagram)
+    }
+}
+
+/// The node's translation of a datagram of the backend's, to `client`:
+/// the backend's datagram is first found on the hub as the user network
+/// sent it (its TTL and, for TCP, its sequence number are the user
+/// network's), then its translation is awaited as [`towards_client`]
+/// makes it.
+#[derive(Debug, Clone)]
+pub struct ViaUserNetwork {
+    /// The backend's datagram.
+    pub from_backend: FromBackend,
+    /// The client it must reach.
+    pub client: Host,
+    /// Whether the Ethernet destination is checked. It is the MAC the node
+    /// learnt last for the client, and the user network's RST in a
+    /// client's name (for an earlier flow of it) teaches the node its own:
+    /// the churn, whose flows share clients, leaves it out.
+    pub eth_dst_checked: bool,
+    /// The translation, once the backend's datagram has been seen.
+    pub expected: Option<Expected>,
+}
+
+impl ViaUserNetwork {
+    /// Awaits the translation of `from_backend` to `client`.
+    pub fn new(from_backend: FromBackend, client: Host) -> ViaUserNetwork {
+        ViaUserNetwork {
+            from_backend,
+            client,
+            eth_dst_checked: true,
+            expected: None,
+        }
+    }
+}
+
+impl Awaited for ViaUserNetwork {
+    fn judge(&mut self, bytes: &[u8]) -> Verdict {
+        let Some(expected) = &self.expected else {
+            // The user network's frame reaches the capture before the node
+            // can have translated it; a later copy (the backend sent again)
+            // is ignored by `Expected::judge` like every frame of its.
+            if let Some(datagram) = self.from_backend.find(bytes) {
+                self.expected = Some(towards_client(&datagram, self.client));
+            }
+            return Verdict::Unrelated;
+        };
+        if self.eth_dst_checked {
+            return expected.judge(bytes);
+        }
+        let mut any_dst = expected.clone();
+        if let Some(captured) = packet::parse(bytes) {
+            any_dst.0.eth_dst = captured.frame.eth_dst;
+        }
+        any_dst.judge(bytes)
+    }
+}
+
 /// The node's ARP reply to `asker`'s request for the node's address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArpAnswer {
@@ -151,7 +260,7 @@ pub struct ArpAnswer {
 }
 
 impl Awaited for ArpAnswer {
-    fn judge(&self, bytes: &[u8]) -> Verdict {
+    fn judge(&mut self, bytes: &[u8]) -> Verdict {
         let Some(captured) = packet::parse_arp(bytes) else {
             return Verdict::Unrelated;
         };
@@ -279,7 +388,7 @@ mod tests {
                 |f| f.datagram.dst.set_ip(NODE.ip),
             ),
             (
-                "ethernet destination 52:54:00:00:02:32, expected 52:54:00:00:02:64",
+                "ethernet destination 52:54:00:00:02:32, expected 52:55:0a:00:02:02",
                 |f| f.eth_dst = CLIENT.mac,
             ),
         ];
@@ -383,7 +492,7 @@ mod tests {
 
     #[test]
     fn the_nodes_arp_reply_matches_and_a_wrong_one_is_named() {
-        let answer = ArpAnswer { asker: BACKEND };
+        let mut answer = ArpAnswer { asker: BACKEND };
         assert_eq!(answer.judge(&arp_reply(NODE, BACKEND)), Verdict::Matches);
         let impostor = Host {
             mac: CLIENT.mac,
@@ -407,6 +516,98 @@ mod tests {
             Verdict::Unrelated
         );
         assert_eq!(answer.judge(&translated().emit()), Verdict::Unrelated);
+    }
+
+    #[test]
+    fn the_user_networks_own_frames_are_never_the_nodes() {
+        let mut from_user_network = translated();
+        from_user_network.eth_src = USER_NETWORK_MAC;
+        assert_eq!(
+            towards_backend(&request()).judge(&from_user_network.emit()),
+            Verdict::Unrelated
+        );
+    }
+
+    /// The backend's reply to `request()` as the user network sends it,
+    /// with its own TTL.
+    fn backend_reply(ttl: u8) -> Frame {
+        let mut datagram = Datagram::udp(
+            SocketAddrV4::new(BACKEND.ip, 20_001),
+            SocketAddrV4::new(NODE.ip, 41_000),
+            b"reply",
+        );
+        datagram.ttl = ttl;
+        Frame {
+            eth_src: USER_NETWORK_MAC,
+            eth_dst: NODE.mac,
+            datagram,
+        }
+    }
+
+    fn reply_via_user_network() -> ViaUserNetwork {
+        ViaUserNetwork::new(
+            FromBackend {
+                from_port: 20_001,
+                to_port: 41_000,
+                which: Which::Udp(b"reply".to_vec()),
+            },
+            CLIENT,
+        )
+    }
+
+    #[test]
+    fn a_reply_is_awaited_as_the_user_network_sent_it_less_one_ttl() {
+        let mut awaited = reply_via_user_network();
+        let Expected(translation) = towards_client(&backend_reply(40).datagram, CLIENT);
+        // Before the backend's reply was seen, its translation is not
+        // recognised; the reply itself never matches.
+        assert_eq!(awaited.judge(&translation.emit()), Verdict::Unrelated);
+        assert_eq!(awaited.judge(&backend_reply(40).emit()), Verdict::Unrelated);
+        assert_eq!(translation.datagram.ttl, 39);
+        assert_eq!(awaited.judge(&backend_reply(40).emit()), Verdict::Unrelated);
+        assert_eq!(awaited.judge(&translation.emit()), Verdict::Matches);
+        let mut wrong_mac = translation.clone();
+        wrong_mac.eth_dst = USER_NETWORK_MAC;
+        assert_eq!(
+            wrong(awaited.judge(&wrong_mac.emit())),
+            ["ethernet destination 52:55:0a:00:02:02, expected 52:54:00:00:02:32"]
+        );
+        awaited.eth_dst_checked = false;
+        assert_eq!(awaited.judge(&wrong_mac.emit()), Verdict::Matches);
+    }
+
+    #[test]
+    fn the_backends_datagram_is_found_by_its_ends_and_payload_or_ack() {
+        let find = reply_via_user_network().from_backend;
+        assert!(find.find(&backend_reply(64).emit()).is_some());
+        let mut other = backend_reply(64);
+        other.datagram.dst.set_port(41_001);
+        assert_eq!(find.find(&other.emit()), None);
+        let mut from_a_client = backend_reply(64);
+        from_a_client.eth_src = CLIENT.mac;
+        assert_eq!(find.find(&from_a_client.emit()), None);
+        let syn_ack = |ack| Frame {
+            datagram: Datagram::tcp(
+                SocketAddrV4::new(BACKEND.ip, 20_002),
+                SocketAddrV4::new(NODE.ip, 42_000),
+                Tcp {
+                    control: TcpControl::Syn,
+                    seq: 64_001,
+                    ack: Some(ack),
+                },
+            ),
+            ..backend_reply(64)
+        };
+        let find = FromBackend {
+            from_port: 20_002,
+            to_port: 42_000,
+            which: Which::SynAck(0x1111_0001),
+        };
+        let seen = find
+            .find(&syn_ack(0x1111_0001).emit())
+            .expect("the SYN-ACK");
+        assert_eq!(seen.ttl, 64);
+        assert_eq!(find.find(&syn_ack(0x1111_0002).emit()), None);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The hosts of the middlebox test and the frames they exchange, built and
 //! parsed with `smoltcp::wire` only.
 //!
-//! Every host but the node is made up: it exists only as the addresses on
-//! the frames this client injects. A made-up host `10.0.2.X` has the MAC
+//! The clients are made up: each exists only as the addresses on the
+//! frames this client injects. A made-up host `10.0.2.X` has the MAC
 //! `52:54:00:00:02:X`, so a frame's two addresses name the same host at a
-//! glance in a capture.
+//! glance in a capture. The backend is real: sockets of this test at
+//! 10.0.2.100, which QEMU's user network reaches on the host, so its frames
+//! come from the user network's MAC (`backend`).
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -17,7 +19,7 @@ use smoltcp::wire::{
     TcpSeqNumber, UdpPacket, UdpRepr, ETHERNET_HEADER_LEN,
 };
 
-use crate::frames::{GUEST_IP, GUEST_MAC};
+use crate::frames::{GUEST_IP, GUEST_MAC, HOST_MAC};
 
 /// A host on the node's link: its IPv4 address and MAC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,9 +35,17 @@ pub const NODE: Host = Host {
     ip: GUEST_IP,
     mac: GUEST_MAC,
 };
+/// The MAC of QEMU's user network: every frame it puts on the hub comes
+/// from it, whichever address it speaks for.
+pub const USER_NETWORK_MAC: EthernetAddress = HOST_MAC;
 /// The backend every allowed flow is translated to
-/// (`click/firewall-nat.click`).
-pub const BACKEND: Host = made_up(100);
+/// (`click/firewall-nat.click`). It is reached through QEMU's user
+/// network, so that is its link-layer address: the frames the node sends
+/// it go to that MAC, and its answers come from it.
+pub const BACKEND: Host = Host {
+    ip: Ipv4Addr::new(10, 0, 2, 100),
+    mac: USER_NETWORK_MAC,
+};
 /// The client the Click configuration refuses whatever it sends.
 pub const BLOCKED_CLIENT: Host = made_up(66);
 
@@ -48,25 +58,24 @@ pub const fn client(n: u32) -> Host {
     made_up(*CLIENT_OCTETS.start() + (n % count) as u8)
 }
 
-/// Whether `ip` is a host this test plays. The hub never hands the test's
-/// own frames back to it, so a captured frame from such an address was
-/// sent by someone else in that host's name (QEMU's user network answers
-/// for every address of 10.0.2.0/24 it is sent to).
+/// Whether `ip` is a client this test plays. The hub never hands the
+/// test's own frames back to it, so a captured frame from such an address
+/// was sent by someone else in that client's name (QEMU's user network
+/// answers the node's segments to it: a SYN-ACK it has no connection for
+/// draws a RST).
 pub fn is_played(ip: Ipv4Addr) -> bool {
     let [a, b, c, last] = ip.octets();
     [a, b, c] == [10, 0, 2]
-        && (last == BACKEND.ip.octets()[3]
-            || last == BLOCKED_CLIENT.ip.octets()[3]
-            || CLIENT_OCTETS.contains(&last))
+        && (last == BLOCKED_CLIENT.ip.octets()[3] || CLIENT_OCTETS.contains(&last))
 }
 
 /// The made-up host `10.0.2.last`, MAC `52:54:00:00:02:last`. The user
-/// network's own addresses (the gateway .2, DNS .3) and the node's (.15)
-/// are not made up.
+/// network's own addresses (the gateway .2, DNS .3), the node's (.15) and
+/// the backend's (.100) are not made up.
 pub const fn made_up(last: u8) -> Host {
     assert!(
-        last != 2 && last != 3 && last != 15,
-        "an address of the user network or of the node"
+        last != 2 && last != 3 && last != 15 && last != 100,
+        "an address of the user network, the node or the backend"
     );
     Host {
         ip: Ipv4Addr::new(10, 0, 2, last),
@@ -74,7 +83,8 @@ pub const fn made_up(last: u8) -> Host {
     }
 }
 
-/// The TTL every injected datagram carries.
+/// The TTL every injected datagram carries (and every datagram the user
+/// network sends: `IPDEFTTL`).
 pub const SENT_TTL: u8 = 64;
 /// The TCP window every injected segment advertises.
 const WINDOW: u16 = 64_240;
@@ -597,7 +607,8 @@ mod tests {
     #[test]
     fn made_up_hosts_name_their_address_in_their_mac() {
         assert_eq!(BACKEND.ip, Ipv4Addr::new(10, 0, 2, 100));
-        assert_eq!(Mac(BACKEND.mac).to_string(), "52:54:00:00:02:64");
+        assert_eq!(Mac(BACKEND.mac).to_string(), "52:55:0a:00:02:02");
+        assert_eq!(Mac(made_up(50).mac).to_string(), "52:54:00:00:02:32");
         assert_eq!(Mac(NODE.mac).to_string(), "52:54:00:12:34:56");
         assert_ne!(made_up(50).mac, made_up(51).mac);
         assert_eq!(
@@ -639,12 +650,13 @@ mod tests {
     }
 
     #[test]
-    fn played_hosts_are_the_clients_the_blocked_one_and_the_backend() {
-        for last in [50, 57, 66, 100] {
+    fn played_hosts_are_the_clients_and_the_blocked_one() {
+        for last in [50, 57, 66] {
             assert!(is_played(Ipv4Addr::new(10, 0, 2, last)), "{last}");
         }
         for ip in [
             NODE.ip,
+            BACKEND.ip,
             crate::frames::HOST_IP,
             Ipv4Addr::new(10, 0, 2, 3),
             Ipv4Addr::new(10, 0, 2, 58),

@@ -1,6 +1,7 @@
 //! The client's end of QEMU's socket netdev, and the one exchange every
-//! check is made of: send a frame, resending it while unanswered, until
-//! the frame it should cause shows up in the capture.
+//! check is made of: cause a frame (inject one, or have the backend send),
+//! causing it again while unanswered, until the frame it should make the
+//! node send shows up in the capture.
 //!
 //! QEMU (`-netdev socket,udp=CAPTURE,localaddr=INJECT` on the guest NIC's
 //! hub) reads every datagram sent to INJECT as one frame onto the hub, and
@@ -27,12 +28,12 @@ pub struct Tap {
     impostors: Impostors,
 }
 
-/// Captured frames sent in the name of a host the test plays, by someone
-/// else on the hub. QEMU's user network is one: it takes every TCP SYN
-/// the node sends to 10.0.2.100 for a connection to open on the host's
-/// loopback, and answers the refusal with a RST from 10.0.2.100. The node
-/// cannot tell such a frame from the played host's, so it explains a
-/// failure that follows it.
+/// Captured frames sent in the name of a client the test plays, by
+/// someone else on the hub. QEMU's user network is one: it answers a
+/// translated SYN-ACK the node sends a client with a RST in that client's
+/// name (it has no connection for it), which ends the flow. The node
+/// cannot tell such a frame from the client's, so it explains a failure
+/// that follows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Impostors {
     /// How many were captured.
@@ -131,11 +132,6 @@ impl Resends {
         }
     }
 
-    /// How long the frame's effect is awaited.
-    pub fn within(&self) -> Duration {
-        self.within
-    }
-
     /// When waiting for this frame's effect ends.
     pub fn deadline(&self) -> Instant {
         self.first + self.within
@@ -152,11 +148,15 @@ impl Resends {
         self.next_send().unwrap_or(self.deadline())
     }
 
-    /// Sends the frame again if it is due; whether it was.
-    pub fn resend_if_due(&mut self, tap: &Tap, frame: &[u8], now: Instant) -> Result<bool, Error> {
+    /// Sends the frame again, by `send`, if it is due; whether it was.
+    pub fn resend_if_due(
+        &mut self,
+        now: Instant,
+        send: impl FnOnce() -> Result<(), Error>,
+    ) -> Result<bool, Error> {
         match self.next_send() {
             Some(due) if now >= due => {
-                tap.send(frame)?;
+                send()?;
                 self.sends += 1;
                 Ok(true)
             }
@@ -197,26 +197,66 @@ pub struct Exchanged {
     pub after: Duration,
 }
 
-/// Sends `frame` and waits `within` for `awaited` in the capture, resending
-/// on the [`Resends`] schedule; every captured frame is shown to `watch`
-/// first (a check that something else never passes). Unrelated frames are
-/// ignored; the first copy of the awaited frame ends the exchange.
+/// What makes the node send the awaited frame: called once at the start
+/// and again on the [`Resends`] schedule.
+pub type Cause<'a> = &'a mut dyn FnMut(&Tap) -> Result<(), Error>;
+
+/// A [`Cause`] that injects `frame`.
+pub fn inject(frame: &[u8]) -> impl FnMut(&Tap) -> Result<(), Error> + '_ {
+    move |tap: &Tap| tap.send(frame)
+}
+
+/// Causes the awaited frame and waits `within` for it in the capture,
+/// causing it again on the [`Resends`] schedule; every captured frame is
+/// shown to `watch` first (a check that something else never passes).
+/// Unrelated frames are ignored; the first copy of the awaited frame ends
+/// the exchange.
 pub fn exchange(
     tap: &mut Tap,
-    frame: &[u8],
-    awaited: &impl Awaited,
+    cause: Cause<'_>,
+    awaited: &mut impl Awaited,
     within: Duration,
     watch: &mut dyn FnMut(&[u8]),
 ) -> Result<Exchanged, Error> {
-    tap.send(frame)?;
+    cause(tap)?;
+    let resends = Resends::after_first_send(Instant::now(), within);
+    wait(tap, Some(cause), resends, awaited, watch)
+}
+
+/// Waits `within` for `awaited` in the capture without causing anything:
+/// for a frame that follows from one already seen (the backend's answer
+/// to a request that has reached it).
+pub fn watch_for(
+    tap: &mut Tap,
+    awaited: &mut impl Awaited,
+    within: Duration,
+    watch: &mut dyn FnMut(&[u8]),
+) -> Result<Exchanged, Error> {
     let mut resends = Resends::after_first_send(Instant::now(), within);
+    resends.sends = 0;
+    wait(tap, None, resends, awaited, watch)
+}
+
+fn wait(
+    tap: &mut Tap,
+    mut cause: Option<Cause<'_>>,
+    mut resends: Resends,
+    awaited: &mut impl Awaited,
+    watch: &mut dyn FnMut(&[u8]),
+) -> Result<Exchanged, Error> {
     loop {
         let now = Instant::now();
         let outcome = if now >= resends.deadline() {
             Some(Outcome::Missing)
         } else {
-            resends.resend_if_due(tap, frame, now)?;
-            match tap.next_before(resends.wake())? {
+            let wake = match cause.as_mut() {
+                Some(cause) => {
+                    resends.resend_if_due(now, || cause(tap))?;
+                    resends.wake()
+                }
+                None => resends.deadline(),
+            };
+            match tap.next_before(wake)? {
                 Some(bytes) => {
                     watch(&bytes);
                     match awaited.judge(&bytes) {
@@ -250,9 +290,10 @@ pub(super) mod tests {
     /// A stand-in for QEMU's socket netdev, on a free loopback port: it
     /// reads what the tap injects and answers with what `answer` makes of
     /// each injected frame (nothing, or frames for the capture).
-    pub fn fake_qemu(
-        mut answer: impl FnMut(&[u8]) -> Vec<Vec<u8>> + Send + 'static,
-    ) -> (Tap, thread::JoinHandle<()>) {
+    /// A socket playing QEMU's socket netdev on a free loopback port
+    /// (reads what the tap injects, with `timeout`; sends to its capture
+    /// address), and the tap opened against it.
+    pub fn netdev_and_tap(timeout: Duration) -> (UdpSocket, Tap) {
         let qemu = UdpSocket::bind("127.0.0.1:0").unwrap();
         let tap_end = UdpSocket::bind("127.0.0.1:0").unwrap();
         let inject: Loopback = qemu.local_addr().unwrap().to_string().parse().unwrap();
@@ -260,7 +301,14 @@ pub(super) mod tests {
         drop(tap_end);
         let tap = Tap::open(inject, capture).unwrap();
         qemu.connect(capture.addr()).unwrap();
-        qemu.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        qemu.set_read_timeout(Some(timeout)).unwrap();
+        (qemu, tap)
+    }
+
+    pub fn fake_qemu(
+        mut answer: impl FnMut(&[u8]) -> Vec<Vec<u8>> + Send + 'static,
+    ) -> (Tap, thread::JoinHandle<()>) {
+        let (qemu, tap) = netdev_and_tap(Duration::from_secs(5));
         let fake = thread::spawn(move || {
             let mut buf = [0u8; 2048];
             // Ends when the tap has been quiet for a while (its test ended).
@@ -283,25 +331,26 @@ pub(super) mod tests {
             Some(start + Duration::from_millis(100))
         );
         let (tap, _fake) = fake_qemu(|_| Vec::new());
+        let send = || tap.send(b"x");
         assert!(!resends
-            .resend_if_due(&tap, b"x", start + Duration::from_millis(99))
+            .resend_if_due(start + Duration::from_millis(99), send)
             .unwrap());
         assert!(resends
-            .resend_if_due(&tap, b"x", start + Duration::from_millis(100))
+            .resend_if_due(start + Duration::from_millis(100), send)
             .unwrap());
         assert_eq!(
             resends.next_send(),
             Some(start + Duration::from_millis(300))
         );
         assert!(resends
-            .resend_if_due(&tap, b"x", start + Duration::from_millis(300))
+            .resend_if_due(start + Duration::from_millis(300), send)
             .unwrap());
         assert_eq!(
             resends.next_send(),
             Some(start + Duration::from_millis(700))
         );
         assert!(resends
-            .resend_if_due(&tap, b"x", start + Duration::from_millis(799))
+            .resend_if_due(start + Duration::from_millis(799), send)
             .unwrap());
         assert_eq!(resends.sends(), Resends::MAX_SENDS);
         assert_eq!(resends.next_send(), None);
@@ -324,8 +373,8 @@ pub(super) mod tests {
         let request = arp_request(BACKEND, NODE.ip);
         let done = exchange(
             &mut tap,
-            &request,
-            &ArpAnswer { asker: BACKEND },
+            &mut inject(&request),
+            &mut ArpAnswer { asker: BACKEND },
             Duration::from_millis(800),
             &mut |_| watched += 1,
         )
@@ -345,8 +394,8 @@ pub(super) mod tests {
         let request = arp_request(BACKEND, NODE.ip);
         let done = exchange(
             &mut tap,
-            &request,
-            &ArpAnswer { asker: BACKEND },
+            &mut inject(&request),
+            &mut ArpAnswer { asker: BACKEND },
             Duration::from_millis(800),
             &mut |_| {},
         )
@@ -360,8 +409,8 @@ pub(super) mod tests {
         let started = Instant::now();
         let done = exchange(
             &mut tap,
-            &request,
-            &ArpAnswer { asker: BACKEND },
+            &mut inject(&request),
+            &mut ArpAnswer { asker: BACKEND },
             Duration::from_millis(200),
             &mut |_| {},
         )
@@ -371,6 +420,19 @@ pub(super) mod tests {
             (Outcome::Missing, Resends::MAX_SENDS)
         );
         assert!(started.elapsed() >= Duration::from_millis(200));
+    }
+
+    #[test]
+    fn watching_sends_nothing_and_reports_no_sends() {
+        let (mut tap, _fake) = fake_qemu(|_| Vec::new());
+        let done = watch_for(
+            &mut tap,
+            &mut ArpAnswer { asker: BACKEND },
+            Duration::from_millis(100),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!((done.outcome, done.sends), (Outcome::Missing, 0));
     }
 
     #[test]
@@ -394,17 +456,18 @@ pub(super) mod tests {
         use super::super::packet::{Datagram, Frame, Tcp};
         use smoltcp::wire::TcpControl;
         use std::net::SocketAddrV4;
-        // QEMU's user network refusing, as the backend, a SYN the node sent it.
+        // QEMU's user network refusing, as the client, a SYN-ACK the node
+        // sent it.
         let reset = Frame {
             eth_src: crate::frames::HOST_MAC,
             eth_dst: NODE.mac,
             datagram: Datagram::tcp(
-                SocketAddrV4::new(BACKEND.ip, 20_002),
-                SocketAddrV4::new(NODE.ip, 42_000),
+                SocketAddrV4::new(made_up(51).ip, 42_000),
+                SocketAddrV4::new(NODE.ip, 20_002),
                 Tcp {
                     control: TcpControl::Rst,
-                    seq: 0,
-                    ack: Some(7),
+                    seq: 7,
+                    ack: None,
                 },
             ),
         };
@@ -423,8 +486,8 @@ pub(super) mod tests {
         let request = arp_request(BACKEND, NODE.ip);
         let done = exchange(
             &mut tap,
-            &request,
-            &ArpAnswer { asker: BACKEND },
+            &mut inject(&request),
+            &mut ArpAnswer { asker: BACKEND },
             Duration::from_millis(800),
             &mut |_| {},
         )
@@ -434,7 +497,7 @@ pub(super) mod tests {
             tap.impostors(),
             &Impostors {
                 count: 1,
-                first: vec!["tcp RST-ACK seq 0 ack 7 10.0.2.100:20002 -> 10.0.2.15:42000 from 52:55:0a:00:02:02 to 52:54:00:12:34:56".into()],
+                first: vec!["tcp RST seq 7 10.0.2.51:42000 -> 10.0.2.15:20002 from 52:55:0a:00:02:02 to 52:54:00:12:34:56".into()],
             }
         );
     }
