@@ -25,6 +25,13 @@
 //! segment of the flow but a SYN; the closer's last ACK would never reach
 //! its peer, which would resend its FIN until it gave up.
 //!
+//! **Shared FWPs.** A template whose overflow is shared gives a new flow
+//! to an FWP that serves one already (the multiplexer's fallback). Such an
+//! FWP receives a second opening: a SYN (without ACK) from ends that are
+//! neither the opening's nor their reverse. From then on it never asks to
+//! exit here (one flow's end is not the others'): the multiplexer's idle
+//! timeout ends it.
+//!
 //! Only transmitted segments count: one the graph dropped never reached
 //! the other side. Checksums are not verified (the multiplexer verified
 //! every frame on arrival, and the graph's rewriters keep them valid), so
@@ -54,6 +61,8 @@ pub struct FlowEnd {
     forward_close: Close,
     backward_close: Close,
     reset: bool,
+    /// A second flow was opened through this FWP (see the module's docs).
+    shared: bool,
 }
 
 /// The flow the FWP was spawned for.
@@ -114,12 +123,22 @@ impl FlowEnd {
             forward_close: Close::OPEN,
             backward_close: Close::OPEN,
             reset: false,
+            shared: false,
         }
     }
 
     /// Notes a frame the FWP received, before the graph sees it: the first
-    /// TCP segment or UDP datagram names the flow.
+    /// TCP segment or UDP datagram names the flow; a later SYN from other
+    /// ends opens a second one (the FWP is shared).
     pub fn received(&mut self, frame: &[u8]) {
+        if let Some(Opening::Tcp(opening)) = self.opening {
+            if let Some(Carried::Tcp(ends, tcp)) = carried(frame) {
+                let opens = tcp.syn() && !tcp.ack();
+                if opens && ends != opening && ends != opening.reversed() {
+                    self.shared = true;
+                }
+            }
+        }
         if self.opening.is_some() {
             return;
         }
@@ -166,9 +185,14 @@ impl FlowEnd {
     }
 
     /// Whether the flow has ended: an RST passed, or both directions' FINs
-    /// passed and were acknowledged.
+    /// passed and were acknowledged; never once the FWP is shared.
     pub fn ended(&self) -> bool {
-        self.reset || (self.forward_close.acknowledged && self.backward_close.acknowledged)
+        !self.shared && (self.reset || (self.forward_close.acknowledged && self.backward_close.acknowledged))
+    }
+
+    /// Whether a second flow was opened through this FWP.
+    pub fn shared(&self) -> bool {
+        self.shared
     }
 }
 
@@ -433,5 +457,20 @@ mod tests {
         flow.received(&segment(CLIENT, SERVICE, TcpControl::Syn, 100, None));
         flow.transmitted(&segment(SERVICE, CLIENT, TcpControl::Rst, 0, Some(101)));
         assert!(flow.ended());
+    }
+
+    #[test]
+    fn a_second_opening_makes_the_fwp_shared_and_it_never_ends_here() {
+        let mut flow = established();
+        // A retransmission of the opening SYN, and the backend's SYN-ACK, open nothing.
+        flow.received(&segment(CLIENT, SERVICE, TcpControl::Syn, 100, None));
+        flow.received(&segment(BACKEND, NAT_SIDE, TcpControl::Syn, 500, Some(101)));
+        assert!(!flow.shared());
+        // Another client's SYN: the multiplexer shared this FWP.
+        flow.received(&segment(("10.0.0.6", 40001), SERVICE, TcpControl::Syn, 900, None));
+        assert!(flow.shared());
+        // The first flow's RST no longer ends the FWP: the other flow lives on.
+        flow.transmitted(&segment(NAT_SIDE, BACKEND, TcpControl::Rst, 101, None));
+        assert!(!flow.ended());
     }
 }

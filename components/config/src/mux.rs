@@ -45,6 +45,9 @@ pub struct TemplateLayout {
     /// A Click template: its FWPs forward what they receive (a middlebox),
     /// under the multiplexer's forwarding policy rather than a tenant's.
     pub middlebox: bool,
+    /// A new flow that finds no FWP to spawn shares one of the template's
+    /// serving FWPs instead of being dropped (per-flow templates only).
+    pub share_overflow: bool,
     /// Slots kept restored ahead of demand; 0: spawn on demand only.
     pub warm_pool: u16,
     /// Most of its FWPs serving at once.
@@ -131,6 +134,8 @@ const TEMPLATE_PER_FLOW: u8 = 1;
 const TEMPLATE_RENEW: u8 = 2;
 /// Template flag: a middlebox (Click) template.
 const TEMPLATE_MIDDLEBOX: u8 = 4;
+/// Template flag: overflow flows share a serving FWP.
+const TEMPLATE_SHARE_OVERFLOW: u8 = 8;
 /// Slot flag: a dynamic FWP of the manager.
 const SLOT_DYNAMIC: u8 = 1;
 
@@ -156,7 +161,7 @@ fn rings(r: &mut Reader<'_>) -> Result<[u64; 4], ConfigError> {
 
 fn parse_template(r: &mut Reader<'_>) -> Result<TemplateLayout, ConfigError> {
     let (proto, flags, port) = (r.u8()?, r.u8()?, r.u16()?);
-    if flags & !(TEMPLATE_PER_FLOW | TEMPLATE_RENEW | TEMPLATE_MIDDLEBOX) != 0 {
+    if flags & !(TEMPLATE_PER_FLOW | TEMPLATE_RENEW | TEMPLATE_MIDDLEBOX | TEMPLATE_SHARE_OVERFLOW) != 0 {
         return Err(ConfigError::BadValue("template flags"));
     }
     let (warm_pool, max_active) = (r.u16()?, r.u16()?);
@@ -170,12 +175,17 @@ fn parse_template(r: &mut Reader<'_>) -> Result<TemplateLayout, ConfigError> {
     if last_port < port || (last_port != port && !per_flow) {
         return Err(ConfigError::BadValue("template port range"));
     }
+    let share_overflow = flags & TEMPLATE_SHARE_OVERFLOW != 0;
+    if share_overflow && !per_flow {
+        return Err(ConfigError::BadValue("template flags"));
+    }
     let service = SlotService { protocols: Protocols::from_byte(proto)?, port, last_port };
     Ok(TemplateLayout {
         service,
         per_flow,
         renew: flags & TEMPLATE_RENEW != 0,
         middlebox: flags & TEMPLATE_MIDDLEBOX != 0,
+        share_overflow,
         warm_pool,
         max_active,
         idle_timeout_ms,
@@ -189,7 +199,8 @@ fn parse_template(r: &mut Reader<'_>) -> Result<TemplateLayout, ConfigError> {
 fn emit_template(w: &mut Writer<'_>, t: &TemplateLayout) -> Result<(), ConfigError> {
     let flags = if t.per_flow { TEMPLATE_PER_FLOW } else { 0 }
         | if t.renew { TEMPLATE_RENEW } else { 0 }
-        | if t.middlebox { TEMPLATE_MIDDLEBOX } else { 0 };
+        | if t.middlebox { TEMPLATE_MIDDLEBOX } else { 0 }
+        | if t.share_overflow { TEMPLATE_SHARE_OVERFLOW } else { 0 };
     w.put(&[t.service.protocols.to_byte(), flags])?;
     w.put(&t.service.port.to_le_bytes())?;
     w.put(&t.warm_pool.to_le_bytes())?;
@@ -343,6 +354,7 @@ mod tests {
             per_flow: protocols == Protocols::TCP,
             renew: protocols == Protocols::TCP,
             middlebox: false,
+            share_overflow: false,
             warm_pool: 1,
             max_active: 2,
             idle_timeout_ms: 500,
@@ -382,6 +394,7 @@ mod tests {
         middlebox.templates[0].service.last_port = 99;
         middlebox.templates[0].per_flow = true;
         middlebox.templates[0].middlebox = true;
+        middlebox.templates[0].share_overflow = true;
         let len = middlebox.emit(&mut buf).unwrap();
         assert_eq!(MuxConfig::parse(&buf[..len]), Ok(middlebox.clone()));
         // A range for a template whose one FWP answers the whole service is refused.
@@ -400,13 +413,14 @@ mod tests {
         let t0 = 36; // first template
         let s0 = t0 + 2 * TEMPLATE_LEN; // first slot
         let s3 = s0 + 3 * SLOT_LEN; // the dynamic slot
-        let cases: [(usize, u8, ConfigError); 15] = [
+        let cases: [(usize, u8, ConfigError); 16] = [
             (0, 0x45 ^ 1, ConfigError::BadMagic),
             (4, 2, ConfigError::Version(2)),
             (20, 9, ConfigError::BadValue("template or slot count")),
             (23, 5, ConfigError::BadValue("template or slot count")),
             (21, 62, ConfigError::BadValue("child or channel id")),
             (t0, 4, ConfigError::BadValue("protocols")),
+            (t0 + 1, 16, ConfigError::BadValue("template flags")),
             (t0 + 1, 8, ConfigError::BadValue("template flags")),
             (t0 + 14, 6, ConfigError::BadValue("template port range")),
             (t0 + 6, 0, ConfigError::BadValue("max_active or warm_pool")),

@@ -12,6 +12,12 @@
 //! end's answers come back through the same chain (Click's IPRewriter
 //! mapping, seen from the multiplexer).
 //!
+//! One exception to "from our IP": a frame to our own address is passed on
+//! to a tenant of this node (a firewall in front of a local service). It
+//! keeps its client's source, which must be the client of a flow the FWP
+//! owns, so a middlebox can hand a local tenant only what its own clients
+//! sent ([`Forward::Local`]).
+//!
 //! The Ethernet addresses are not checked: the multiplexer writes both
 //! ([`set_ethernet_addresses`]), so an FWP cannot choose where on the link
 //! a frame goes.
@@ -30,13 +36,18 @@ pub enum Forward {
     /// the reversed 5-tuple to the FWP (or refuses the frame when it may
     /// not add one).
     Opens(FiveTuple),
+    /// To one of our own services, from a client of one of the FWP's flows:
+    /// the caller delivers it to the tenant it routes to, as if it had
+    /// arrived from the wire, and steers that tenant's answers (this
+    /// 5-tuple reversed) back through the FWP.
+    Local(FiveTuple),
 }
 
 impl Forward {
-    /// The frame's 5-tuple, as sent (`src` is ours).
+    /// The frame's 5-tuple, as sent (`src` is ours, but for [`Forward::Local`]).
     pub fn tuple(&self) -> FiveTuple {
         match *self {
-            Self::Owned(tuple) | Self::Opens(tuple) => tuple,
+            Self::Owned(tuple) | Self::Opens(tuple) | Self::Local(tuple) => tuple,
         }
     }
 }
@@ -58,10 +69,11 @@ pub fn validate_forward<const N: usize>(
         return Err(TxReject::NotIpv4);
     }
     let ip = parse::ipv4(eth.payload())?;
-    if ip.src_addr() != me.ip {
+    let local = ip.dst_addr() == me.ip;
+    if !local && ip.src_addr() != me.ip {
         return Err(TxReject::SpoofedSource);
     }
-    if !me.is_remote_host(ip.dst_addr()) {
+    if !local && !me.is_remote_host(ip.dst_addr()) {
         return Err(TxReject::BadDestination);
     }
     let transport = parse::transport(&ip)?;
@@ -69,6 +81,12 @@ pub fn validate_forward<const N: usize>(
         return Err(TxReject::UnsupportedProtocol);
     }
     let tuple = transport.tuple(&ip).ok_or(TxReject::UnsupportedProtocol)?;
+    if local {
+        // A walk over the table, for local frames only: which flow a
+        // translated frame belongs to is the graph's knowledge, not ours.
+        let a_client = me.is_remote_host(tuple.src.0) && table.flows_of(tenant).any(|flow| flow.src == tuple.src);
+        return if a_client { Ok(Forward::Local(tuple)) } else { Err(TxReject::SpoofedSource) };
+    }
     match table.lookup(&tuple.reversed()) {
         Some(owner) if owner == tenant => Ok(Forward::Owned(tuple)),
         None => Ok(Forward::Opens(tuple)),
@@ -142,11 +160,9 @@ mod tests {
         as_client.src_ip = PEER_IP;
         let spoofed = testing::tcp(&as_client, 40000, 20001, b"");
         assert_eq!(validate_forward(&spoofed, MIDDLEBOX, &ME, &t), Err(TxReject::SpoofedSource));
-        // To ourselves, or to a broadcast address.
-        for dst in [ME.ip, Ipv4Address::BROADCAST] {
-            let frame = testing::udp(&ends(dst), 40000, 20001, b"");
-            assert_eq!(validate_forward(&frame, MIDDLEBOX, &ME, &t), Err(TxReject::BadDestination));
-        }
+        // To a broadcast address.
+        let frame = testing::udp(&ends(Ipv4Address::BROADCAST), 40000, 20001, b"");
+        assert_eq!(validate_forward(&frame, MIDDLEBOX, &ME, &t), Err(TxReject::BadDestination));
     }
 
     #[test]
@@ -166,5 +182,23 @@ mod tests {
         // Ethernet addresses never matter to the decision.
         assert!(validate_forward(&frame, MIDDLEBOX, &ME, &t).is_ok());
         set_ethernet_addresses(&mut frame[..10], ME.mac, ME.mac);
+    }
+
+    #[test]
+    fn a_client_of_its_flow_may_be_passed_on_to_our_own_services_and_no_one_else() {
+        let t = table();
+        // The middlebox's client (PEER_IP:40000) to our port 7, its source kept.
+        let mut passed_on = ends(ME.ip);
+        passed_on.src_ip = PEER_IP;
+        let frame = testing::tcp(&passed_on, 40000, 7, b"");
+        let local = FiveTuple { protocol: Protocol::Tcp, src: (PEER_IP, 40000), dst: (ME.ip, 7) };
+        assert_eq!(validate_forward(&frame, MIDDLEBOX, &ME, &t), Ok(Forward::Local(local)));
+        // Another port of that host is no client of the middlebox's; nor is
+        // the client of another tenant's flow; nor are we.
+        let other_port = testing::tcp(&passed_on, 40001, 7, b"");
+        assert_eq!(validate_forward(&other_port, MIDDLEBOX, &ME, &t), Err(TxReject::SpoofedSource));
+        assert_eq!(validate_forward(&frame, WEB, &ME, &t), Err(TxReject::SpoofedSource));
+        let from_us = testing::tcp(&ends(ME.ip), 40000, 7, b"");
+        assert_eq!(validate_forward(&from_us, MIDDLEBOX, &ME, &t), Err(TxReject::SpoofedSource));
     }
 }

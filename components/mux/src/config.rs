@@ -48,7 +48,8 @@ pub fn fwps<const N: usize>(config: &MuxConfig, mut refused: impl FnMut(usize, S
         let route = match pool.configure(id, template_config(layout)) {
             Ok(()) => {
                 let route = TemplateRoute::new(services, layout.per_flow).with_ports_to(layout.service.last_port);
-                Some(if layout.middlebox { route.as_middlebox() } else { route })
+                let route = if layout.middlebox { route.as_middlebox() } else { route };
+                Some(if layout.share_overflow { route.sharing_overflow() } else { route })
             }
             Err(e) => {
                 refused(t, e);
@@ -100,6 +101,7 @@ mod tests {
             per_flow: protocols == Protocols::TCP,
             renew: false,
             middlebox: false,
+            share_overflow: false,
             warm_pool,
             max_active,
             idle_timeout_ms: 250,

@@ -4,7 +4,7 @@
 //! [`Multiplexer`](crate::Multiplexer)'s `route`.
 
 use edgeos_flow::{FiveTuple, Protocol, ServiceKey};
-use edgeos_fwp::{SlotError, SlotPool, SpawnPlan, TeardownReason, TemplateId};
+use edgeos_fwp::{SlotError, SlotPool, SlotState, SpawnPlan, TeardownReason, TemplateId};
 use heapless::{Deque, Vec};
 
 use crate::slot_set::SlotSet;
@@ -27,13 +27,18 @@ pub struct TemplateRoute {
     /// Its FWPs forward what they receive (a Click template): their
     /// output passes the forwarding policy, not a tenant's.
     pub middlebox: bool,
+    /// A new flow that finds no FWP to spawn shares one of the template's
+    /// serving FWPs (its fallback) instead of being dropped (per-flow
+    /// templates only).
+    pub share_overflow: bool,
 }
 
 impl TemplateRoute {
     /// A route for packets to `services` of ours (the first
     /// [`MAX_SERVICES`] of them), one port each.
     pub fn new(services: impl IntoIterator<Item = ServiceKey>, per_flow: bool) -> Self {
-        let mut route = Self { services: [None; MAX_SERVICES], last_port: 0, per_flow, middlebox: false };
+        let mut route =
+            Self { services: [None; MAX_SERVICES], last_port: 0, per_flow, middlebox: false, share_overflow: false };
         for (at, service) in route.services.iter_mut().zip(services) {
             *at = Some(service);
             route.last_port = service.port;
@@ -55,6 +60,13 @@ impl TemplateRoute {
     /// Marks the route a middlebox's (see [`middlebox`](Self::middlebox)).
     pub fn as_middlebox(mut self) -> Self {
         self.middlebox = true;
+        self
+    }
+
+    /// Has a new flow that finds no FWP share a serving one (see
+    /// [`share_overflow`](Self::share_overflow)); only a per-flow route.
+    pub fn sharing_overflow(mut self) -> Self {
+        self.share_overflow = self.per_flow;
         self
     }
 
@@ -107,6 +119,9 @@ pub struct FwpStats {
     /// Dynamic FWPs of a renewing template destroyed and created anew when
     /// they ended (closed or idle), instead of scrubbed.
     pub renewed: u64,
+    /// New flows given to an FWP already serving (a sharing template's
+    /// fallback) because no FWP could be spawned for them.
+    pub shared: u64,
 }
 
 /// The multiplexer's FWP bookkeeping.
@@ -119,6 +134,8 @@ pub struct Fwps<const N: usize> {
     /// more than the spawn it carried.
     plans: Deque<SpawnPlan, N>,
     draining: SlotSet,
+    /// Each sharing template's fallback FWP, while it serves.
+    fallback: [Option<usize>; MAX_TEMPLATES],
     pub(crate) stats: FwpStats,
 }
 
@@ -132,7 +149,14 @@ impl<const N: usize> Fwps<N> {
     /// Routes `routes[t]` to template `t`'s slots in `pool` (`None`: the
     /// template gets no traffic).
     pub fn new(pool: SlotPool<N, MAX_TEMPLATES>, routes: Vec<Option<TemplateRoute>, MAX_TEMPLATES>) -> Self {
-        Self { pool, routes, plans: Deque::new(), draining: SlotSet::EMPTY, stats: FwpStats::default() }
+        Self {
+            pool,
+            routes,
+            plans: Deque::new(),
+            draining: SlotSet::EMPTY,
+            fallback: [None; MAX_TEMPLATES],
+            stats: FwpStats::default(),
+        }
     }
 
     /// The slot pool (states, counts, deadlines).
@@ -196,6 +220,21 @@ impl<const N: usize> Fwps<N> {
         // restored once per state change, and the glue drains the list
         // after every event.
         let _ = self.plans.push_back(plan);
+    }
+
+    /// The FWP of template `t` that takes flows no FWP could be spawned
+    /// for: the last one chosen while it still serves, else any serving
+    /// FWP of the template (a walk over the slots, only when the fallback
+    /// changes). `None`: none serves.
+    pub(crate) fn fallback_for(&mut self, t: TemplateId) -> Option<usize> {
+        let pool = &self.pool;
+        let serving = |slot: usize| pool.template_of(slot) == Ok(t) && matches!(pool.state(slot), Ok(SlotState::Active { .. }));
+        let chosen = self.fallback.get(usize::from(t.0)).copied().flatten().filter(|&slot| serving(slot));
+        let slot = chosen.or_else(|| (0..N).find(|&slot| serving(slot)))?;
+        if let Some(at) = self.fallback.get_mut(usize::from(t.0)) {
+            *at = Some(slot);
+        }
+        Some(slot)
     }
 
     pub(crate) fn count_refusal(&mut self, e: SlotError) {

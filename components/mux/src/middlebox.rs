@@ -14,16 +14,23 @@ use edgeos_flow::{set_ethernet_addresses, validate_forward, FiveTuple, FlowTable
 
 use crate::neighbours::Neighbours;
 
-/// Flow table entries one middlebox FWP may hold: the flow that spawned it
-/// and the ones its output opened (a NAT opens one per flow it translates;
-/// a per-flow FWP translates one).
-pub const MAX_FLOWS_PER_MIDDLEBOX: usize = 4;
+/// Flow table entries one middlebox FWP may hold: the flows routed to it
+/// and the ones its output opened (a NAT opens one per flow it
+/// translates): two for a per-flow FWP, two per flow for a sharing
+/// template's fallback. 64, as a Click graph holds at most 64 mappings
+/// (`edgeos_click`'s `MAX_MAPPINGS`).
+pub const MAX_FLOWS_PER_MIDDLEBOX: usize = 64;
 
 /// What happened to middlebox output, for the stats line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct MiddleboxStats {
     /// Frames forwarded to the driver.
     pub forwarded: u64,
+    /// Frames passed on to a tenant of this node.
+    pub passed_on: u64,
+    /// Local tenants' answers routed to the middlebox that passed them the
+    /// question, instead of the driver.
+    pub steered: u64,
     /// Flows middlebox output opened (reverse routes added).
     pub flows_opened: u64,
     /// Frames refused by the forwarding policy.
@@ -45,9 +52,21 @@ pub enum Refusal {
     NoNeighbour,
 }
 
+/// Where a middlebox's frame that passed goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forwarded {
+    /// To the driver, as it now is.
+    Wire,
+    /// To the tenant of this node that `tuple` routes to (the caller
+    /// delivers it, or spawns for it, as for a frame from the wire, and
+    /// counts it: it refuses one that would reach another middlebox); that
+    /// tenant's answers, `tuple` reversed, are routed to the middlebox.
+    Local(FiveTuple),
+}
+
 /// Checks middlebox `tenant`'s `frame`, routes the flow it opens to it,
 /// and writes the frame's link addresses (ours, and the destination's as
-/// learnt). `Ok`: the frame may go to the driver as it now is.
+/// learnt; for a frame to one of our services, the client's and ours).
 ///
 /// `answered_elsewhere(reply)` says whether a packet `reply` would reach
 /// someone else without a flow entry: another template's per-flow
@@ -62,10 +81,18 @@ pub fn forward<const N: usize, const NB: usize>(
     neighbours: &Neighbours<NB>,
     answered_elsewhere: &dyn Fn(&FiveTuple) -> bool,
     stats: &mut MiddleboxStats,
-) -> Result<(), Refusal> {
+) -> Result<Forwarded, Refusal> {
     let verdict = validate_forward(frame, tenant, me, table).map_err(Refusal::Policy);
     let result = verdict.and_then(|decision| {
         let tuple = decision.tuple();
+        if let Forward::Local(tuple) = decision {
+            // The tenant answers the client's MAC as the mux learnt it (and
+            // the mux learns it again from this frame): it must be known.
+            let client = neighbours.get(tuple.src.0).ok_or(Refusal::NoNeighbour)?;
+            steer_answers(tuple, tenant, table)?;
+            set_ethernet_addresses(frame, client, me.mac);
+            return Ok(Forwarded::Local(tuple));
+        }
         if let Forward::Opens(_) = decision {
             if answered_elsewhere(&tuple.reversed()) {
                 return Err(Refusal::Policy(TxReject::SpoofedSource));
@@ -81,15 +108,30 @@ pub fn forward<const N: usize, const NB: usize>(
             stats.flows_opened += 1;
         }
         set_ethernet_addresses(frame, me.mac, next_hop);
-        Ok(())
+        Ok(Forwarded::Wire)
     });
     match result {
-        Ok(()) => stats.forwarded += 1,
+        Ok(Forwarded::Wire) => stats.forwarded += 1,
+        // Counted by the caller, which may still refuse it (see `Forwarded`).
+        Ok(Forwarded::Local(_)) => {}
         Err(Refusal::Policy(_)) => stats.refused += 1,
         Err(Refusal::FlowLimit) => stats.flow_limit += 1,
         Err(Refusal::NoNeighbour) => stats.no_neighbour += 1,
     }
     result
+}
+
+/// Routes the answers a local tenant gives to `tuple` (its reverse, as the
+/// tenant sends it: from our address, which no frame from the wire has) to
+/// middlebox `tenant`, within its flow limit.
+fn steer_answers<const N: usize>(tuple: FiveTuple, tenant: TenantId, table: &mut FlowTable<N>) -> Result<(), Refusal> {
+    let answers = tuple.reversed();
+    match table.get_flow(&answers) {
+        Some(owner) if owner == tenant => Ok(()),
+        Some(_) => Err(Refusal::Policy(TxReject::SpoofedSource)),
+        None if table.flows_of(tenant).count() >= MAX_FLOWS_PER_MIDDLEBOX => Err(Refusal::FlowLimit),
+        None => table.insert_flow(answers, tenant).map_err(|_| Refusal::FlowLimit),
+    }
 }
 
 #[cfg(test)]
@@ -105,8 +147,9 @@ mod tests {
     const BACKEND: Ipv4Address = Ipv4Address::new(10, 0, 2, 100);
     const BACKEND_MAC: EthernetAddress = EthernetAddress([0x52, 0x54, 0, 0, 2, 100]);
 
-    /// The client's flow to our port 20001, which spawned the middlebox.
-    fn table() -> FlowTable<16> {
+    /// The client's flow to our port 20001, which spawned the middlebox
+    /// (room for every entry one middlebox may hold, and more).
+    fn table() -> FlowTable<128> {
         let mut t = FlowTable::new();
         let flow = FiveTuple { protocol: Protocol::Udp, src: (PEER_IP, 41000), dst: (ME.ip, 20001) };
         t.insert_flow(flow, MBOX).unwrap();
@@ -135,7 +178,7 @@ mod tests {
     fn onward_frames_open_the_reply_route_and_get_our_link_addresses() {
         let (mut t, n, mut stats) = (table(), neighbours(), MiddleboxStats::default());
         let mut onward = translated(BACKEND, 41000, 20001);
-        assert_eq!(forward(&mut onward, MBOX, &ME, &mut t, &n, &nobody, &mut stats), Ok(()));
+        assert_eq!(forward(&mut onward, MBOX, &ME, &mut t, &n, &nobody, &mut stats), Ok(Forwarded::Wire));
         let eth = EthernetFrame::new_checked(&onward[..]).unwrap();
         assert_eq!((eth.src_addr(), eth.dst_addr()), (ME.mac, BACKEND_MAC));
         // The backend's answer now routes to the middlebox.
@@ -143,7 +186,7 @@ mod tests {
         assert_eq!(t.lookup(&answer), Some(MBOX));
         // The translated answer goes back to the client inside its own flow.
         let mut back = translated(PEER_IP, 20001, 41000);
-        assert_eq!(forward(&mut back, MBOX, &ME, &mut t, &n, &nobody, &mut stats), Ok(()));
+        assert_eq!(forward(&mut back, MBOX, &ME, &mut t, &n, &nobody, &mut stats), Ok(Forwarded::Wire));
         assert_eq!(EthernetFrame::new_checked(&back[..]).unwrap().dst_addr(), PEER_MAC);
         assert_eq!((stats.forwarded, stats.flows_opened), (2, 1));
         // Tearing the FWP down removes every route it held.
@@ -161,15 +204,16 @@ mod tests {
         let n = neighbours();
         for port in 0..MAX_FLOWS_PER_MIDDLEBOX as u16 - 1 {
             let mut frame = translated(BACKEND, 42000 + port, 20001);
-            assert_eq!(forward(&mut frame, MBOX, &ME, &mut t, &n, &nobody, &mut stats), Ok(()));
+            assert_eq!(forward(&mut frame, MBOX, &ME, &mut t, &n, &nobody, &mut stats), Ok(Forwarded::Wire));
         }
         let mut one_more = translated(BACKEND, 43000, 20001);
         assert_eq!(forward(&mut one_more, MBOX, &ME, &mut t, &n, &nobody, &mut stats), Err(Refusal::FlowLimit));
         assert_eq!(t.flows_of(MBOX).count(), MAX_FLOWS_PER_MIDDLEBOX);
+        // To us from us: passed on to a local service only from a client.
         let mut to_us = translated(ME.ip, 41000, 20001);
         assert_eq!(
             forward(&mut to_us, MBOX, &ME, &mut t, &n, &nobody, &mut stats),
-            Err(Refusal::Policy(TxReject::BadDestination))
+            Err(Refusal::Policy(TxReject::SpoofedSource))
         );
         assert_eq!((stats.no_neighbour, stats.flow_limit, stats.refused), (1, 1, 1));
     }
@@ -187,6 +231,39 @@ mod tests {
         assert_eq!((t.len(), stats.refused), (1, 1), "no entry was added");
         // A reply inside its own flow is not opening one: the check does not apply.
         let mut back = translated(PEER_IP, 20001, 41000);
-        assert_eq!(forward(&mut back, MBOX, &ME, &mut t, &n, &|_: &FiveTuple| true, &mut stats), Ok(()));
+        assert_eq!(forward(&mut back, MBOX, &ME, &mut t, &n, &|_: &FiveTuple| true, &mut stats), Ok(Forwarded::Wire));
+    }
+
+    #[test]
+    fn a_clients_frame_to_our_own_service_is_passed_on_and_its_answers_come_back() {
+        let (mut t, n, mut stats) = (table(), neighbours(), MiddleboxStats::default());
+        // The client of the middlebox's flow, to our port 7, its source kept.
+        let ends = Ends { src_mac: ME.mac, dst_mac: BACKEND_MAC, src_ip: PEER_IP, dst_ip: ME.ip };
+        let mut frame = testing::udp(&ends, 41000, 7, b"to the local echo");
+        let local = FiveTuple { protocol: Protocol::Udp, src: (PEER_IP, 41000), dst: (ME.ip, 7) };
+        assert_eq!(forward(&mut frame, MBOX, &ME, &mut t, &n, &nobody, &mut stats), Ok(Forwarded::Local(local)));
+        // Addressed as from the wire: from the client's MAC to ours.
+        let eth = EthernetFrame::new_checked(&frame[..]).unwrap();
+        assert_eq!((eth.src_addr(), eth.dst_addr()), (PEER_MAC, ME.mac));
+        // The local tenant's answer is routed to the middlebox.
+        assert_eq!(t.get_flow(&local.reversed()), Some(MBOX));
+        assert_eq!((stats.forwarded, stats.refused), (0, 0));
+        // Again: the same route, no second entry.
+        assert_eq!(forward(&mut frame, MBOX, &ME, &mut t, &n, &nobody, &mut stats), Ok(Forwarded::Local(local)));
+        assert_eq!(t.flows_of(MBOX).count(), 2);
+    }
+
+    #[test]
+    fn a_client_whose_mac_is_unknown_is_not_passed_on() {
+        let (mut t, mut stats) = (table(), MiddleboxStats::default());
+        let only_backend = {
+            let mut n = Neighbours::<8>::new();
+            n.learn(BACKEND, BACKEND_MAC);
+            n
+        };
+        let ends = Ends { src_mac: ME.mac, dst_mac: ME.mac, src_ip: PEER_IP, dst_ip: ME.ip };
+        let mut frame = testing::udp(&ends, 41000, 7, b"x");
+        assert_eq!(forward(&mut frame, MBOX, &ME, &mut t, &only_backend, &nobody, &mut stats), Err(Refusal::NoNeighbour));
+        assert_eq!(t.len(), 1, "no route for answers was added");
     }
 }

@@ -9,7 +9,7 @@ use heapless::Vec;
 use smoltcp::wire::{ArpRepr, EthernetFrame};
 
 use crate::fwps::Fwps;
-use crate::middlebox::{self, MiddleboxStats};
+use crate::middlebox::{self, Forwarded, MiddleboxStats};
 use crate::neighbours::{Neighbours, TenantArp};
 use crate::slot_set::{SlotSet, SLOT_SET_CAPACITY};
 use crate::stats::{udp_reply, StatsLine};
@@ -204,6 +204,8 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         let m = self.middlebox;
         for (key, value) in [
             ("forwarded", m.forwarded),
+            ("passed_on", m.passed_on),
+            ("steered", m.steered),
             ("flows_opened", m.flows_opened),
             ("refused", m.refused),
             ("flow_limit", m.flow_limit),
@@ -225,6 +227,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             ("scrubbed", f.scrubbed),
             ("replaced", f.replaced),
             ("renewed", f.renewed),
+            ("shared", f.shared),
         ] {
             line.put(format_args!("fwp."), key, value);
         }
@@ -448,7 +451,10 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         let take = match self.fwps.pool.take_ready(t, self.now) {
             Ok(take) => take,
             Err(e) => {
-                self.fwps.count_refusal(e);
+                let overflow = matches!(e, SlotError::Exhausted(_) | SlotError::LimitReached(_));
+                if !(overflow && route.share_overflow && self.share(t, tuple, len, out)) {
+                    self.fwps.count_refusal(e);
+                }
                 return true;
             }
         };
@@ -477,6 +483,28 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         self.neighbours.learn(tuple.src.0, src_mac);
         if self.deliver(tenant, len) {
             out.filled.insert(plan.slot);
+        }
+        true
+    }
+
+    /// The overflow path of a sharing template: the flow, for which no FWP
+    /// could be spawned, goes to the template's fallback FWP, which serves
+    /// already, while that FWP holds fewer than
+    /// [`MAX_FLOWS_PER_MIDDLEBOX`](middlebox::MAX_FLOWS_PER_MIDDLEBOX)
+    /// entries. `false`: none could take it.
+    fn share(&mut self, t: TemplateId, tuple: &FiveTuple, len: usize, out: &mut Published) -> bool {
+        let Some(slot) = self.fwps.fallback_for(t) else { return false };
+        let tenant = TenantId(slot as u16);
+        if self.table.flows_of(tenant).count() >= middlebox::MAX_FLOWS_PER_MIDDLEBOX
+            || self.table.insert_flow(*tuple, tenant).is_err()
+        {
+            return false;
+        }
+        self.fwps.stats.shared += 1;
+        let src_mac = EthernetFrame::new_unchecked(&self.frame[..len]).src_addr();
+        self.neighbours.learn(tuple.src.0, src_mac);
+        if self.deliver(tenant, len) {
+            out.filled.insert(slot);
         }
         true
     }
@@ -604,8 +632,10 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                 );
                 self.tenants[slot].1.record_sent(forwarded.is_ok());
                 self.tenant_frames += 1;
-                if forwarded.is_ok() {
-                    self.send_tenant_frame(len, out);
+                match forwarded {
+                    Ok(Forwarded::Wire) => self.send_tenant_frame(len, out),
+                    Ok(Forwarded::Local(tuple)) => self.pass_on(&tuple, len, out),
+                    Err(_) => {}
                 }
                 continue;
             }
@@ -623,13 +653,22 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                     self.tenant_frames += 1;
                 }
                 TenantArp::NotArp => {
-                    let accepted = validate_tx(frame, tenant, &self.me, &self.table).is_ok();
+                    let accepted = validate_tx(frame, tenant, &self.me, &self.table);
                     // Refused frames are the tenant's loss, not misbehaviour:
                     // a stale flow's last segment can be refused after a close.
-                    self.tenants[slot].1.record_sent(accepted);
+                    self.tenants[slot].1.record_sent(accepted.is_ok());
                     self.tenant_frames += 1;
-                    if accepted {
-                        self.send_tenant_frame(len, out);
+                    // An answer to what a middlebox passed on goes back through it.
+                    let steered = accepted.ok().and_then(|sent| self.table.get_flow(&sent));
+                    match (accepted, steered) {
+                        (Ok(_), Some(middlebox)) => {
+                            self.middlebox.steered += 1;
+                            if self.deliver(middlebox, len) {
+                                out.filled.insert(usize::from(middlebox.0));
+                            }
+                        }
+                        (Ok(_), None) => self.send_tenant_frame(len, out),
+                        (Err(_), _) => {}
                     }
                 }
             }
@@ -638,6 +677,34 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         if self.tenants[slot].1.stats().misbehaviour > misbehaviour {
             self.tx_waiting.remove(slot);
             self.misbehaved(slot);
+        }
+    }
+
+    /// A middlebox passed a client's frame on to one of our services (its
+    /// source kept, `tuple`): delivered to the tenant that serves it, or
+    /// spawned for, as a frame from the wire would be; never to another
+    /// middlebox, so chains cannot loop.
+    fn pass_on(&mut self, tuple: &FiveTuple, len: usize, out: &mut Published) {
+        let to_middlebox = match self.table.lookup(tuple) {
+            Some(tenant) => self.fwps.is_middlebox(usize::from(tenant.0)),
+            None => self.fwps.template_for(tuple).is_some_and(|(_, route)| route.middlebox),
+        };
+        if to_middlebox {
+            self.middlebox.refused += 1;
+            return;
+        }
+        self.middlebox.passed_on += 1;
+        match self.table.lookup(tuple) {
+            Some(tenant) => {
+                if self.deliver(tenant, len) {
+                    out.filled.insert(usize::from(tenant.0));
+                }
+            }
+            None => {
+                if !self.spawn_for(tuple, len, out) {
+                    self.stats.no_flow += 1;
+                }
+            }
         }
     }
 

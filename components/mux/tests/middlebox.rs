@@ -27,12 +27,17 @@ const HEADROOM: usize = 64;
 
 /// The middlebox template on TCP and UDP ports 20000-20099, one FWP per flow.
 fn fwps() -> Fwps<2> {
+    fwps_with(2, |route| route)
+}
+
+/// As [`fwps`], with at most `max_active` FWPs serving and the route as `route` makes it.
+fn fwps_with(max_active: usize, route: impl FnOnce(TemplateRoute) -> TemplateRoute) -> Fwps<2> {
     let mut pool = SlotPool::<2, MAX_TEMPLATES>::new();
-    pool.configure(NAT, TemplateConfig::warm_pool(1, 2)).unwrap();
+    pool.configure(NAT, TemplateConfig::warm_pool(1, max_active)).unwrap();
     pool.bind(0, NAT, false).unwrap();
     pool.bind(1, NAT, false).unwrap();
     let services = [Protocol::Udp, Protocol::Tcp].map(|protocol| ServiceKey { protocol, port: 20000 });
-    let route = TemplateRoute::new(services, true).with_ports_to(20099).as_middlebox();
+    let route = route(TemplateRoute::new(services, true).with_ports_to(20099).as_middlebox());
     Fwps::new(pool, heapless::Vec::from_iter([Some(route)]))
 }
 
@@ -45,6 +50,11 @@ struct Middlebox<'a> {
 
 impl<'a> Middlebox<'a> {
     fn new(w: &'a Wires) -> Self {
+        Self::with(w, include_str!("../../../click/firewall-nat.click"))
+    }
+
+    /// An FWP of a Click template configured with `text`.
+    fn with(w: &'a Wires, text: &str) -> Self {
         let [rx_empty, rx_filled, tx_outgoing, tx_done] = &w.rings;
         let dev = Dev::new(
             edgeos_tenant_net::RxSide { filled: edgeos_ring::testing::Shared(rx_filled), empty: edgeos_ring::testing::Shared(rx_empty), mem: edgeos_ring::testing::Shared(&w.mem[0]) },
@@ -52,7 +62,7 @@ impl<'a> Middlebox<'a> {
             BUF,
         );
         let mut graph = Box::new(Graph::new());
-        graph.configure(include_str!("../../../click/firewall-nat.click")).expect("the node's configuration");
+        graph.configure(text).expect("a valid configuration");
         Self { dev, graph }
     }
 
@@ -159,4 +169,115 @@ fn a_flow_through_the_nodes_firewall_nat_goes_out_translated_and_its_answer_come
     arrive(&driver, &udp_from((BACKEND, BACKEND_MAC), 20001, 41000, b"late"));
     mux.on_driver();
     assert_eq!(mux.stats().no_flow, 2, "an answer after the teardown is unrouted");
+}
+
+#[test]
+fn a_flow_that_finds_no_fwp_is_dropped_or_shares_the_fallback_as_configured() {
+    for share in [false, true] {
+        let (driver, wa, wb) = (Wires::new(DMA_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF));
+        let mut first = Middlebox::new(&wa);
+        let route = |r: TemplateRoute| if share { r.sharing_overflow() } else { r };
+        let mut mux = mux(&driver, [&wa, &wb], FlowTable::new()).with_fwps(fwps_with(1, route));
+        mux.start();
+        mux.set_checkpoint(NAT, READY).unwrap();
+        let refill = mux.fwps_mut().take_plans();
+        mux.restored(refill[0].slot).unwrap();
+        arrive(&driver, &udp_from((PEER_IP, PEER_MAC), 41000, 20001, b"first flow"));
+        mux.on_driver();
+        assert_eq!(mux.fwps_mut().take_plans().len(), 1, "the first flow spawned the only FWP allowed");
+        // A second flow: past max_active.
+        let other = (Ipv4Address::new(10, 0, 2, 51), EthernetAddress([0x52, 0x54, 0, 0, 2, 51]));
+        arrive(&driver, &udp_from(other, 41001, 20002, b"second flow"));
+        mux.on_driver();
+        assert!(mux.fwps_mut().take_plans().is_empty(), "no second FWP");
+        let line = mux.stats_line();
+        let (shared, refused) = if share { (1, 0) } else { (0, 1) };
+        for pair in [format!(" fwp.shared={shared} "), format!(" fwp.refused_limit={refused} ")] {
+            assert!(line.as_str().contains(&pair), "{pair} in {}", line.as_str());
+        }
+        // Shared, the first flow's FWP got the second flow's datagram too;
+        // dropped, it did not. The first flow is served either way.
+        assert_eq!(first.serve(), if share { 2 } else { 1 }, "share: {share}");
+        assert_eq!(mux.tenant(0).unwrap().stats().delivered, if share { 2 } else { 1 });
+    }
+}
+
+/// Template 1: the UDP echo on port 7, one FWP for the service (slot 1).
+const ECHO: TemplateId = TemplateId(1);
+
+#[test]
+fn a_frame_passed_on_to_a_local_tenant_is_answered_back_through_the_middlebox() {
+    let (driver, wa, wb) = (Wires::new(DMA_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF));
+    let mut nat = Middlebox::new(&wa);
+    let mut echo = Tenant::new(&wb, 7);
+    let mut pool = SlotPool::<2, MAX_TEMPLATES>::new();
+    pool.configure(NAT, TemplateConfig::warm_pool(1, 1)).unwrap();
+    pool.configure(ECHO, TemplateConfig::warm_pool(1, 1)).unwrap();
+    pool.bind(0, NAT, false).unwrap();
+    pool.bind(1, ECHO, false).unwrap();
+    let services = [Protocol::Udp, Protocol::Tcp].map(|protocol| ServiceKey { protocol, port: 20000 });
+    let nat_route = TemplateRoute::new(services, true).with_ports_to(20099).as_middlebox();
+    let echo_route = TemplateRoute::new([ServiceKey { protocol: Protocol::Udp, port: 7 }], false);
+    let fwps = Fwps::new(pool, heapless::Vec::from_iter([Some(nat_route), Some(echo_route)]));
+    let mut mux = mux(&driver, [&wa, &wb], FlowTable::new()).with_fwps(fwps);
+    mux.start();
+    for t in [NAT, ECHO] {
+        mux.set_checkpoint(t, READY).unwrap();
+    }
+    for plan in mux.fwps_mut().take_plans() {
+        mux.restored(plan.slot).unwrap();
+    }
+    // The client's datagram to port 20007 spawns the middlebox, which passes
+    // it on to our port 7 (the client's address kept): that spawns the echo.
+    arrive(&driver, &udp_from((PEER_IP, PEER_MAC), 41020, 20007, b"echo me"));
+    mux.on_driver();
+    assert_eq!(nat.serve(), 1);
+    mux.on_tenant(0);
+    assert_eq!(mux.fwps_mut().take_plans().iter().map(|p| p.slot).collect::<Vec<_>>(), [0, 1], "both spawned");
+    assert!(departed(&driver).is_empty(), "nothing went to the wire");
+    // The echo answers the client (after its ARP request, which the mux
+    // answers); the answer is steered to the middlebox, not the driver.
+    assert_eq!(echo.serve(), vec![b"echo me".to_vec()]);
+    mux.on_tenant(1);
+    echo.serve();
+    mux.on_tenant(1);
+    assert!(departed(&driver).is_empty(), "the echo's answer went to the middlebox");
+    // The middlebox translates it back: from our port 20007 to the client.
+    assert_eq!(nat.serve(), 1);
+    mux.on_tenant(0);
+    let out = departed(&driver);
+    assert_eq!(out.len(), 1);
+    assert_eq!(seen(&out[0]), (PEER_MAC, ME.ip, PEER_IP, 20007, 41020, 63, b"echo me".to_vec()));
+    let line = mux.stats_line();
+    for pair in [" mbox.passed_on=1 ", " mbox.steered=1 ", " mbox.forwarded=1 "] {
+        assert!(line.as_str().contains(pair), "{pair} in {}", line.as_str());
+    }
+    // The teardown removes the middlebox's flow and the route of the echo's
+    // answers; the echo keeps its service entry.
+    mux.teardown(0, TeardownReason::Closed).unwrap();
+    assert!(mux.stats_line().as_str().contains(" flows=1 "), "{}", mux.stats_line().as_str());
+}
+
+#[test]
+fn a_middlebox_cannot_pass_frames_on_to_a_middlebox() {
+    let (driver, wa, wb) = (Wires::new(DMA_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF));
+    // Passes every flow on to our port 20002: its own template's range.
+    let looping = "FromRing -> Strip(14) -> CheckIPHeader -> IPRewriter(pattern - - 10.0.2.15 20002 0 0) -> Unstrip(14) -> ToRing;";
+    let mut nat = Middlebox::with(&wa, looping);
+    let mut mux = mux(&driver, [&wa, &wb], FlowTable::new()).with_fwps(fwps());
+    mux.start();
+    mux.set_checkpoint(NAT, READY).unwrap();
+    let refill = mux.fwps_mut().take_plans();
+    mux.restored(refill[0].slot).unwrap();
+    arrive(&driver, &udp_from((PEER_IP, PEER_MAC), 41000, 20001, b"round and round"));
+    mux.on_driver();
+    assert_eq!(mux.fwps_mut().take_plans().len(), 1);
+    assert_eq!(nat.serve(), 1);
+    mux.on_tenant(0);
+    assert!(mux.fwps_mut().take_plans().is_empty(), "no second middlebox spawned");
+    assert!(departed(&driver).is_empty());
+    let line = mux.stats_line();
+    for pair in [" mbox.refused=1 ", " mbox.passed_on=0 "] {
+        assert!(line.as_str().contains(pair), "{pair} in {}", line.as_str());
+    }
 }

@@ -259,6 +259,9 @@ enum CaseArg {
     Nat,
     /// Datagrams the configuration refuses never leave the node.
     Deny,
+    /// A datagram passed on to a tenant of the node (the UDP echo) comes
+    /// back through the middlebox, translated.
+    Local,
     /// `--flows` short TCP flows, each its own FWP, all served.
     Churn,
 }
@@ -530,6 +533,7 @@ fn run(command: Command) -> Result<bool, Error> {
             let case = match case {
                 CaseArg::Nat => middlebox::Case::Nat,
                 CaseArg::Deny => middlebox::Case::Deny,
+                CaseArg::Local => middlebox::Case::Local,
                 CaseArg::Churn => middlebox::Case::Churn { flows },
             };
             let report = middlebox::run(middlebox::Middlebox { inject, capture, case, within: ms(within_ms) })?;

@@ -64,6 +64,8 @@ pub enum Case {
     Nat,
     /// Refused flows never pass.
     Deny,
+    /// A flow passed on to a tenant of the node is answered through the middlebox.
+    Local,
     /// This many short TCP flows are all served.
     Churn {
         /// Flows, 1..=[`MAX_FLOWS`].
@@ -76,6 +78,7 @@ impl fmt::Display for Case {
         f.write_str(match self {
             Case::Nat => "nat",
             Case::Deny => "deny",
+            Case::Local => "local",
             Case::Churn { .. } => "churn",
         })
     }
@@ -165,6 +168,7 @@ pub fn run(params: Middlebox) -> Result<MiddleboxReport, Error> {
                 let mut udp = UdpBackend::bind(service(deny::SENTINEL_SERVICE))?;
                 deny::deny(&mut tap, &mut udp, within, &mut checks)?
             }
+            Case::Local => cases::local(&mut tap, within, &mut checks)?,
             Case::Churn { flows } => {
                 let tcp = TcpBackend::listen(service(churn::SERVICE))?;
                 checks.push(churn::run(&mut tap, &tcp, flows, within)?)

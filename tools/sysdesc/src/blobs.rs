@@ -29,7 +29,7 @@ use edgeos_config::{ManagerLink, MuxConfig, Protocol as BlobProtocol, Protocols,
 
 pub use manager::manager_config;
 
-use crate::config::{Loaded, Protocol, Spawn};
+use crate::config::{Loaded, Overflow, Protocol, Spawn};
 use crate::generate::manager::{self as plan, ManagerPlan, FWP_MANAGER_FILE};
 use crate::generate::{config_region_size, slot_plans, template_plans, Role, SlotPlan, MUX_CONFIG_FILE};
 
@@ -109,6 +109,7 @@ fn template_layout(plan: &SlotPlan<'_>) -> Result<TemplateLayout, String> {
         per_flow: t.per_flow,
         renew: t.renew,
         middlebox: t.click.is_some(),
+        share_overflow: t.overflow == Overflow::Share,
         warm_pool: count(warm_pool, "warm pool", plan)?,
         max_active: count(t.max_active(), "max_active", plan)?,
         idle_timeout_ms: len(t.idle_timeout_ms, "idle timeout", plan)?,

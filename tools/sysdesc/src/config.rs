@@ -15,8 +15,8 @@ use std::path::Path;
 
 pub use spans::SpanIndex;
 pub use types::{
-    Config, DriverConfig, Ipv4Cidr, MacAddr, MuxConfig, Network, Protocol, Rings, Service, Spawn,
-    Template,
+    Config, DriverConfig, Ipv4Cidr, MacAddr, MuxConfig, Network, Overflow, Protocol, Rings, Service,
+    Spawn, Template,
 };
 
 use crate::boards::{self, Board, UnknownBoard};

@@ -134,6 +134,11 @@ fn only_a_per_flow_template_answers_a_port_range() {
     check_error("config_port_range_not_per_flow.toml", "only a per-flow template answers a port range", true);
 }
 
+#[test]
+fn only_a_per_flow_template_shares_its_overflow() {
+    check_error("config_share_not_per_flow.toml", "only a per-flow template's overflow can share a serving FWP", true);
+}
+
 mod click {
     use super::*;
 

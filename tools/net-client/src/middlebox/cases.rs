@@ -78,6 +78,30 @@ pub fn nat(
     Ok(())
 }
 
+/// The port the node's configuration passes on to its UDP echo tenant
+/// (port 7), the client's address kept.
+pub const LOCAL_SERVICE: u16 = 20_007;
+const LOCAL_REQUEST: &[u8] = b"edgeos middlebox local: to the node's own UDP echo, through the firewall";
+
+/// The `local` case: a client's datagram to the passed-on port reaches the
+/// node's UDP echo tenant, whose answer (which never reaches the wire: the
+/// node steers it to the middlebox) leaves translated, as from that port.
+pub fn local(tap: &mut Tap, within: Duration, checks: &mut Vec<Check>) -> Result<(), Error> {
+    let request = Datagram::udp(at(UDP_CLIENT, 41_020), node(LOCAL_SERVICE), LOCAL_REQUEST);
+    // The echo answers from port 7 with TTL 64; the middlebox translates
+    // it back to the passed-on port and decrements the TTL.
+    let mut expected = Expected(Frame {
+        eth_src: NODE.mac,
+        eth_dst: UDP_CLIENT.mac,
+        datagram: Datagram { src: node(LOCAL_SERVICE), dst: at(UDP_CLIENT, 41_020), ttl: 63, ..request.clone() },
+    });
+    let frame = Frame::to_node(UDP_CLIENT, request.clone()).emit();
+    let done = exchange(tap, &mut inject(&frame), &mut expected, within, &mut |_| {})?;
+    let what = format!("the node's UDP echo answers through the middlebox: {request}");
+    record(checks, &what, &done, within, || left_as(&expected));
+    Ok(())
+}
+
 fn nat_udp(
     tap: &mut Tap,
     backend: &mut UdpBackend,

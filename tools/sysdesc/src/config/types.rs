@@ -266,6 +266,12 @@ pub struct Template {
     /// created anew by the FWP manager instead of scrubbed and reused.
     #[serde(default)]
     pub renew: bool,
+    /// What becomes of a new flow for which no FWP can be spawned (every
+    /// FWP busy, or `max_active` serving): `drop` it (and count it), or
+    /// `share` one of the template's serving FWPs, its fallback (a
+    /// per-flow template's only). Flows that have an FWP are unaffected.
+    #[serde(default)]
+    pub overflow: Overflow,
     /// A Click template (`tenant_click.elf`): the configuration file its
     /// FWPs run (Click's language subset, `docs/click.md`), relative to
     /// this file. Its FWPs are middleboxes: what they forward leaves under
@@ -352,6 +358,17 @@ pub enum Spawn {
         /// Slots kept started.
         pool_size: u64,
     },
+}
+
+/// A per-flow template's overflow policy: `"drop"` or `"share"`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Overflow {
+    /// The flow is dropped, and counted (`fwp.refused_*`).
+    #[default]
+    Drop,
+    /// The flow goes to a serving FWP of the template (`fwp.shared`).
+    Share,
 }
 
 /// A service a template answers: `{ protocol = "udp", port = 7 }`.

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Config, ConfigIssue, Protocol, Service, SpanIndex, Spawn, MAX_SLOTS};
+use super::{Config, ConfigIssue, Overflow, Protocol, Service, SpanIndex, Spawn, MAX_SLOTS};
 use crate::diagnostic::Diagnostics;
 
 /// Largest untagged Ethernet frame without its FCS: a frame buffer must hold one.
@@ -237,6 +237,13 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
             ("tx_buffers_size", t.tx_buffers_size),
         ] {
             buffers_size(config, v, &at(field), size);
+        }
+        if t.overflow == Overflow::Share && !t.per_flow {
+            v.impossible(
+                &at("overflow"),
+                "\"share\"",
+                "only a per-flow template's overflow can share a serving FWP (its one FWP serves the whole service otherwise); set per_flow = true",
+            );
         }
         if t.click.is_some() && !t.per_flow {
             v.impossible(
