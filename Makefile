@@ -41,7 +41,7 @@ SYSDESC_SOURCES := $(shell find tools/sysdesc/src -name '*.rs')
 # (guest port 7), tenant B's TCP echo (guest port 8), the probe template's
 # UDP echo (guest port 9, obeys fault probes), the memcached tenant (guest
 # TCP 11211), the multiplexer's
-# stats service (guest UDP 7777), the Click template (guest 20010), and two
+# stats service (guest UDP 7777), the Click template (guest 20007), and two
 # forwards no tenant serves. A raw
 # Ethernet frame sent as a UDP datagram to INJECT_PORT enters the guest's NIC
 # (QEMU's socket backend on the same hub).
@@ -52,8 +52,10 @@ PROBE_PORT    ?= 15009
 MEMCACHED_PORT ?= 15211
 MEMCACHED_B_PORT ?= 15212
 STATS_PORT    ?= 17777
-# One of the Click template's ports (guest 20010, TCP and UDP): flows from the
-# host through the firewall-NAT (or a benchmark's chain).
+# One of the Click template's ports (guest 20007, TCP and UDP): flows from the
+# host through the firewall-NAT, which passes UDP on to the UDP echo tenant
+# (`net-client udp-echo --to 127.0.0.1:15020`), or through a benchmark's
+# chain.
 CLICK_PORT    ?= 15020
 # The same guest ports with the other protocol: routed to nobody.
 UNROUTED_UDP_PORT ?= 15018
@@ -68,7 +70,7 @@ INJECT_PEER   ?= 19001
 # same points on every run however loaded the host is: boots are
 # byte-for-byte reproducible, and cycle counts read in the guest are
 # deterministic.
-QEMU_NET   = -netdev user,id=user0,hostfwd=udp:127.0.0.1:$(UDP_ECHO_PORT)-10.0.2.15:7,hostfwd=tcp:127.0.0.1:$(TCP_ECHO_PORT)-10.0.2.15:8,hostfwd=udp:127.0.0.1:$(PROBE_PORT)-10.0.2.15:9,hostfwd=tcp:127.0.0.1:$(MEMCACHED_PORT)-10.0.2.15:11211,hostfwd=udp:127.0.0.1:$(MEMCACHED_PORT)-10.0.2.15:11211,hostfwd=tcp:127.0.0.1:$(MEMCACHED_B_PORT)-10.0.2.15:11212,hostfwd=udp:127.0.0.1:$(MEMCACHED_B_PORT)-10.0.2.15:11212,hostfwd=udp:127.0.0.1:$(STATS_PORT)-10.0.2.15:7777,hostfwd=udp:127.0.0.1:$(CLICK_PORT)-10.0.2.15:20010,hostfwd=tcp:127.0.0.1:$(CLICK_PORT)-10.0.2.15:20010,hostfwd=udp:127.0.0.1:$(UNROUTED_UDP_PORT)-10.0.2.15:8,hostfwd=tcp:127.0.0.1:$(UNROUTED_TCP_PORT)-10.0.2.15:7 \
+QEMU_NET   = -netdev user,id=user0,hostfwd=udp:127.0.0.1:$(UDP_ECHO_PORT)-10.0.2.15:7,hostfwd=tcp:127.0.0.1:$(TCP_ECHO_PORT)-10.0.2.15:8,hostfwd=udp:127.0.0.1:$(PROBE_PORT)-10.0.2.15:9,hostfwd=tcp:127.0.0.1:$(MEMCACHED_PORT)-10.0.2.15:11211,hostfwd=udp:127.0.0.1:$(MEMCACHED_PORT)-10.0.2.15:11211,hostfwd=tcp:127.0.0.1:$(MEMCACHED_B_PORT)-10.0.2.15:11212,hostfwd=udp:127.0.0.1:$(MEMCACHED_B_PORT)-10.0.2.15:11212,hostfwd=udp:127.0.0.1:$(STATS_PORT)-10.0.2.15:7777,hostfwd=udp:127.0.0.1:$(CLICK_PORT)-10.0.2.15:20007,hostfwd=tcp:127.0.0.1:$(CLICK_PORT)-10.0.2.15:20007,hostfwd=udp:127.0.0.1:$(UNROUTED_UDP_PORT)-10.0.2.15:8,hostfwd=tcp:127.0.0.1:$(UNROUTED_TCP_PORT)-10.0.2.15:7 \
              -netdev socket,id=inject0,udp=127.0.0.1:$(INJECT_PEER),localaddr=127.0.0.1:$(INJECT_PORT) \
              -netdev hubport,id=hub_user,hubid=0,netdev=user0 \
              -netdev hubport,id=hub_inject,hubid=0,netdev=inject0 \

@@ -4,10 +4,10 @@
 # host), and so per element, under -icount (a guest ns is an instruction).
 #
 # For each chain: boots the release image of variant click-chain-N, runs
-# an echo server on the host's 127.0.0.1:20010 (the chain's backend: the
+# an echo server on the host's 127.0.0.1:20007 (the chain's backend: the
 # guest reaches it as 10.0.2.2 through QEMU's user network), and sends
 # FRAMES 64-byte UDP echoes to the Click template's port through the
-# host forward (127.0.0.1:15020 -> guest 20010): every datagram goes
+# host forward (127.0.0.1:15020 -> guest 20007): every datagram goes
 # through the flow's FWP twice (out translated, back translated), and every
 # byte comes back checked. Then it reads the FWP's own per-frame summary
 # (hop.fN, its first 1,024 frames) from the mux's stats port. Always stops
@@ -21,7 +21,7 @@ echo_server() {
     exec /usr/bin/python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 20010))
+s.bind(("127.0.0.1", 20007))
 while True:
     data, peer = s.recvfrom(2048)
     s.sendto(data, peer)
