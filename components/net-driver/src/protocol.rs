@@ -43,8 +43,10 @@ impl Request {
 pub struct ConnectReply {
     /// The NIC's MAC address.
     pub mac: [u8; 6],
-    /// Rx buffers the driver has been offered and not yet returned: those
-    /// still on the rx free ring plus any it holds for the next frame.
+    /// Rx buffers the driver has been offered and the mux has not taken
+    /// back: those still on the rx free ring, any it holds for the next
+    /// frame, and those returned on the rx used ring with a frame the mux
+    /// has not read (at connect time, what the mux lent).
     pub rx_offered: u32,
 }
 

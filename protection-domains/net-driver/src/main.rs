@@ -151,9 +151,15 @@ impl Handler for NetDriver {
             }
             None => return Ok(MessageInfo::new(u64::MAX, 0)),
         }
-        // Buffers still on the free ring plus the one the core may hold for the next frame.
+        // Every buffer the mux has lent: those still on the free ring, the
+        // one the core may hold for the next frame, and those already back
+        // on the used ring with a frame the mux has not read yet. Frames can
+        // arrive before the mux connects (its start lent the buffers and woke
+        // us; in real time a client's first datagram can be that early), and
+        // the mux reads none before this call returns.
         let on_ring = self.rx_free.0.num_filled_slots().unwrap_or(0);
-        let rx_offered = (on_ring + self.core.rx_buffers_held()) as u32;
+        let returned = self.rx_used.0.num_filled_slots().unwrap_or(0);
+        let rx_offered = (on_ring + self.core.rx_buffers_held() + returned) as u32;
         let words = ConnectReply { mac: self.mac, rx_offered }.to_words();
         sel4_microkit::with_msg_regs_mut(|mrs| mrs[..2].copy_from_slice(&words));
         Ok(MessageInfo::new(LABEL_OK, 2))
