@@ -405,11 +405,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                 }
             }
             Classified::Deliver { tenant, tuple } => {
-                let src_mac = EthernetFrame::new_unchecked(frame).src_addr();
-                self.neighbours.learn(tuple.src.0, src_mac);
-                if self.deliver(tenant, len) {
-                    out.filled.insert(usize::from(tenant.0));
-                }
+                self.admit(tenant, &tuple, len, out);
             }
             Classified::Miss { tuple } if self.is_stats_request(&tuple) => {
                 let query = udp_payload(&self.frame[..len]);
@@ -479,11 +475,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             self.fwps.stats.spawned_warm += 1;
         }
         self.fwps.push_plan(plan);
-        let src_mac = EthernetFrame::new_unchecked(&self.frame[..len]).src_addr();
-        self.neighbours.learn(tuple.src.0, src_mac);
-        if self.deliver(tenant, len) {
-            out.filled.insert(plan.slot);
-        }
+        self.admit(tenant, tuple, len, out);
         true
     }
 
@@ -501,12 +493,19 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             return false;
         }
         self.fwps.stats.shared += 1;
+        self.admit(tenant, tuple, len, out);
+        true
+    }
+
+    /// Delivers the frame buffer's first `len` bytes, a packet of flow
+    /// `tuple` that routes to `tenant`, after learning where its sender
+    /// is on the link (the tenant's answer will ask).
+    fn admit(&mut self, tenant: TenantId, tuple: &FiveTuple, len: usize, out: &mut Published) {
         let src_mac = EthernetFrame::new_unchecked(&self.frame[..len]).src_addr();
         self.neighbours.learn(tuple.src.0, src_mac);
         if self.deliver(tenant, len) {
-            out.filled.insert(slot);
+            out.filled.insert(usize::from(tenant.0));
         }
-        true
     }
 
     fn is_stats_request(&self, tuple: &FiveTuple) -> bool {
@@ -685,7 +684,8 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
     /// spawned for, as a frame from the wire would be; never to another
     /// middlebox, so chains cannot loop.
     fn pass_on(&mut self, tuple: &FiveTuple, len: usize, out: &mut Published) {
-        let to_middlebox = match self.table.lookup(tuple) {
+        let owner = self.table.lookup(tuple);
+        let to_middlebox = match owner {
             Some(tenant) => self.fwps.is_middlebox(usize::from(tenant.0)),
             None => self.fwps.template_for(tuple).is_some_and(|(_, route)| route.middlebox),
         };
@@ -694,17 +694,10 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             return;
         }
         self.middlebox.passed_on += 1;
-        match self.table.lookup(tuple) {
-            Some(tenant) => {
-                if self.deliver(tenant, len) {
-                    out.filled.insert(usize::from(tenant.0));
-                }
-            }
-            None => {
-                if !self.spawn_for(tuple, len, out) {
-                    self.stats.no_flow += 1;
-                }
-            }
+        match owner {
+            Some(tenant) => self.admit(tenant, tuple, len, out),
+            None if !self.spawn_for(tuple, len, out) => self.stats.no_flow += 1,
+            None => {}
         }
     }
 

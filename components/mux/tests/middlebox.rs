@@ -41,6 +41,17 @@ fn fwps_with(max_active: usize, route: impl FnOnce(TemplateRoute) -> TemplateRou
     Fwps::new(pool, heapless::Vec::from_iter([Some(route)]))
 }
 
+/// Starts `mux`, reports `templates` ready and restores their warm pools.
+fn ready(mux: &mut Mux<'_>, templates: &[TemplateId]) {
+    mux.start();
+    for &t in templates {
+        mux.set_checkpoint(t, READY).unwrap();
+    }
+    for plan in mux.fwps_mut().take_plans() {
+        mux.restored(plan.slot).unwrap();
+    }
+}
+
 /// An FWP of the Click template: every frame through the graph, what it
 /// transmits onto the tx ring.
 struct Middlebox<'a> {
@@ -108,10 +119,7 @@ fn a_flow_through_the_nodes_firewall_nat_goes_out_translated_and_its_answer_come
     let (driver, wa, wb) = (Wires::new(DMA_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF), Wires::new(TENANT_SLOTS * BUF));
     let mut nat = Middlebox::new(&wa);
     let mut mux = mux(&driver, [&wa, &wb], FlowTable::new()).with_fwps(fwps());
-    mux.start();
-    mux.set_checkpoint(NAT, READY).unwrap();
-    let refill = mux.fwps_mut().take_plans();
-    mux.restored(refill[0].slot).unwrap();
+    ready(&mut mux, &[NAT]);
     // Before the backend has spoken, the mux cannot address a frame to it.
     arrive(&driver, &udp_from((PEER_IP, PEER_MAC), 41000, 20001, b"early"));
     mux.on_driver();
@@ -178,10 +186,7 @@ fn a_flow_that_finds_no_fwp_is_dropped_or_shares_the_fallback_as_configured() {
         let mut first = Middlebox::new(&wa);
         let route = |r: TemplateRoute| if share { r.sharing_overflow() } else { r };
         let mut mux = mux(&driver, [&wa, &wb], FlowTable::new()).with_fwps(fwps_with(1, route));
-        mux.start();
-        mux.set_checkpoint(NAT, READY).unwrap();
-        let refill = mux.fwps_mut().take_plans();
-        mux.restored(refill[0].slot).unwrap();
+        ready(&mut mux, &[NAT]);
         arrive(&driver, &udp_from((PEER_IP, PEER_MAC), 41000, 20001, b"first flow"));
         mux.on_driver();
         assert_eq!(mux.fwps_mut().take_plans().len(), 1, "the first flow spawned the only FWP allowed");
@@ -220,13 +225,7 @@ fn a_frame_passed_on_to_a_local_tenant_is_answered_back_through_the_middlebox() 
     let echo_route = TemplateRoute::new([ServiceKey { protocol: Protocol::Udp, port: 7 }], false);
     let fwps = Fwps::new(pool, heapless::Vec::from_iter([Some(nat_route), Some(echo_route)]));
     let mut mux = mux(&driver, [&wa, &wb], FlowTable::new()).with_fwps(fwps);
-    mux.start();
-    for t in [NAT, ECHO] {
-        mux.set_checkpoint(t, READY).unwrap();
-    }
-    for plan in mux.fwps_mut().take_plans() {
-        mux.restored(plan.slot).unwrap();
-    }
+    ready(&mut mux, &[NAT, ECHO]);
     // The client's datagram to port 20007 spawns the middlebox, which passes
     // it on to our port 7 (the client's address kept): that spawns the echo.
     arrive(&driver, &udp_from((PEER_IP, PEER_MAC), 41020, 20007, b"echo me"));
@@ -265,10 +264,7 @@ fn a_middlebox_cannot_pass_frames_on_to_a_middlebox() {
     let looping = "FromRing -> Strip(14) -> CheckIPHeader -> IPRewriter(pattern - - 10.0.2.15 20002 0 0) -> Unstrip(14) -> ToRing;";
     let mut nat = Middlebox::with(&wa, looping);
     let mut mux = mux(&driver, [&wa, &wb], FlowTable::new()).with_fwps(fwps());
-    mux.start();
-    mux.set_checkpoint(NAT, READY).unwrap();
-    let refill = mux.fwps_mut().take_plans();
-    mux.restored(refill[0].slot).unwrap();
+    ready(&mut mux, &[NAT]);
     arrive(&driver, &udp_from((PEER_IP, PEER_MAC), 41000, 20001, b"round and round"));
     mux.on_driver();
     assert_eq!(mux.fwps_mut().take_plans().len(), 1);
