@@ -15,6 +15,12 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod area;
+mod connection;
+
+pub use area::{connection_cost, connection_memory, MAX_CONNECTIONS};
+pub use connection::Connection as ConnectionSlot;
+
 use edgeos_config::{Protocol, TenantConfig};
 use edgeos_memcache::protocol::{udp, MAX_LINE, OUT_MIN};
 use edgeos_memcache::{Conn, Store};

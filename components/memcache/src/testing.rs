@@ -66,7 +66,8 @@ pub fn check_tcp(input: &[u8]) {
                 store.verify().unwrap();
                 if p.close {
                     len = 0;
-                    conn = Conn::new();
+                    conn.abandon(&mut store);
+                    store.verify().unwrap();
                 }
                 // Stop once neither input was taken nor output made: the
                 // rest waits for more bytes.
@@ -78,10 +79,13 @@ pub fn check_tcp(input: &[u8]) {
                 // Never completes within the buffer this test lends:
                 // a real template would close such a connection.
                 len = 0;
-                conn = Conn::new();
+                conn.abandon(&mut store);
             }
         }
     }
+    conn.abandon(&mut store);
+    store.verify().unwrap();
+    assert_eq!(store.stats().bytes, store.live_bytes() as u64, "no run left held by a stream");
     let stats = store.stats();
     match store.peek(sentinel, now + 1) {
         Some(item) => {

@@ -19,10 +19,10 @@ pub(super) struct Outcome {
 const STATS_MAX: usize = 1536;
 /// Upper bound of every other fixed reply (the longest is the delete
 /// usage error, 70 bytes with `\r\n`).
-const SHORT_MAX: usize = 96;
+pub(super) const SHORT_MAX: usize = 96;
 
 /// The keys of a get line.
-fn keys(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(super) fn keys(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     line.split(|&b| b == b' ').filter(|k| !k.is_empty())
 }
 
@@ -89,7 +89,7 @@ pub(super) fn execute<const N: usize>(
     outcome
 }
 
-fn reply(w: &mut Writer<'_>, line: &str, noreply: bool) -> Result<(), Full> {
+pub(super) fn reply(w: &mut Writer<'_>, line: &str, noreply: bool) -> Result<(), Full> {
     if noreply {
         return Ok(());
     }
@@ -140,6 +140,12 @@ fn run<const N: usize>(
                 store.forget(key, now);
             }
             reply(w, "SERVER_ERROR object too large for cache", noreply)
+        }
+        // The connection streams such a value into the store itself
+        // (`Conn`); whole-request callers never parse one.
+        Request::Receive { noreply, .. } => {
+            debug_assert!(false, "a streamed storage command reached execute");
+            reply(w, "SERVER_ERROR out of memory storing object", noreply)
         }
         Request::BadChunk { noreply } => reply(w, "CLIENT_ERROR bad data chunk", noreply),
         Request::Delete { key, noreply } => {

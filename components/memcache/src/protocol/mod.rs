@@ -13,6 +13,7 @@
 mod execute;
 pub mod parse;
 mod reply;
+mod stream;
 pub mod udp;
 
 pub use parse::{parse, Parsed, Request, MAX_LINE};
@@ -42,28 +43,71 @@ pub struct Progress {
     pub close: bool,
 }
 
-/// One TCP connection's protocol state: only the count of data bytes
-/// still to skip after a refused oversize value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// One connection's protocol state between calls: where the request
+/// stream stands.
+///
+/// A TCP connection streams values ([`Conn::new`]): a storage command's
+/// data block goes into the store as it arrives, and a `get` reply larger
+/// than the output room goes out in pieces, so neither needs a buffer the
+/// size of an item. The store holds what a stream holds (a reservation, a
+/// reading) until the stream ends: a connection that ends early must be
+/// [`abandon`](Conn::abandon)ed.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Conn {
-    swallow: usize,
+    state: State,
+    /// Values stream (TCP); else every request is whole in the input
+    /// (a UDP datagram).
+    streams: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum State {
+    Ready,
+    /// Data bytes still to skip after a refused value.
+    Swallow(usize),
+    Receiving(stream::Receiving),
+    Sending(stream::Sending),
 }
 
 impl Conn {
-    /// A fresh connection.
+    /// A fresh TCP connection, which streams values.
     pub const fn new() -> Self {
-        Conn { swallow: 0 }
+        Conn { state: State::Ready, streams: true }
     }
 
-    /// Runs every whole request at the front of `input` (pipelined requests
-    /// included) whose reply fits in `out`.
+    /// For one request that is whole in its input (a UDP datagram): a
+    /// storage command must carry its whole block, and a `get` reply must
+    /// fit the output.
+    pub const fn datagram() -> Self {
+        Conn { state: State::Ready, streams: false }
+    }
+
+    /// Whether a value is half received or half sent: the connection is
+    /// between two requests only when not.
+    pub fn is_streaming(&self) -> bool {
+        matches!(self.state, State::Receiving(_) | State::Sending(_))
+    }
+
+    /// Gives back what the store holds for an unfinished stream (the
+    /// connection ended): a reservation is cancelled, a reading released.
+    pub fn abandon<const N: usize>(&mut self, store: &mut Store<'_, N>) {
+        match core::mem::replace(&mut self.state, State::Ready) {
+            State::Receiving(r) => store.cancel(r.reservation),
+            State::Sending(s) => s.release(store),
+            State::Ready | State::Swallow(_) => {}
+        }
+    }
+
+    /// Runs every request at the front of `input` (pipelined requests
+    /// included) as far as `out` has room for the replies.
     ///
-    /// The caller keeps `input[consumed..]` and appends the next segment
-    /// to it; it must be able to hold [`MAX_LINE`] plus the store's
-    /// `item_size_max` plus 2 bytes, or a maximal `set` never completes.
-    /// `out` should be at least [`OUT_MIN`] bytes; when it fills up,
-    /// processing stops before the next request and resumes on the next
-    /// call once the caller has sent the replies.
+    /// The caller keeps `input[consumed..]` and appends the next bytes to
+    /// it. Streaming, it must be able to hold [`MAX_LINE`] plus 2 bytes
+    /// (a `get` being sent keeps its line at the front of `input` until
+    /// its reply is done); a whole-request connection needs the longest
+    /// request. `out` should be at least [`OUT_MIN`] bytes; when it fills
+    /// up, processing stops and resumes on the next call once the caller
+    /// has sent the replies.
     pub fn process<const N: usize>(
         &mut self,
         store: &mut Store<'_, N>,
@@ -75,55 +119,44 @@ impl Conn {
         let mut consumed = 0;
         loop {
             let rest = &input[consumed..];
-            if self.swallow > 0 {
-                let skip = self.swallow.min(rest.len());
-                self.swallow -= skip;
-                consumed += skip;
-                if self.swallow > 0 {
-                    break;
-                }
-                continue;
-            }
-            match parse(rest, store.item_size_max()) {
-                Parsed::Incomplete => break,
-                Parsed::LineTooLong => {
-                    if w.line(b"CLIENT_ERROR line too long").is_err() {
+            match &mut self.state {
+                State::Swallow(left) => {
+                    let skip = (*left).min(rest.len());
+                    *left -= skip;
+                    consumed += skip;
+                    if *left > 0 {
                         break;
                     }
-                    return Progress {
-                        consumed: input.len(),
-                        written: w.len(),
-                        close: true,
-                    };
+                    self.state = State::Ready;
                 }
-                Parsed::Request {
-                    request,
-                    consumed: len,
-                } => {
-                    let need = execute::reply_bound(store, &request, now);
-                    if need > w.remaining() {
-                        if !w.is_empty()
-                            || !matches!(request, Request::Get { .. } | Request::Gat { .. })
-                        {
-                            break;
-                        }
-                        // Could never fit: memcached's answer to a get reply
-                        // too big for its buffers.
-                        let _ = w.line(b"SERVER_ERROR out of memory writing get response");
-                        consumed += len;
-                        continue;
+                State::Receiving(r) => {
+                    consumed += r.take(store, rest);
+                    if !r.ready(&input[consumed..], &w) {
+                        break;
                     }
-                    consumed += len;
-                    let outcome = execute::execute(store, &request, now, &mut w);
-                    self.swallow = outcome.swallow;
-                    if outcome.close {
+                    let State::Receiving(r) = core::mem::replace(&mut self.state, State::Ready) else {
+                        unreachable!("matched above")
+                    };
+                    consumed += r.finish(store, &input[consumed..], now, &mut w);
+                }
+                State::Sending(s) => {
+                    if !s.send(store, rest, now, &mut w) {
+                        break;
+                    }
+                    consumed += s.line_len();
+                    self.state = State::Ready;
+                }
+                State::Ready => match self.next_request(store, input, consumed, now, &mut w) {
+                    Some(Next::Took(len)) => consumed += len,
+                    Some(Next::Close(len)) => {
                         return Progress {
-                            consumed,
+                            consumed: consumed + len,
                             written: w.len(),
                             close: true,
-                        };
+                        }
                     }
-                }
+                    None => break,
+                },
             }
         }
         Progress {
@@ -132,6 +165,83 @@ impl Conn {
             close: false,
         }
     }
+
+    /// Parses and runs, or starts streaming, the request at
+    /// `input[at..]`; `None` when it has to wait (more input, or room).
+    fn next_request<const N: usize>(
+        &mut self,
+        store: &mut Store<'_, N>,
+        input: &[u8],
+        at: usize,
+        now: u64,
+        w: &mut Writer<'_>,
+    ) -> Option<Next> {
+        let rest = &input[at..];
+        let parsed = if self.streams {
+            parse::parse_streaming(rest, store.item_size_max())
+        } else {
+            parse(rest, store.item_size_max())
+        };
+        let (request, len) = match parsed {
+            Parsed::Incomplete => return None,
+            Parsed::LineTooLong => {
+                w.line(b"CLIENT_ERROR line too long").ok()?;
+                return Some(Next::Close(rest.len()));
+            }
+            Parsed::Request { request, consumed } => (request, consumed),
+        };
+        if let Request::Receive { .. } = request {
+            if w.remaining() < execute::SHORT_MAX {
+                return None;
+            }
+            let (state, took) = stream::receive(store, &request, len, now, w);
+            self.state = state;
+            return Some(Next::Took(took));
+        }
+        let need = execute::reply_bound(store, &request, now);
+        if need > w.remaining() {
+            if !w.is_empty() {
+                return None;
+            }
+            match request {
+                Request::Get { keys, cas } if self.streams => {
+                    self.state = State::Sending(stream::Sending::new(rest, keys, len, None, cas));
+                    return Some(Next::Took(0));
+                }
+                Request::Gat { exptime, keys, cas } if self.streams => {
+                    self.state = State::Sending(stream::Sending::new(rest, keys, len, Some(exptime), cas));
+                    return Some(Next::Took(0));
+                }
+                Request::Get { .. } | Request::Gat { .. } => {
+                    // Could never fit: memcached's answer to a get reply
+                    // too big for its buffers.
+                    w.line(b"SERVER_ERROR out of memory writing get response").ok()?;
+                    return Some(Next::Took(len));
+                }
+                _ => return None,
+            }
+        }
+        let outcome = execute::execute(store, &request, now, w);
+        self.state = match outcome.swallow {
+            0 => State::Ready,
+            n => State::Swallow(n),
+        };
+        Some(if outcome.close { Next::Close(len) } else { Next::Took(len) })
+    }
+}
+
+impl Default for Conn {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What [`Conn::next_request`] did with the input.
+enum Next {
+    /// Took this many bytes (0: a `get` started sending, its line stays).
+    Took(usize),
+    /// Took this many, and the connection closes after the replies.
+    Close(usize),
 }
 
 #[cfg(test)]

@@ -63,6 +63,22 @@ pub enum Request<'a> {
         /// Suppress the reply.
         noreply: bool,
     },
+    /// A storage command whose data block is still arriving (only from
+    /// [`parse_streaming`]): its `bytes` of value and `\r\n` follow.
+    Receive {
+        /// Which command.
+        op: StoreOp,
+        /// The key.
+        key: Key<'a>,
+        /// The client's flags.
+        flags: u32,
+        /// The expiry, as sent.
+        exptime: i64,
+        /// Bytes of value to come.
+        bytes: usize,
+        /// Suppress the reply.
+        noreply: bool,
+    },
     /// A storage command whose value is over the item size limit: its
     /// `swallow` bytes (data plus `\r\n`) follow and are to be skipped.
     TooLarge {
@@ -162,6 +178,17 @@ fn after<'a>(line: &'a [u8], word: &[u8]) -> &'a [u8] {
 /// `item_size_max` (with their key) are not waited for but reported as
 /// [`Request::TooLarge`].
 pub fn parse(input: &[u8], item_size_max: usize) -> Parsed<'_> {
+    parse_request(input, item_size_max, false)
+}
+
+/// [`parse`], except that a storage command whose data block is not all in
+/// `input` yet is reported at once, as [`Request::Receive`]: its value
+/// then streams into the store (a TCP connection does not buffer it).
+pub fn parse_streaming(input: &[u8], item_size_max: usize) -> Parsed<'_> {
+    parse_request(input, item_size_max, true)
+}
+
+fn parse_request(input: &[u8], item_size_max: usize, stream_values: bool) -> Parsed<'_> {
     let window = &input[..input.len().min(MAX_LINE + 1)];
     let Some(nl) = window.iter().position(|&b| b == b'\n') else {
         return if input.len() > MAX_LINE {
@@ -206,6 +233,7 @@ pub fn parse(input: &[u8], item_size_max: usize) -> Parsed<'_> {
             n,
             noreply,
             item_size_max,
+            stream_values,
         );
     }
     match (words[0], n) {
@@ -289,6 +317,7 @@ fn storage<'a>(
     n: usize,
     noreply: bool,
     item_size_max: usize,
+    stream_values: bool,
 ) -> Parsed<'a> {
     let is_cas = op == StoreOp::Cas(0);
     let arity = if is_cas { 6 } else { 5 };
@@ -333,7 +362,21 @@ fn storage<'a>(
     }
     let end = line_len + bytes + 2;
     let Some(block) = input.get(line_len..end) else {
-        return Parsed::Incomplete;
+        if !stream_values {
+            return Parsed::Incomplete;
+        }
+        let request = Request::Receive {
+            op,
+            key,
+            flags,
+            exptime,
+            bytes,
+            noreply,
+        };
+        return Parsed::Request {
+            request,
+            consumed: line_len,
+        };
     };
     let request = match block.split_at(bytes) {
         (data, b"\r\n") => Request::Store {

@@ -50,6 +50,14 @@ impl<'o> Writer<'o> {
         self.put(format_u64(v, &mut buf))
     }
 
+    /// Lets `fill` write into the room left; it returns how many bytes it
+    /// wrote, which are appended.
+    pub fn fill_with(&mut self, fill: impl FnOnce(&mut [u8]) -> usize) -> usize {
+        let n = fill(&mut self.buf[self.len..]).min(self.remaining());
+        self.len += n;
+        n
+    }
+
     /// Appends `line` and `\r\n`.
     pub fn line(&mut self, line: &[u8]) -> Result<(), Full> {
         self.put(line)?;

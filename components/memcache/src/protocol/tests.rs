@@ -3,6 +3,7 @@
 
 use super::*;
 use std::vec::Vec;
+use crate::store::{Key, StoreOp};
 
 const NOW: u64 = 1_700_000_000;
 
@@ -30,7 +31,15 @@ fn feed<const N: usize>(
     step: usize,
     now: u64,
 ) -> (Vec<u8>, bool) {
-    let mut conn = Conn::new();
+    feed_conn_at(&mut Conn::new(), store, input, step, now)
+}
+
+/// [`feed`] on a connection the caller keeps.
+fn feed_conn<const N: usize>(conn: &mut Conn, store: &mut Store<'_, N>, input: &[u8], step: usize) -> (Vec<u8>, bool) {
+    feed_conn_at(conn, store, input, step, NOW)
+}
+
+fn feed_conn_at<const N: usize>(conn: &mut Conn, store: &mut Store<'_, N>, input: &[u8], step: usize, now: u64) -> (Vec<u8>, bool) {
     let mut buf = Vec::new();
     let mut replies = Vec::new();
     let mut out = [0u8; OUT_MIN];
@@ -383,7 +392,7 @@ fn a_full_output_buffer_pauses_without_losing_requests() {
 }
 
 #[test]
-fn a_get_reply_larger_than_the_whole_buffer_is_refused() {
+fn a_get_reply_larger_than_the_whole_buffer_streams_out() {
     let mut server = Server::new(64 * 1024);
     let mut store = server.store(8192);
     let value = "x".repeat(3000);
@@ -391,10 +400,96 @@ fn a_get_reply_larger_than_the_whole_buffer_is_refused() {
     let (reply, _) = feed(&mut store, input.as_bytes(), usize::MAX, NOW);
     assert_eq!(
         std::string::String::from_utf8(reply).unwrap(),
-        std::format!(
-            "STORED\r\nSERVER_ERROR out of memory writing get response\r\nVERSION {VERSION}\r\n"
-        )
+        std::format!("STORED\r\nVALUE a 0 3000\r\n{value}\r\nEND\r\nVERSION {VERSION}\r\n")
     );
+}
+
+#[test]
+fn the_largest_values_stream_in_and_out_byte_for_byte_at_any_split() {
+    let mut server = Server::new(512 * 1024);
+    let mut store = server.store(200 * 1024);
+    let a: std::vec::Vec<u8> = (0..150_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let b: std::vec::Vec<u8> = (0..40_000u32).map(|i| (i * 13) as u8).collect();
+    let mut input = std::vec::Vec::new();
+    for (k, v) in [("a", &a), ("b", &b)] {
+        input.extend_from_slice(std::format!("set {k} 5 0 {}\r\n", v.len()).as_bytes());
+        input.extend_from_slice(v);
+        input.extend_from_slice(b"\r\n");
+    }
+    input.extend_from_slice(b"append b 0 0 3\r\nxyz\r\nget a b nope b\r\nversion\r\n");
+    let mut expected = std::vec::Vec::new();
+    expected.extend_from_slice(b"STORED\r\nSTORED\r\nSTORED\r\n");
+    let b2: std::vec::Vec<u8> = b.iter().copied().chain(*b"xyz").collect();
+    for (k, v) in [("a", &a), ("b", &b2), ("b", &b2)] {
+        expected.extend_from_slice(std::format!("VALUE {k} 5 {}\r\n", v.len()).as_bytes());
+        expected.extend_from_slice(v);
+        expected.extend_from_slice(b"\r\n");
+    }
+    expected.extend_from_slice(std::format!("END\r\nVERSION {VERSION}\r\n").as_bytes());
+    for step in [usize::MAX, 8192, 1460, 97, 1] {
+        let (reply, closed) = feed(&mut store, &input, step, NOW);
+        assert!(!closed);
+        assert!(reply == expected, "split every {step} bytes");
+        store.verify().unwrap();
+        assert_eq!(store.stats().bytes, store.live_bytes() as u64, "no stream holds store bytes");
+        assert!(store.delete(Key::new(b"a").unwrap(), NOW) && store.delete(Key::new(b"b").unwrap(), NOW));
+    }
+}
+
+#[test]
+fn a_streamed_value_that_does_not_end_in_crlf_is_refused_and_freed() {
+    let mut server = Server::new(64 * 1024);
+    let mut store = server.store(8192);
+    let input = std::format!("set a 0 0 5000\r\n{}XXget a\r\n", "v".repeat(5000));
+    let (reply, _) = feed(&mut store, input.as_bytes(), 1000, NOW);
+    assert_eq!(std::string::String::from_utf8(reply).unwrap(), "CLIENT_ERROR bad data chunk\r\nEND\r\n");
+    store.verify().unwrap();
+    assert_eq!(store.live_bytes(), 0);
+}
+
+#[test]
+fn a_connection_abandoned_mid_value_gives_the_store_its_bytes_back() {
+    let mut server = Server::new(64 * 1024);
+    let mut store = server.store(16 * 1024);
+    store.store(StoreOp::Set, Key::new(b"big").unwrap(), 0, 0, &[7u8; 10_000], NOW).unwrap();
+    let mut out = [0u8; OUT_MIN];
+    // Half a set.
+    let mut receiving = Conn::new();
+    let p = receiving.process(&mut store, b"set x 0 0 9000\r\nabc", NOW, &mut out);
+    assert_eq!(p.consumed, 19);
+    assert!(receiving.is_streaming());
+    // Half a get.
+    let mut sending = Conn::new();
+    let p = sending.process(&mut store, b"get big\r\n", NOW, &mut out);
+    assert_eq!((p.consumed, p.written), (0, OUT_MIN), "the line stays until the reply is done");
+    assert!(sending.is_streaming());
+    // The reading keeps the old value's bytes through a delete.
+    assert!(store.delete(Key::new(b"big").unwrap(), NOW));
+    assert_eq!(store.live_bytes(), 10_003 + 9_001);
+    receiving.abandon(&mut store);
+    sending.abandon(&mut store);
+    store.verify().unwrap();
+    assert_eq!(store.live_bytes(), 0);
+}
+
+#[test]
+fn a_value_the_store_has_no_room_for_gets_memcacheds_out_of_memory() {
+    let mut server = Server::new(8 * 1024);
+    let mut store = server.store(8 * 1024);
+    let mut out = [0u8; OUT_MIN];
+    let mut first = Conn::new();
+    let _ = first.process(&mut store, b"set x 0 0 6000\r\n", NOW, &mut out);
+    assert!(first.is_streaming());
+    // 6 KiB of the 8 KiB arena are reserved: a second 6 KiB value cannot fit.
+    let mut second = Conn::new();
+    let input = std::format!("set y 0 0 6000\r\n{}\r\nversion\r\n", "y".repeat(6000));
+    let (reply, _) = feed_conn(&mut second, &mut store, input.as_bytes(), 700);
+    assert_eq!(
+        std::string::String::from_utf8(reply).unwrap(),
+        std::format!("SERVER_ERROR out of memory storing object\r\nVERSION {VERSION}\r\n")
+    );
+    first.abandon(&mut store);
+    store.verify().unwrap();
 }
 
 #[test]

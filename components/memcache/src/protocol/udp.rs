@@ -190,7 +190,7 @@ pub fn serve<const N: usize>(
         let _ = w.line(b"SERVER_ERROR multi-packet request not supported");
         w.len()
     } else {
-        Conn::new()
+        Conn::datagram()
             .process(store, frame.payload(), now, scratch)
             .written
     };

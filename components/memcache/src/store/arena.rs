@@ -1,12 +1,20 @@
 //! The index slots, their three lists, and the compacting arena.
 //!
-//! Every item is one contiguous run `key ++ value` in the arena. Runs are
-//! placed at `top` in the order they were stored, and the *placement list*
-//! (`addr`) keeps them in arena order, so compaction is one pass sliding
-//! each run down to the end of the previous one (`copy_within`). Freeing a
-//! run only lowers `live`; the hole is reclaimed by the next compaction,
-//! which runs only when an item does not fit above `top` but would fit in
-//! the free bytes overall. Freeing the topmost run lowers `top` at once.
+//! Every item is one contiguous run `key ++ value` in the arena. The
+//! *placement list* (`addr`) keeps the runs in arena order. A new run goes
+//! at `top` when it fits there, else into the first hole between runs that
+//! holds it (a cache evicts its oldest items first, so the hole the last
+//! eviction left usually takes the next item of a similar size), else the
+//! runs are compacted: one pass sliding each down to the end of the
+//! previous one (`copy_within`). Freeing a run only lowers `live`; freeing
+//! the topmost run lowers `top` at once.
+//!
+//! A slot is *linked* while its item is in the index (bucket chain and LRU
+//! list). Its run can outlive that while the slot is *pinned*: a value
+//! being received (a reservation, not yet linked) or being sent (a reading
+//! of an item that a later store, delete or eviction unlinked meanwhile).
+//! A pinned run is never freed, though compaction may move it: pins are
+//! slot numbers, and readers and writers find the run through the slot.
 //!
 //! Slots are threaded on three intrusive lists by `u32` index: the hash
 //! bucket chain (`hnext`, also the free list), the LRU list (`lru`, head =
@@ -46,7 +54,12 @@ pub(super) struct Slot {
     pub off: u32,
     pub vlen: u32,
     pub klen: u8,
+    /// The run is on the placement list (its slot is allocated).
     pub used: bool,
+    /// The item is in the index: bucket chain and LRU list.
+    pub linked: bool,
+    /// Readings and reservations holding the run.
+    pub pins: u16,
     pub flags: u32,
     pub hash: u32,
     pub expiry: Expiry,
@@ -64,6 +77,8 @@ impl Slot {
         vlen: 0,
         klen: 0,
         used: false,
+        linked: false,
+        pins: 0,
         flags: 0,
         hash: 0,
         expiry: Expiry::Never,
@@ -141,19 +156,6 @@ impl<const N: usize> Store<'_, N> {
         self.ends_of(list).head = i;
     }
 
-    pub(super) fn list_push_tail(&mut self, i: u32, list: List) {
-        let tail = self.ends_of(list).tail;
-        *self.link_of(i, list) = Link {
-            prev: tail,
-            next: NIL,
-        };
-        match tail {
-            NIL => self.ends_of(list).head = i,
-            t => self.link_of(t, list).next = i,
-        }
-        self.ends_of(list).tail = i;
-    }
-
     /// Marks `i` most recently used.
     pub(super) fn bump(&mut self, i: u32) {
         self.list_remove(i, List::Lru);
@@ -189,7 +191,8 @@ impl<const N: usize> Store<'_, N> {
         None
     }
 
-    /// Frees slot `i` and its arena run.
+    /// Takes slot `i`'s item out of the index; its run is freed at once
+    /// unless pinned, else when the last pin goes.
     pub(super) fn unlink(&mut self, i: u32) {
         let s = self.slots[i as usize];
         let bucket = s.hash as usize % N;
@@ -205,6 +208,20 @@ impl<const N: usize> Store<'_, N> {
             }
         }
         self.list_remove(i, List::Lru);
+        self.count -= 1;
+        self.item_bytes -= s.len();
+        let slot = &mut self.slots[i as usize];
+        slot.linked = false;
+        slot.hnext = NIL;
+        if slot.pins == 0 {
+            self.free_run(i);
+        }
+    }
+
+    /// Frees the unlinked, unpinned slot `i` and its arena run.
+    pub(super) fn free_run(&mut self, i: u32) {
+        let s = self.slots[i as usize];
+        debug_assert!(s.used && !s.linked && s.pins == 0);
         self.list_remove(i, List::Addr);
         if s.off as usize + s.len() == self.top {
             // The topmost run: its bytes are free above the new top at once.
@@ -214,12 +231,21 @@ impl<const N: usize> Store<'_, N> {
             };
         }
         self.live -= s.len();
-        self.count -= 1;
         self.slots[i as usize] = Slot {
             hnext: self.free,
             ..Slot::EMPTY
         };
         self.free = i;
+    }
+
+    /// Drops one pin of slot `i`; frees its run if that was the last one
+    /// and the item is no longer in the index.
+    pub(super) fn unpin(&mut self, i: u32) {
+        let slot = &mut self.slots[i as usize];
+        slot.pins -= 1;
+        if slot.pins == 0 && !slot.linked {
+            self.free_run(i);
+        }
     }
 
     /// Evicts the least recently used item other than `pin`; false if none.
@@ -257,10 +283,27 @@ impl<const N: usize> Store<'_, N> {
         self.top = cursor;
     }
 
-    /// Takes a free slot and `len` arena bytes at `top`, evicting least
-    /// recently used items (never `pin`) until both are available. The slot
-    /// is on no list yet; `None` if even evicting everything else is not
-    /// enough.
+    /// The first hole between runs (or below the first) of at least
+    /// `len` bytes: its start, and the run it follows (`NIL`: none).
+    fn first_hole(&self, len: usize) -> Option<(usize, u32)> {
+        let (mut end, mut prev) = (0usize, NIL);
+        let mut i = self.addr.head;
+        while i != NIL {
+            let s = &self.slots[i as usize];
+            if s.off as usize - end >= len {
+                return Some((end, prev));
+            }
+            end = s.off as usize + s.len();
+            prev = i;
+            i = s.addr.next;
+        }
+        None
+    }
+
+    /// Takes a free slot and `len` arena bytes, evicting least recently
+    /// used items (never `pin`) until both are available. The run is on
+    /// the placement list and counted in `live`; the slot is not linked.
+    /// `None` if even evicting every unpinned item is not enough.
     pub(super) fn allocate(&mut self, len: usize, pin: u32, now: u64) -> Option<u32> {
         if len > self.arena.len() {
             return None;
@@ -270,32 +313,55 @@ impl<const N: usize> Store<'_, N> {
                 return None;
             }
         }
-        if self.arena.len() - self.top < len {
+        let (off, after) = if self.arena.len() - self.top >= len {
+            (self.top, self.addr.tail)
+        } else if let Some(hole) = self.first_hole(len) {
+            hole
+        } else {
             self.compact();
-        }
+            (self.top, self.addr.tail)
+        };
         let i = self.free;
         self.free = self.slots[i as usize].hnext;
         self.slots[i as usize] = Slot {
-            off: self.top as u32,
+            off: off as u32,
+            klen: 0,
+            vlen: len as u32,
             used: true,
             ..Slot::EMPTY
         };
-        self.top += len;
+        match after {
+            NIL => self.list_push_head(i, List::Addr),
+            p => self.list_insert_after(p, i, List::Addr),
+        }
+        self.top = self.top.max(off + len);
+        self.live += len;
         Some(i)
     }
 
-    /// Puts an allocated slot holding `key` on the bucket, LRU and placement
-    /// lists, and accounts for its bytes.
+    /// Puts `i` on `list` right after `p`.
+    fn list_insert_after(&mut self, p: u32, i: u32, list: List) {
+        let next = self.link_of(p, list).next;
+        *self.link_of(i, list) = Link { prev: p, next };
+        self.link_of(p, list).next = i;
+        match next {
+            NIL => self.ends_of(list).tail = i,
+            n => self.link_of(n, list).prev = i,
+        }
+    }
+
+    /// Puts an allocated slot holding `key` on its bucket chain and the
+    /// LRU list.
     pub(super) fn link(&mut self, i: u32, key: &[u8]) {
         let h = hash(key);
         let bucket = h as usize % N;
         let slot = &mut self.slots[i as usize];
         slot.hash = h;
+        slot.linked = true;
         slot.hnext = self.buckets[bucket];
         self.buckets[bucket] = i;
         self.list_push_head(i, List::Lru);
-        self.list_push_tail(i, List::Addr);
-        self.live += self.slots[i as usize].len();
+        self.item_bytes += self.slots[i as usize].len();
         self.count += 1;
         self.stats.total_items += 1;
     }

@@ -8,10 +8,10 @@
 //! header in the arena (`store/arena.rs` describes the compaction that
 //! keeps it so). The index is `N` slots of [`SLOT_BYTES`] bytes plus a 4-byte
 //! bucket head per slot, held inside the `Store` value: a store of `N`
-//! items costs `N * (SLOT_BYTES + 4)` = `N * 76` bytes beside its arena
+//! items costs `N * (SLOT_BYTES + 4)` = `N * 84` bytes beside its arena
 //! (the slot's fields are fixed-width, so this holds on every target).
 //! Size `N` to the expected item count: a 1 MiB arena of ~100-byte items
-//! wants `N` ≈ 10 000, i.e. ~740 KiB of index; a `Store` that size
+//! wants `N` ≈ 10 000, i.e. ~820 KiB of index; a `Store` that size
 //! belongs in the PD's data section (a `static`), not on its stack.
 //!
 //! The alternative, fixed-size slab chunks, would make the arena overhead
@@ -90,6 +90,51 @@ pub enum Stored {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooLarge;
 
+/// Why a value cannot be received into the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReserveError {
+    /// Key plus value exceed the item size limit (memcached's
+    /// `SERVER_ERROR object too large for cache`).
+    TooLarge,
+    /// Every byte is held by values being received or sent (memcached's
+    /// `SERVER_ERROR out of memory storing object`).
+    OutOfMemory,
+}
+
+/// Arena room for a storage command's value while it arrives, holding the
+/// key already. Its bytes are the store's until [`Store::commit`] links it
+/// or [`Store::cancel`] frees it; one of them must be called.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Reservation {
+    slot: u32,
+    vlen: usize,
+}
+
+impl Reservation {
+    /// The value's length.
+    pub fn len(&self) -> usize {
+        self.vlen
+    }
+
+    /// Whether the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.vlen == 0
+    }
+}
+
+/// An item being sent: its bytes stay in the arena, even if the item is
+/// replaced, deleted or evicted meanwhile, until [`Store::release`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct Reading {
+    slot: u32,
+    /// The value's length.
+    pub len: usize,
+    /// The client's flags.
+    pub flags: u32,
+    /// The CAS unique.
+    pub cas: u64,
+}
+
 /// Why `incr`/`decr` failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeltaError {
@@ -113,8 +158,11 @@ pub struct Store<'a, const N: usize> {
     addr: Ends,
     /// End of the highest arena run; new runs go here.
     top: usize,
-    /// Arena bytes held by items.
+    /// Arena bytes held by runs: items, and runs pinned after unlinking or
+    /// reserved for a value being received.
     live: usize,
+    /// Arena bytes of the items in the index (memcached's `bytes`).
+    item_bytes: usize,
     count: usize,
     item_size_max: usize,
     /// The last CAS unique handed out (memcached's `cas_id`).
@@ -158,6 +206,7 @@ impl<'a, const N: usize> Store<'a, N> {
             addr: Ends::EMPTY,
             top: 0,
             live: 0,
+            item_bytes: 0,
             count: 0,
             item_size_max,
             cas_id: 0,
@@ -178,10 +227,16 @@ impl<'a, const N: usize> Store<'a, N> {
     pub fn stats(&self) -> Stats {
         Stats {
             curr_items: self.count as u64,
-            bytes: self.live as u64,
+            bytes: self.item_bytes as u64,
             limit_maxbytes: self.arena.len() as u64,
             ..self.stats
         }
+    }
+
+    /// Arena bytes held by runs: the items, plus values being received or
+    /// sent. Equal to `stats().bytes` when no stream holds any.
+    pub fn live_bytes(&self) -> usize {
+        self.live
     }
 
     /// Records `now` as the store's start if it has none yet: the protocol
@@ -344,7 +399,9 @@ impl<'a, const N: usize> Store<'a, N> {
         }
     }
 
-    /// The set/add/replace/append/prepend/cas commands.
+    /// The set/add/replace/append/prepend/cas commands with the whole
+    /// value at hand: a [`reserve`](Self::reserve), the value written, a
+    /// [`commit`](Self::commit).
     ///
     /// `TooLarge` when key plus (resulting) value exceeds the item size
     /// limit or the arena; a refused `set` also drops the old item, as
@@ -359,56 +416,119 @@ impl<'a, const N: usize> Store<'a, N> {
         value: &[u8],
         now: u64,
     ) -> Result<Stored, TooLarge> {
+        let reservation = self.reserve(op, key, value.len(), now).map_err(|_| TooLarge)?;
+        self.write_value(&reservation, 0, value);
+        self.commit(reservation, op, flags, exptime, now)
+    }
+
+    /// Room for a `vlen`-byte value under `key`, before it arrives:
+    /// memcached allocates the item when it reads the command line, and
+    /// so evicts for it whether or not the command then stores.
+    /// `TooLarge` drops the old item of a `set`, as [`store`](Self::store).
+    pub fn reserve(&mut self, op: StoreOp, key: Key<'_>, vlen: usize, now: u64) -> Result<Reservation, ReserveError> {
         let k = key.as_bytes();
-        let len = k.len() + value.len();
-        let old = self.lookup(key, now);
+        let len = k.len() + vlen;
         if len > self.item_size_max() {
-            if let (StoreOp::Set, Some(i)) = (op, old) {
-                self.unlink(i);
+            if op == StoreOp::Set {
+                self.forget(key, now);
             }
-            return Err(TooLarge);
+            return Err(ReserveError::TooLarge);
         }
+        let Some(i) = self.allocate(len, NIL, now) else {
+            return Err(ReserveError::OutOfMemory);
+        };
+        let slot = &mut self.slots[i as usize];
+        (slot.klen, slot.vlen, slot.pins) = (k.len() as u8, vlen as u32, 1);
+        let off = slot.off as usize;
+        self.arena[off..off + k.len()].copy_from_slice(k);
+        Ok(Reservation { slot: i, vlen })
+    }
+
+    /// Writes `bytes` at `offset` of a reserved value.
+    ///
+    /// # Panics
+    /// If they do not fit the reservation.
+    pub fn write_value(&mut self, reservation: &Reservation, offset: usize, bytes: &[u8]) {
+        self.value_mut(reservation.slot)[offset..offset + bytes.len()].copy_from_slice(bytes);
+    }
+
+    /// Frees a reservation whose value will not be stored.
+    pub fn cancel(&mut self, reservation: Reservation) {
+        self.unpin(reservation.slot);
+    }
+
+    /// Runs the storage command on a reserved value, now received whole.
+    pub fn commit(&mut self, reservation: Reservation, op: StoreOp, flags: u32, exptime: i64, now: u64) -> Result<Stored, TooLarge> {
+        let r = reservation.slot;
+        let mut key_bytes = [0u8; KEY_MAX];
+        let key_len = self.slots[r as usize].klen as usize;
+        key_bytes[..key_len].copy_from_slice(self.key_of(r));
+        let key = Key::new(&key_bytes[..key_len]).expect("a reservation holds a valid key");
+        let old = self.lookup(key, now);
         self.stats.cmd_set += 1;
-        match (op, old) {
+        let refused = match (op, old) {
             (StoreOp::Add, Some(i)) => {
                 self.bump(i);
-                return Ok(Stored::NotStored);
+                Some(Stored::NotStored)
             }
-            (StoreOp::Replace | StoreOp::Append | StoreOp::Prepend, None) => {
-                return Ok(Stored::NotStored)
-            }
+            (StoreOp::Replace | StoreOp::Append | StoreOp::Prepend, None) => Some(Stored::NotStored),
             (StoreOp::Cas(_), None) => {
                 self.stats.cas_misses += 1;
-                return Ok(Stored::NotFound);
+                Some(Stored::NotFound)
             }
             (StoreOp::Cas(unique), Some(i)) if self.slots[i as usize].cas != unique => {
                 self.stats.cas_badval += 1;
-                return Ok(Stored::Exists);
+                Some(Stored::Exists)
             }
-            (StoreOp::Cas(_), Some(_)) => self.stats.cas_hits += 1,
-            _ => {}
+            (StoreOp::Cas(_), Some(_)) => {
+                self.stats.cas_hits += 1;
+                None
+            }
+            _ => None,
+        };
+        if let Some(answer) = refused {
+            self.unpin(r);
+            return Ok(answer);
         }
         if let (StoreOp::Append | StoreOp::Prepend, Some(i)) = (op, old) {
-            return Ok(self.concat(i, op == StoreOp::Append, key, value, now));
+            let stored = self.concat(i, op == StoreOp::Append, key, r, now);
+            self.unpin(r);
+            return Ok(stored);
         }
         if let Some(i) = old {
             self.unlink(i);
         }
-        // Everything else can be evicted and len fits the arena, so this
-        // allocation cannot fail; stay total anyway.
-        let Some(i) = self.allocate(len, NIL, now) else {
-            return Err(TooLarge);
-        };
-        self.fill(
-            i,
-            k,
-            value.len(),
-            flags,
-            Expiry::from_exptime(exptime, now),
-            now,
-        );
-        self.value_mut(i).copy_from_slice(value);
+        let vlen = reservation.vlen;
+        self.slots[r as usize].pins -= 1;
+        self.fill(r, key.as_bytes(), vlen, flags, Expiry::from_exptime(exptime, now), now);
         Ok(Stored::Stored)
+    }
+
+    /// `get`/`gets` (`touch` `None`) or `gat`/`gats` of an item whose value
+    /// is then read piecewise ([`read`](Self::read)), counted as
+    /// [`get`](Self::get) and [`gat`](Self::gat) count.
+    pub fn get_reading(&mut self, key: Key<'_>, touch: Option<i64>, now: u64) -> Option<Reading> {
+        let item = match touch {
+            Some(exptime) => self.gat(key, exptime, now),
+            None => self.get(key, now),
+        };
+        let (flags, cas) = item.map(|item| (item.flags, item.cas))?;
+        let i = self.find(key.as_bytes())?;
+        self.slots[i as usize].pins += 1;
+        Some(Reading { slot: i, len: self.slots[i as usize].vlen as usize, flags, cas })
+    }
+
+    /// Copies value bytes from `offset` into `out`; how many.
+    pub fn read(&self, reading: &Reading, offset: usize, out: &mut [u8]) -> usize {
+        let value = &self.value_of(reading.slot)[offset.min(reading.len)..];
+        let n = value.len().min(out.len());
+        out[..n].copy_from_slice(&value[..n]);
+        n
+    }
+
+    /// Ends a reading.
+    pub fn release(&mut self, reading: Reading) {
+        self.unpin(reading.slot);
     }
 
     /// Sets up an allocated slot for `key` with room for `vlen` value bytes.
@@ -426,11 +546,13 @@ impl<'a, const N: usize> Store<'a, N> {
         self.link(i, key);
     }
 
-    /// append/prepend onto the valid item `old`.
-    fn concat(&mut self, old: u32, append: bool, key: Key<'_>, data: &[u8], now: u64) -> Stored {
+    /// append/prepend the reserved value in slot `data` onto the valid
+    /// item `old`.
+    fn concat(&mut self, old: u32, append: bool, key: Key<'_>, data: u32, now: u64) -> Stored {
         let k = key.as_bytes();
         let old_len = self.slots[old as usize].vlen as usize;
-        let len = k.len() + old_len + data.len();
+        let data_len = self.slots[data as usize].vlen as usize;
+        let len = k.len() + old_len + data_len;
         if len > self.item_size_max() {
             // memcached: the bigger item cannot be allocated, NOT_STORED.
             return Stored::NotStored;
@@ -442,17 +564,18 @@ impl<'a, const N: usize> Store<'a, N> {
             self.slots[old as usize].flags,
             self.slots[old as usize].expiry,
         );
-        self.fill(i, k, old_len + data.len(), flags, expiry, now);
-        // The old run may have moved in compaction: read its place now.
-        let src = self.slots[old as usize].off as usize + k.len();
+        self.fill(i, k, old_len + data_len, flags, expiry, now);
+        // Both runs may have moved in compaction: read their places now.
+        let old_at = self.slots[old as usize].off as usize + k.len();
+        let data_at = self.slots[data as usize].off as usize + k.len();
         let dst = self.slots[i as usize].off as usize + k.len();
-        let (old_at, data_at) = if append {
+        let (old_to, data_to) = if append {
             (dst, dst + old_len)
         } else {
-            (dst + data.len(), dst)
+            (dst + data_len, dst)
         };
-        self.arena.copy_within(src..src + old_len, old_at);
-        self.arena[data_at..data_at + data.len()].copy_from_slice(data);
+        self.arena.copy_within(old_at..old_at + old_len, old_to);
+        self.arena.copy_within(data_at..data_at + data_len, data_to);
         self.unlink(old);
         Stored::Stored
     }
@@ -489,7 +612,9 @@ impl<'a, const N: usize> Store<'a, N> {
         let mut buf = [0u8; 20];
         let digits = crate::number::format_u64(new, &mut buf);
         let old_len = self.slots[i as usize].vlen as usize;
-        if digits.len() <= old_len {
+        // In place only while nobody is sending the value (memcached's
+        // refcount check): a reader must get the bytes it started with.
+        if digits.len() <= old_len && self.slots[i as usize].pins == 0 {
             let v = self.value_mut(i);
             v[..digits.len()].copy_from_slice(digits);
             v[digits.len()..].fill(b' ');
@@ -519,7 +644,7 @@ impl<'a, const N: usize> Store<'a, N> {
     /// key found through its bucket, byte and item counts right, no two
     /// runs overlapping. For tests and fuzzing; `Err` names what broke.
     pub fn verify(&self) -> Result<(), &'static str> {
-        let (mut n, mut bytes, mut end) = (0usize, 0usize, 0usize);
+        let (mut n, mut runs, mut bytes, mut item_bytes, mut end) = (0usize, 0usize, 0usize, 0usize, 0usize);
         let mut i = self.addr.head;
         let mut prev = NIL;
         while i != NIL {
@@ -531,15 +656,22 @@ impl<'a, const N: usize> Store<'a, N> {
                 return Err("runs overlap or are out of order");
             }
             end = s.off as usize + s.len();
-            if self.find(self.key_of(i)) != Some(i) {
-                return Err("item not reachable through its bucket");
+            if !s.linked && s.pins == 0 {
+                return Err("an unlinked run nobody holds was not freed");
             }
-            if Key::new(self.key_of(i)).is_none() {
-                return Err("stored key is invalid");
+            if s.linked {
+                if self.find(self.key_of(i)) != Some(i) {
+                    return Err("item not reachable through its bucket");
+                }
+                if Key::new(self.key_of(i)).is_none() {
+                    return Err("stored key is invalid");
+                }
+                n += 1;
+                item_bytes += s.len();
             }
-            n += 1;
+            runs += 1;
             bytes += s.len();
-            if n > N {
+            if runs > N {
                 return Err("placement list cycles");
             }
             prev = i;
@@ -548,7 +680,7 @@ impl<'a, const N: usize> Store<'a, N> {
         if end != self.top || self.top > self.arena.len() {
             return Err("top is wrong");
         }
-        if n != self.count || bytes != self.live {
+        if n != self.count || bytes != self.live || item_bytes != self.item_bytes {
             return Err("counts are wrong");
         }
         let (mut m, mut i) = (0usize, self.lru.head);
