@@ -101,7 +101,7 @@ QEMU_ARGS  = $(QEMU_MACHINE) $(QEMU_CLOCK_$(CLOCK))
 
 SDK = $(shell ci/find-sdk.sh)
 
-.PHONY: print-system-toml run qemu-command image pds root-task test host-test system-test system-check bench-hops bench-click bench-fwp bench-memcached bench-memcached-tenants bench-linux fwp-memory soak clean
+.PHONY: print-system-toml run qemu-command image pds root-task test host-test system-test system-check bench-hops bench-click bench-fwp bench-memcached bench-memcached-limits bench-memcached-tenants bench-linux fwp-memory soak clean
 
 run: image
 	qemu-system-aarch64 $(QEMU_MACHINE) $(QEMU_CLOCK_$(RUN_CLOCK))
@@ -200,6 +200,11 @@ bench-click:
 # memcached get/set requests per second and p50/p99 latency from the host.
 bench-memcached:
 	ci/bench-memcached.sh
+
+# memcached get/set of 100 B, 10 KiB and 500 KiB values over 1, 64 and
+# 1,024 connections: requests per second, p50/p99 and errors (issue 13).
+bench-memcached-limits:
+	ci/bench-memcached-limits.sh
 
 # memcached with 1, 10, 100 and 1,000 tenants, each its own FWP, under one
 # total load: throughput, p50/p99, and connect to first reply (issue 11).

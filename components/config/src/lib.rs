@@ -48,7 +48,7 @@ impl core::fmt::Display for ConfigError {
 }
 
 /// Version of every blob layout in this crate.
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 
 /// Transport protocol of a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -26,7 +26,7 @@ pub struct TenantConfig {
     /// templates that prove the mux contains misbehaving FWPs.
     pub probes: bool,
     /// A memcached template's item size limit (key plus value); 0: the
-    /// program's own.
+    /// program's own (memcached's default, 1 MiB).
     pub item_size_max: u32,
     /// One FWP per flow: an FWP of the template serves one connection, and
     /// asks to exit once it has ended.
@@ -34,11 +34,18 @@ pub struct TenantConfig {
     /// Length of a Click template's configuration text, which follows the
     /// blob in the same region ([`click_text`](Self::click_text)); 0: none.
     pub click_len: u32,
+    /// A memcached template's TCP connections served at once (memcached's
+    /// `-c`); 0 for a template without a store.
+    pub max_connections: u32,
+    /// Bytes of a memcached template's store, which ends its private
+    /// region (the connection area for `max_connections` comes first); 0
+    /// for none.
+    pub store_size: u64,
 }
 
 impl TenantConfig {
     /// Bytes `emit` writes.
-    pub const BUFFER_LEN: usize = 8 + 4 + 1 + 4 + 6 + 1 + 2 + 2 + 1 + 4 + 1 + 4;
+    pub const BUFFER_LEN: usize = 8 + 4 + 1 + 4 + 6 + 1 + 2 + 2 + 1 + 4 + 1 + 4 + 4 + 8;
 
     /// The Click configuration text in `region` (the whole configuration
     /// region this blob heads): `None` when the template has none.
@@ -82,7 +89,27 @@ impl TenantConfig {
             _ => return Err(ConfigError::BadValue("per_flow")),
         };
         let click_len = r.u32()?;
-        Ok(Self { ip, prefix_len, gateway, mac, protocols, port, last_port, probes, item_size_max, per_flow, click_len })
+        let max_connections = r.u32()?;
+        let store_size = u64::from_le_bytes(r.take()?);
+        // A store is served over connections, and connections serve a store.
+        if (max_connections == 0) != (store_size == 0) {
+            return Err(ConfigError::BadValue("max_connections"));
+        }
+        Ok(Self {
+            ip,
+            prefix_len,
+            gateway,
+            mac,
+            protocols,
+            port,
+            last_port,
+            probes,
+            item_size_max,
+            per_flow,
+            click_len,
+            max_connections,
+            store_size,
+        })
     }
 
     /// Writes the blob into `out`, returning its length.
@@ -100,6 +127,8 @@ impl TenantConfig {
         w.put(&self.item_size_max.to_le_bytes())?;
         w.put(&[u8::from(self.per_flow)])?;
         w.put(&self.click_len.to_le_bytes())?;
+        w.put(&self.max_connections.to_le_bytes())?;
+        w.put(&self.store_size.to_le_bytes())?;
         Ok(w.len())
     }
 }
@@ -117,9 +146,11 @@ mod tests {
         port: 7,
         last_port: 7,
         probes: true,
-        item_size_max: 4096,
+        item_size_max: 0x4_0000,
         per_flow: true,
         click_len: 0,
+        max_connections: 64,
+        store_size: 16 << 20,
     };
 
     #[test]
@@ -133,18 +164,36 @@ mod tests {
         let mut bad = buf;
         bad[12] = 33;
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("prefix_len")));
+        // The fields after `last_port`, from the end: probes (1), item_size_max
+        // (4), per_flow (1), click_len (4), max_connections (4), store_size (8).
+        let end = TenantConfig::BUFFER_LEN;
         let mut bad = buf;
-        bad[TenantConfig::BUFFER_LEN - 10] = 2;
+        bad[end - 22] = 2;
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("probes")));
         let mut bad = buf;
-        bad[TenantConfig::BUFFER_LEN - 5] = 2;
+        bad[end - 17] = 2;
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("per_flow")));
         let mut bad = buf;
-        bad[TenantConfig::BUFFER_LEN - 12..TenantConfig::BUFFER_LEN - 10].copy_from_slice(&6u16.to_le_bytes());
+        bad[end - 24..end - 22].copy_from_slice(&6u16.to_le_bytes());
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("last_port")));
+        // A store without connections, and connections without a store.
+        let mut bad = buf;
+        bad[end - 12..end - 8].copy_from_slice(&0u32.to_le_bytes());
+        assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("max_connections")));
+        let mut bad = buf;
+        bad[end - 8..].copy_from_slice(&0u64.to_le_bytes());
+        assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadValue("max_connections")));
         let mut bad = buf;
         bad[0..4].copy_from_slice(b"EDMX");
         assert_eq!(TenantConfig::parse(&bad), Err(ConfigError::BadMagic));
+    }
+
+    #[test]
+    fn a_template_without_a_store_has_no_connections() {
+        let echo = TenantConfig { item_size_max: 0, max_connections: 0, store_size: 0, ..SAMPLE };
+        let mut buf = [0u8; TenantConfig::BUFFER_LEN];
+        assert_eq!(echo.emit(&mut buf), Ok(TenantConfig::BUFFER_LEN));
+        assert_eq!(TenantConfig::parse(&buf), Ok(echo));
     }
 
     #[test]

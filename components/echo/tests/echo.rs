@@ -24,6 +24,8 @@ fn config(protocol: Protocol) -> TenantConfig {
         item_size_max: 0,
         per_flow: false,
         click_len: 0,
+        max_connections: 0,
+        store_size: 0,
     }
 }
 

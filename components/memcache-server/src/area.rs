@@ -35,24 +35,83 @@ pub const MAX_CONNECTIONS: usize = 65_536;
 
 const _: () = assert!(SOCKET_RX_BUFFER > edgeos_memcache::protocol::MAX_LINE + 1);
 
+/// Bytes the area sets aside per socket slot, per connection state and
+/// per UDP packet record: fixed figures at or above the types' sizes, so
+/// the area's size is the same in every build (smoltcp's types grow with
+/// its `std` feature, which a host build may turn on for another crate)
+/// and `sysdesc` sizes the region the PD lays out.
+pub const SOCKET_SLOT_BYTES: usize = 512;
+/// See [`SOCKET_SLOT_BYTES`].
+pub const CONNECTION_BYTES: usize = 128;
+/// See [`SOCKET_SLOT_BYTES`].
+pub const PACKET_METADATA_BYTES: usize = 64;
+/// Alignment the area's start and each typed part get.
+const ALIGN: usize = 64;
+
+const _: () = {
+    assert!(size_of::<SocketStorage<'static>>() <= SOCKET_SLOT_BYTES && align_of::<SocketStorage<'static>>() <= ALIGN);
+    assert!(size_of::<Connection>() <= CONNECTION_BYTES && align_of::<Connection>() <= ALIGN);
+    assert!(size_of::<PacketMetadata>() <= PACKET_METADATA_BYTES && align_of::<PacketMetadata>() <= ALIGN);
+};
+
 /// Bytes one served connection adds to the area: its socket, its state
 /// and its two buffers.
 pub const fn connection_cost() -> usize {
-    size_of::<SocketStorage<'static>>() + size_of::<Connection>() + SOCKET_RX_BUFFER + SOCKET_TX_BUFFER
+    SOCKET_SLOT_BYTES + CONNECTION_BYTES + SOCKET_RX_BUFFER + SOCKET_TX_BUFFER
 }
 
 /// Bytes of the connection area for `connections` served connections:
-/// what the private region holds before the store. Each typed part may
-/// need up to its alignment in padding, counted here.
+/// what the private region holds before the store, laid out as the module
+/// docs show (each typed part may need up to [`ALIGN`] bytes of padding).
 pub const fn connection_memory(connections: usize) -> usize {
     let sockets = connections + 2;
     let states = connections + 1;
-    size_of::<SocketStorage<'static>>() * sockets
-        + align_of::<SocketStorage<'static>>()
-        + size_of::<Connection>() * states
-        + align_of::<Connection>()
-        + size_of::<PacketMetadata>() * 2 * DATAGRAMS
-        + align_of::<PacketMetadata>()
+    SOCKET_SLOT_BYTES * sockets
+        + CONNECTION_BYTES * states
+        + PACKET_METADATA_BYTES * 2 * DATAGRAMS
+        + 3 * ALIGN
         + 2 * DATAGRAMS * MAX_DATAGRAM
         + states * (SOCKET_RX_BUFFER + SOCKET_TX_BUFFER)
+}
+
+/// The connection area, laid out: what [`Memcached::open`](crate::Memcached::open)
+/// serves from. Built by the FWP from its private region each time it
+/// starts serving, every slot empty.
+pub struct ConnectionArea<'a> {
+    /// One socket slot per connection slot, and one for UDP.
+    pub sockets: &'a mut [SocketStorage<'a>],
+    /// The connection slots: the limit plus the one that turns away.
+    pub connections: &'a mut [Connection],
+    /// UDP packet metadata, rx half then tx half.
+    pub udp_meta: &'a mut [PacketMetadata],
+    /// UDP payload bytes, then each connection's rx and tx buffers.
+    pub bytes: &'a mut [u8],
+}
+
+/// Why a connection area cannot serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AreaTooSmall {
+    /// Connections it was asked to serve.
+    pub connections: usize,
+}
+
+impl core::fmt::Display for AreaTooSmall {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "the connection area holds fewer than {} connections ({} bytes needed)",
+            self.connections,
+            connection_memory(self.connections)
+        )
+    }
+}
+
+impl ConnectionArea<'_> {
+    /// Whether the parts hold `connections` served connections.
+    pub fn holds(&self, connections: usize) -> bool {
+        self.connections.len() > connections
+            && self.sockets.len() > connections + 1
+            && self.udp_meta.len() >= 2 * DATAGRAMS
+            && self.bytes.len() >= 2 * DATAGRAMS * MAX_DATAGRAM + (connections + 1) * (SOCKET_RX_BUFFER + SOCKET_TX_BUFFER)
+    }
 }

@@ -3,7 +3,10 @@
 //! UDP with memcached's frame header, and a connection closed by `quit`.
 
 use edgeos_config::{Protocols, TenantConfig};
-use edgeos_memcache_server::{Memcached, MemcachedStorage, StoreConfigError, CONNECTIONS, ITEM_SIZE_MAX, TOO_MANY_CONNECTIONS};
+use edgeos_memcache_server::{
+    connection_memory, AreaTooSmall, Connection, ConnectionArea, Memcached, StoreConfigError, DATAGRAMS, ITEM_SIZE_MAX,
+    SOCKET_RX_BUFFER, SOCKET_TX_BUFFER, TOO_MANY_CONNECTIONS,
+};
 use edgeos_tenant_net::wire::{wire, Port};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::socket::{tcp, udp};
@@ -12,6 +15,8 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Add
 
 const SERVER_IP: [u8; 4] = [10, 0, 2, 15];
 const PORT: u16 = 11211;
+/// Connections the test servers serve at once.
+const CONNECTIONS: usize = 8;
 
 fn config(protocols: Protocols) -> TenantConfig {
     TenantConfig {
@@ -23,9 +28,11 @@ fn config(protocols: Protocols) -> TenantConfig {
         port: PORT,
         last_port: PORT,
         probes: false,
-        item_size_max: 0,
+        item_size_max: 8 * 1024,
         per_flow: false,
         click_len: 0,
+        max_connections: CONNECTIONS as u32,
+        store_size: 0,
     }
 }
 
@@ -84,6 +91,23 @@ fn received(client: &mut Client, handle: SocketHandle) -> Vec<u8> {
     out
 }
 
+/// A connection area for `connections`, as an FWP lays it out.
+fn area(connections: usize) -> ConnectionArea<'static> {
+    ConnectionArea {
+        sockets: Box::leak((0..connections + 2).map(|_| SocketStorage::EMPTY).collect()),
+        connections: Box::leak((0..connections + 1).map(|_| Connection::EMPTY).collect()),
+        udp_meta: Box::leak(vec![udp::PacketMetadata::EMPTY; 2 * DATAGRAMS].into_boxed_slice()),
+        bytes: arena(2 * DATAGRAMS * 1400 + (connections + 1) * (SOCKET_RX_BUFFER + SOCKET_TX_BUFFER)),
+    }
+}
+
+/// A server built as a template builds it, then opened as an FWP opens it.
+fn serving(config: &TenantConfig, port: &mut Port, arena: &'static mut [u8]) -> Memcached<'static> {
+    let mut server = Memcached::new(config, port, arena, Instant::ZERO).unwrap();
+    server.open(area(server.max_connections())).unwrap();
+    server
+}
+
 /// A store's arena for a test server.
 fn arena(bytes: usize) -> &'static mut [u8] {
     Box::leak(vec![0u8; bytes].into_boxed_slice())
@@ -100,8 +124,7 @@ fn send_udp(client: &mut Client, socket: SocketHandle, id: u8, request: &[u8]) {
 #[test]
 fn tcp_connections_pipeline_and_split_requests_udp_frames_and_quit() {
     let (mut server_port, client_port) = wire();
-    let storage = Box::leak(Box::new(MemcachedStorage::new()));
-    let mut server = Memcached::new(&config(Protocols::BOTH), &mut server_port, storage, arena(64 * 1024), Instant::ZERO).unwrap();
+    let mut server = serving(&config(Protocols::BOTH), &mut server_port, arena(64 * 1024));
     let mut client = Client::new(client_port);
     let (a, b) = (client.tcp(50000), client.tcp(50001));
     let mut now = Instant::ZERO;
@@ -137,8 +160,7 @@ fn tcp_connections_pipeline_and_split_requests_udp_frames_and_quit() {
 fn a_tenant_answers_only_the_protocols_it_is_configured_for() {
     for (protocols, tcp_answers, udp_answers) in [(Protocols::TCP, true, false), (Protocols::UDP, false, true)] {
         let (mut server_port, client_port) = wire();
-        let storage = Box::leak(Box::new(MemcachedStorage::new()));
-        let mut server = Memcached::new(&config(protocols), &mut server_port, storage, arena(64 * 1024), Instant::ZERO).unwrap();
+        let mut server = serving(&config(protocols), &mut server_port, arena(64 * 1024));
         let mut client = Client::new(client_port);
         let (t, u) = (client.tcp(50000), client.udp());
         let mut now = Instant::ZERO;
@@ -162,8 +184,7 @@ fn a_tenant_answers_only_the_protocols_it_is_configured_for() {
 fn the_item_limit_and_store_size_come_from_the_configuration() {
     let (mut server_port, client_port) = wire();
     let limited = TenantConfig { item_size_max: 1024, ..config(Protocols::TCP) };
-    let storage = Box::leak(Box::new(MemcachedStorage::new()));
-    let mut server = Memcached::new(&limited, &mut server_port, storage, arena(4096), Instant::ZERO).unwrap();
+    let mut server = serving(&limited, &mut server_port, arena(4096));
     let mut client = Client::new(client_port);
     let a = client.tcp(50000);
     let mut now = Instant::ZERO;
@@ -179,17 +200,60 @@ fn the_item_limit_and_store_size_come_from_the_configuration() {
         (0, 4096, StoreConfigError::ArenaTooSmall { arena: 4096, item_size_max: ITEM_SIZE_MAX }),
     ] {
         let (mut port, _) = wire();
-        let storage = Box::leak(Box::new(MemcachedStorage::new()));
-        let refused = Memcached::new(&TenantConfig { item_size_max: asked, ..config(Protocols::TCP) }, &mut port, storage, arena(arena_bytes), Instant::ZERO);
+        let refused = Memcached::new(&TenantConfig { item_size_max: asked, ..config(Protocols::TCP) }, &mut port, arena(arena_bytes), Instant::ZERO);
         assert_eq!(refused.err(), Some(error));
     }
+    // A connection area smaller than the limit asks for is refused whole.
+    let (mut port, _) = wire();
+    let mut server = Memcached::new(&config(Protocols::TCP), &mut port, arena(64 * 1024), Instant::ZERO).unwrap();
+    assert_eq!(server.open(area(CONNECTIONS - 1)), Err(AreaTooSmall { connections: CONNECTIONS }));
+    assert!(connection_memory(CONNECTIONS) > connection_memory(CONNECTIONS - 1));
+}
+
+#[test]
+fn a_value_of_the_largest_size_streams_in_and_out_byte_for_byte() {
+    let (mut server_port, client_port) = wire();
+    let mut server = serving(&TenantConfig { item_size_max: 0, ..config(Protocols::TCP) }, &mut server_port, arena(3 << 20));
+    let mut client = Client::new(client_port);
+    let (writer, reader) = (client.tcp(50000), client.tcp(50001));
+    let mut now = Instant::ZERO;
+    run(&mut server, &mut server_port, &mut client, &mut now, 6);
+    let value: Vec<u8> = (0..ITEM_SIZE_MAX as u32 - 3).map(|i| (i ^ (i >> 9)) as u8).collect();
+    let mut request = b"set big 9 0 ".to_vec();
+    request.extend_from_slice(format!("{}\r\n", value.len()).as_bytes());
+    request.extend_from_slice(&value);
+    request.extend_from_slice(b"\r\n");
+    let mut exchange = |handle, request: &[u8], until: &[u8]| {
+        let (mut sent, mut replies) = (0, Vec::new());
+        for _ in 0..4000 {
+            sent += client.sockets.get_mut::<tcp::Socket>(handle).send_slice(&request[sent..]).unwrap();
+            run(&mut server, &mut server_port, &mut client, &mut now, 1);
+            replies.extend(received(&mut client, handle));
+            if replies.ends_with(until) {
+                break;
+            }
+        }
+        replies
+    };
+    assert_eq!(exchange(writer, &request, b"\r\n"), b"STORED\r\n");
+    let reply = exchange(reader, b"get big\r\n", b"END\r\n");
+    let mut expected = format!("VALUE big 9 {}\r\n", value.len()).into_bytes();
+    expected.extend_from_slice(&value);
+    expected.extend_from_slice(b"\r\nEND\r\n");
+    assert!(reply == expected, "{} of {} bytes", reply.len(), expected.len());
+    // One byte more than the limit: memcached's refusal, and the value is
+    // skipped, so the connection goes on.
+    let mut refused = format!("set big 0 0 {}\r\n", ITEM_SIZE_MAX - 2).into_bytes();
+    refused.extend(std::iter::repeat_n(b'x', ITEM_SIZE_MAX - 2));
+    refused.extend_from_slice(b"\r\nget big\r\n");
+    let replies = exchange(writer, &refused, b"END\r\n");
+    assert_eq!(replies, b"SERVER_ERROR object too large for cache\r\nEND\r\n", "a refused set drops the old value");
 }
 
 #[test]
 fn every_connection_socket_serves_at_once_and_one_more_is_turned_away_as_memcached_does() {
     let (mut server_port, client_port) = wire();
-    let storage = Box::leak(Box::new(MemcachedStorage::new()));
-    let mut server = Memcached::new(&config(Protocols::TCP), &mut server_port, storage, arena(64 * 1024), Instant::ZERO).unwrap();
+    let mut server = serving(&config(Protocols::TCP), &mut server_port, arena(64 * 1024));
     let mut client = Client::new(client_port);
     let handles: Vec<_> = (0..=CONNECTIONS as u16).map(|i| client.tcp(50000 + i)).collect();
     let mut now = Instant::ZERO;
@@ -227,8 +291,7 @@ fn every_connection_socket_serves_at_once_and_one_more_is_turned_away_as_memcach
 #[test]
 fn connections_closed_counts_each_ended_connection_once() {
     let (mut server_port, client_port) = wire();
-    let storage = Box::leak(Box::new(MemcachedStorage::new()));
-    let mut server = Memcached::new(&config(Protocols::BOTH), &mut server_port, storage, arena(64 * 1024), Instant::ZERO).unwrap();
+    let mut server = serving(&config(Protocols::BOTH), &mut server_port, arena(64 * 1024));
     let mut client = Client::new(client_port);
     let mut now = Instant::ZERO;
     run(&mut server, &mut server_port, &mut client, &mut now, 2);

@@ -5,14 +5,20 @@
 //! from an empty store. A per-flow template's FWP serves one connection
 //! and exits when it ended. The lifecycle is the echo template's (see
 //! `tenant_echo` and `docs/fwp.md`).
+//!
+//! The private region (`store_mb` plus the connection area, system.toml)
+//! is split here: the store's arena at its end, given to the template's
+//! state once; the connection area before it, laid out by every FWP when
+//! it starts serving (`connection_area`), because no checkpoint holds it.
 #![no_std]
 #![no_main]
 
+use core::mem::{align_of, size_of};
 use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use edgeos_fwp_rt::{self as rt, Parked};
-use edgeos_memcache_server::{Memcached, MemcachedStorage};
+use edgeos_memcache_server::{Connection, ConnectionArea, Memcached, PacketMetadata, SocketStorage};
 use edgeos_pd_ring::{now, now_ns};
 use sel4_microkit::{debug_println, protection_domain, var};
 
@@ -25,9 +31,10 @@ struct Template {
     memcached: Memcached<'static>,
     /// One connection per FWP (`per_flow` in system.toml): exit when it ended.
     per_connection: bool,
+    /// The connection area: its address and size in the private region.
+    area: (usize, usize),
 }
 
-static mut STORAGE: MemcachedStorage<'static> = MemcachedStorage::new();
 static mut TEMPLATE: Option<Template> = None;
 static mut HOPS: rt::Hops = rt::Hops::new();
 
@@ -36,14 +43,11 @@ fn init() -> Parked {
     // A slot: it runs only what the mux restores into it.
     let Some(config) = rt::template_config_or_park() else { return Parked };
     let mut dev = rt::ring_device();
-    // SAFETY: init runs once, before anything else touches these statics;
-    // afterwards only a spawned FWP's serving loop does.
-    let storage = unsafe { &mut *addr_of_mut!(STORAGE) };
-    let Some(arena) = take_private_memory() else {
-        debug_println!("tmpl: ERROR: memcached on port {} has no store: give its template a memory_size", config.port);
+    let Some((area, arena)) = take_private_memory(config.store_size as usize) else {
+        debug_println!("tmpl: ERROR: memcached on port {} has no store: give its template a store_mb", config.port);
         return Parked;
     };
-    let memcached = match Memcached::new(&config, &mut dev, storage, arena, now()) {
+    let memcached = match Memcached::new(&config, &mut dev, arena, now()) {
         Ok(memcached) => memcached,
         Err(e) => {
             // Never reported ready: the mux spawns nothing of this template.
@@ -51,25 +55,88 @@ fn init() -> Parked {
             return Parked;
         }
     };
+    // Checked once here, so an FWP cannot meet it: the area must hold the
+    // configured connections.
+    // SAFETY: nothing else uses the connection area during init.
+    if let Err(e) = unsafe { connection_area(area, memcached.max_connections()) } {
+        debug_println!("tmpl: ERROR: memcached on port {}: {e}", config.port);
+        return Parked;
+    }
     let store = memcached.store().stats().limit_maxbytes;
-    unsafe { *addr_of_mut!(TEMPLATE) = Some(Template { dev, memcached, per_connection: config.per_flow }) };
-    rt::checkpoint_and_report(fwp_serve, format_args!("memcached on port {} ({} KiB store)", config.port, store / 1024));
+    let connections = memcached.max_connections();
+    unsafe { *addr_of_mut!(TEMPLATE) = Some(Template { dev, memcached, per_connection: config.per_flow, area }) };
+    rt::checkpoint_and_report(
+        fwp_serve,
+        format_args!("memcached on port {} ({} KiB store, {connections} connections)", config.port, store / 1024),
+    );
     Parked
 }
 
-/// This PD's private memory region, the store's arena (`memory_size` in
-/// system.toml, mapped at the same address in the template PD and its
-/// slots), handed out once; `None` without one, or on a second call.
-fn take_private_memory() -> Option<&'static mut [u8]> {
+/// This PD's private memory region (mapped at the same address in the
+/// template PD and its slots), split once: the connection area (address,
+/// size) before the store, and the store's arena, its last `store_size`
+/// bytes. `None` without a region or a store in it, or on a second call.
+fn take_private_memory(store_size: usize) -> Option<((usize, usize), &'static mut [u8])> {
     static TAKEN: AtomicBool = AtomicBool::new(false);
     let vaddr = *var!(fwp_mem_vaddr: usize = 0);
     let size = *var!(fwp_mem_size: usize = 0);
-    if vaddr == 0 || size == 0 || TAKEN.swap(true, Ordering::Relaxed) {
+    if vaddr == 0 || store_size == 0 || store_size > size || TAKEN.swap(true, Ordering::Relaxed) {
         return None;
     }
+    let area = size - store_size;
     // SAFETY: system.xml maps `size` bytes here, read-write, in this PD
-    // alone; TAKEN makes this the only reference to them.
-    Some(unsafe { core::slice::from_raw_parts_mut(vaddr as *mut u8, size) })
+    // alone; TAKEN makes this the only reference to the store's part, and
+    // the area's part is only ever reached through `connection_area`.
+    let arena = unsafe { core::slice::from_raw_parts_mut((vaddr + area) as *mut u8, store_size) };
+    Some(((vaddr, area), arena))
+}
+
+/// Lays out the connection area at `(address, size)` for `connections`:
+/// every socket and connection slot empty, the rest bytes.
+///
+/// # Safety
+/// The area must be mapped read-write and used by nothing else while the
+/// returned references live: it is called once at init (to check) and
+/// once by each FWP as it starts serving, after which only its
+/// `Memcached` reaches the area.
+unsafe fn connection_area(
+    (address, size): (usize, usize),
+    connections: usize,
+) -> Result<ConnectionArea<'static>, edgeos_memcache_server::AreaTooSmall> {
+    let too_small = edgeos_memcache_server::AreaTooSmall { connections };
+    let mut cursor = address;
+    let end = address + size;
+    // SAFETY (all four): carve stays within [address, end), the caller's
+    // exclusive area, and writes every element before handing it out.
+    let sockets = unsafe { carve(&mut cursor, end, connections + 2, || SocketStorage::EMPTY) }.ok_or(too_small)?;
+    let slots = unsafe { carve(&mut cursor, end, connections + 1, || Connection::EMPTY) }.ok_or(too_small)?;
+    let udp_meta = unsafe { carve(&mut cursor, end, 2 * edgeos_memcache_server::DATAGRAMS, || PacketMetadata::EMPTY) }
+        .ok_or(too_small)?;
+    // Bytes need no initial value: a socket buffer is written before read.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(cursor as *mut u8, end - cursor) };
+    let area = ConnectionArea { sockets, connections: slots, udp_meta, bytes };
+    if area.holds(connections) { Ok(area) } else { Err(too_small) }
+}
+
+/// `n` values of `T` from `make`, at the next `T`-aligned address from
+/// `cursor`, which moves past them; `None` if they do not fit before `end`.
+///
+/// # Safety
+/// `[cursor, end)` must be mapped read-write and unused by anything else.
+unsafe fn carve<T>(cursor: &mut usize, end: usize, n: usize, make: impl Fn() -> T) -> Option<&'static mut [T]> {
+    let start = cursor.checked_next_multiple_of(align_of::<T>())?;
+    let stop = start.checked_add(n.checked_mul(size_of::<T>())?)?;
+    if stop > end {
+        return None;
+    }
+    let first = start as *mut T;
+    for i in 0..n {
+        // SAFETY: within [start, stop), inside the caller's area, aligned.
+        unsafe { first.add(i).write(make()) };
+    }
+    *cursor = stop;
+    // SAFETY: n initialised, aligned values the caller owns alone.
+    Some(unsafe { core::slice::from_raw_parts_mut(first, n) })
 }
 
 /// The serving entry point: the mux starts a restored slot here with
@@ -77,6 +144,14 @@ fn take_private_memory() -> Option<&'static mut [u8]> {
 extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
     // SAFETY: the serving loop is the only code running in this PD from now on.
     let (template, started_at) = rt::start_serving(slot, generation, unsafe { &mut *addr_of_mut!(TEMPLATE) });
+    // SAFETY: the area is this FWP's alone from here on; init checked it
+    // holds the connections (the same region and configuration).
+    match unsafe { connection_area(template.area, template.memcached.max_connections()) } {
+        Ok(area) => {
+            let _ = template.memcached.open(area);
+        }
+        Err(e) => debug_println!("fwp: ERROR: memcached cannot serve: {e}"),
+    }
     // SAFETY: only the serving loop touches HOPS.
     let hops = unsafe { &mut *addr_of_mut!(HOPS) };
     let mut wakeups = 0u32;

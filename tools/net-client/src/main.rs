@@ -113,15 +113,19 @@ enum Command {
         timeout_ms: u64,
     },
     /// Closed-loop memcached load: requests per second and latency
-    /// percentiles of get or set, every reply checked.
+    /// percentiles of get or set, every reply checked byte for byte; with
+    /// `--matrix`, get and set over every value size and connection count,
+    /// one CSV line each.
+    #[command(group(ArgGroup::new("mode").required(true).args(["op", "matrix"])))]
     MemcacheLoad {
         /// The memcached tenant's TCP port, e.g. 127.0.0.1:15211.
         #[arg(long, value_name = "ADDR")]
         to: Loopback,
         /// The request measured.
         #[arg(long, value_enum)]
-        op: OpArg,
-        /// Requests measured, over all connections.
+        op: Option<OpArg>,
+        /// Requests measured, over all connections (with `--matrix`: per
+        /// cell, and at least one per connection).
         #[arg(long, default_value_t = 2000, value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(memcache_load::MAX_REQUESTS)))]
         requests: u32,
         /// Connections at once, each with one request in flight.
@@ -131,19 +135,43 @@ enum Command {
         #[arg(long, default_value_t = 100, value_parser = RangedU64ValueParser::<usize>::new().range(0..=memcache_load::MAX_VALUE as u64))]
         value_size: usize,
         /// Distinct keys per connection.
-        #[arg(long, default_value_t = 50, value_parser = RangedU64ValueParser::<u32>::new().range(1..=10_000))]
+        #[arg(long, default_value_t = 50, value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(memcache_load::MAX_KEYS)))]
         keys: u32,
         /// Deadline for each reply.
         #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = timeout_ms())]
         timeout_ms: u64,
         /// Requests per second over all connections, spread evenly over
         /// them and in time (each still waits for its previous reply).
-        #[arg(long, value_name = "PER_SEC")]
+        #[arg(long, value_name = "PER_SEC", conflicts_with = "matrix")]
         rate: Option<f64>,
         /// Open the connections one after another, each after the one
         /// before has its first reply, and measure connect to first reply.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "matrix")]
         one_at_a_time: bool,
+        /// Get and set cells over every `--sizes` and `--connection-counts`:
+        /// a CSV header, then one line per cell as it completes
+        /// (op,value_bytes,connections,requests,errors,req_per_s,p50_us,p99_us,first_error).
+        #[arg(long, conflicts_with_all = ["op", "connections", "value_size", "keys"])]
+        matrix: bool,
+        /// The matrix's value sizes in bytes.
+        #[arg(long, value_delimiter = ',', default_value = "100,10240,512000", conflicts_with = "op",
+              value_parser = RangedU64ValueParser::<usize>::new().range(0..=memcache_load::MAX_VALUE as u64))]
+        sizes: Vec<usize>,
+        /// The matrix's connection counts; the most of them are opened
+        /// once, one after another, and held for the whole run.
+        #[arg(long, value_delimiter = ',', default_value = "1,64,1024", conflicts_with = "op",
+              value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(memcache_load::MAX_CONNECTIONS)))]
+        connection_counts: Vec<u32>,
+        /// Most keys in the matrix's pool of one value size (shared by
+        /// every connection).
+        #[arg(long, default_value_t = 1024, conflicts_with = "op",
+              value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(memcache_load::MAX_KEYS)))]
+        pool_keys: u32,
+        /// Most bytes of values in the pool of one size. The default, 16
+        /// MiB, keeps the pools of the default sizes (26 MiB together)
+        /// well inside tenant A's 64 MiB store: no get misses for eviction.
+        #[arg(long, value_name = "BYTES", default_value_t = 16 << 20, conflicts_with = "op")]
+        pool_bytes: usize,
     },
     /// Send one probe and succeed only if nothing comes back.
     #[command(group(ArgGroup::new("target").required(true).args(["udp_to", "tcp_to"])))]
@@ -396,10 +424,40 @@ fn run(command: Command) -> Result<bool, Error> {
             println!("{report}");
             Ok(report.success())
         }
-        Command::MemcacheLoad { to, op, requests, connections, value_size, keys, timeout_ms, rate, one_at_a_time } => {
+        Command::MemcacheLoad {
+            to,
+            op,
+            requests,
+            connections,
+            value_size,
+            keys,
+            timeout_ms,
+            rate,
+            one_at_a_time,
+            matrix,
+            sizes,
+            connection_counts,
+            pool_keys,
+            pool_bytes,
+        } => {
+            if matrix {
+                let matrix = memcache_load::matrix::Matrix {
+                    target: to,
+                    sizes,
+                    connection_counts,
+                    requests,
+                    pool_keys,
+                    pool_bytes,
+                    timeout: ms(timeout_ms),
+                };
+                println!("{}", memcache_load::matrix::CSV_HEADER);
+                let cells = memcache_load::matrix::run(&matrix, |cell| println!("{cell}"))?;
+                return Ok(cells.iter().all(memcache_load::matrix::Cell::success));
+            }
             let op = match op {
-                OpArg::Get => memcache_load::Op::Get,
-                OpArg::Set => memcache_load::Op::Set,
+                Some(OpArg::Get) => memcache_load::Op::Get,
+                Some(OpArg::Set) => memcache_load::Op::Set,
+                None => return Err(Error::Limit("--op or --matrix is required".into())),
             };
             let params = memcache_load::MemcacheLoad {
                 target: to,

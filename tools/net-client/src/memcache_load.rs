@@ -3,10 +3,20 @@
 //! request, reads its whole reply, checks it, and sends the next: the
 //! latency of every request and the run's requests per second come out.
 //!
+//! ```text
+//!   memcache_load   one run (`--op`), or the matrix (`--matrix`): connections, keys, measuring
+//!        │
+//!   memcache_load::matrix   cells of (op, value size, connections) over one set of held connections
+//!        │
+//!   memcache_load::client   one connection: requests out, replies parsed and checked as they arrive
+//! ```
+//!
 //! `get` runs against keys the run stores first (so every get is a hit
 //! whose value is checked byte for byte); `set` stores values of
 //! `value_size` bytes and expects `STORED`. Keys are `load:<conn>:<i>`,
-//! cycled over `keys` per connection.
+//! cycled over `keys` per connection. A value is its key's name and `:`,
+//! then random bytes from an offset that depends on the key: a reply with
+//! another key's value, or with shifted bytes, never compares equal.
 //!
 //! With `rate`, the connections share one total rate: connection `c` of
 //! `n` sends its `i`-th request at `c / rate + i * n / rate` seconds after
@@ -19,24 +29,40 @@
 //! that is an FWP's spawn and its first reply. All stay open until the
 //! measured phase, which they start together, has ended.
 //!
-//! Bounded by [`MAX_REQUESTS`] requests and a per-request timeout; it stops
-//! at the first reply that is wrong or late.
+//! A request whose reply is not the expected one is an error. A whole
+//! reply that is merely wrong (a miss, a wrong byte, `SERVER_ERROR`)
+//! leaves its connection going; a timeout or a close ends the connection,
+//! and its requests not yet sent count as errors too. Bounded by
+//! [`MAX_REQUESTS`] requests and a per-reply timeout.
+
+mod client;
+pub mod matrix;
 
 use std::fmt;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::{check_timeout, percentile, Error, Loopback};
+use crate::{check_timeout, pattern, percentile, Error, Loopback};
+use client::{Connection, Failure, Value};
 
 /// Most requests a run sends (all connections together).
 pub const MAX_REQUESTS: u32 = 1_000_000;
-/// Most connections a run opens (one memcached tenant serves 8 at once; a
-/// per-connection template serves one per FWP, up to its FWP count).
+/// Most connections a run opens: memcached's `-c 1024`, the most a
+/// memcached tenant serves at once (tenant A's `max_connections`), and the
+/// FWPs a per-connection template can have (1,018 dynamic ones).
 pub const MAX_CONNECTIONS: u32 = 1024;
-/// Largest value (the tenant's item limit is 8 KiB, key included).
-pub const MAX_VALUE: usize = 8000;
+/// Largest value: memcached's `-I 1m`, tenant A's `item_size_max`. (The
+/// tenant counts the key too, and memcached an item header of 59 bytes, so
+/// a value this size is refused: useful to time the refusal.)
+pub const MAX_VALUE: usize = 1024 * 1024;
+/// Most keys per connection (or in a matrix's pool); each key is a small
+/// allocation on the client, and 10,000 cycle far past any cache's reuse.
+pub const MAX_KEYS: u32 = 10_000;
+
+/// A client thread reads into a heap buffer; its stack only holds frames.
+/// 1,024 threads with the default 2 MiB would reserve 2 GiB of address
+/// space for nothing.
+const THREAD_STACK: usize = 256 * 1024;
 
 /// The request a run measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,12 +112,15 @@ pub struct MemcacheLoad {
 pub struct MemcacheLoadReport {
     /// The run's parameters.
     pub params: MemcacheLoad,
-    /// Every measured request's latency.
+    /// Every request that got its expected reply: its latency.
     pub latencies: Vec<Duration>,
     /// With `one_at_a_time`: each connection's connect to its first reply.
     pub opens: Vec<Duration>,
     /// The measured phase's wall time.
     pub elapsed: Duration,
+    /// Requests that did not get their expected reply, those never sent
+    /// because their connection had failed included.
+    pub errors: u32,
     /// The first failure: which connection, and what went wrong.
     pub failure: Option<String>,
 }
@@ -99,10 +128,10 @@ pub struct MemcacheLoadReport {
 impl MemcacheLoadReport {
     /// Every request got its expected reply.
     pub fn success(&self) -> bool {
-        self.failure.is_none()
+        self.errors == 0 && self.failure.is_none()
     }
 
-    /// Measured requests per second.
+    /// Requests per second that got their expected reply.
     pub fn rate(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
@@ -133,93 +162,180 @@ impl fmt::Display for MemcacheLoadReport {
             write!(f, "; connect to first reply p50 {} us p99 {} us", open(50), open(99))?;
         }
         if let Some(failure) = &self.failure {
-            write!(f, "; FAILED: {failure}")?;
+            write!(f, "; FAILED: {} errors, the first: {failure}", self.errors)?;
         }
         Ok(())
     }
 }
 
-/// One connection's client: requests out, replies read whole and checked.
-struct Connection {
-    stream: TcpStream,
-    buffer: Vec<u8>,
+/// Values are cut from this stream of [`pattern`] (apart from the TCP
+/// echo's connection streams, `1 << 40` on, and the datagrams').
+const VALUE_STREAM: u64 = 1 << 48;
+/// Offsets a key's random bytes may start at: a prime, so keys that hash
+/// alike in the low bits still start apart.
+const SHIFTS: usize = 4093;
+
+/// A key, and what makes its value its own.
+#[derive(Debug, Clone)]
+struct Item {
+    key: String,
+    /// `<key>:`, the value's first bytes.
+    tag: Vec<u8>,
+    /// Where in the random bytes the rest of the value starts.
+    shift: usize,
 }
 
-impl Connection {
-    fn open(params: &MemcacheLoad) -> Result<Self, String> {
-        let stream = TcpStream::connect_timeout(&params.target.addr(), params.timeout)
-            .map_err(|e| format!("connect: {e}"))?;
-        stream.set_read_timeout(Some(params.timeout)).map_err(|e| e.to_string())?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        Ok(Self { stream, buffer: Vec::with_capacity(2 * MAX_VALUE) })
-    }
-
-    /// Sends `request` and reads until the reply is `expected` long;
-    /// anything else is a failure.
-    fn exchange(&mut self, request: &[u8], expected: &[u8]) -> Result<(), String> {
-        self.stream.write_all(request).map_err(|e| format!("send: {e}"))?;
-        self.buffer.clear();
-        let mut chunk = [0u8; 16 * 1024];
-        while self.buffer.len() < expected.len() {
-            let n = self.stream.read(&mut chunk).map_err(|e| format!("reply: {e}"))?;
-            if n == 0 {
-                return Err("the tenant closed the connection".into());
-            }
-            self.buffer.extend_from_slice(&chunk[..n]);
-        }
-        if self.buffer != expected {
-            return Err(format!(
-                "reply to {:?}: {:?}, expected {:?}",
-                crate::pattern::preview(request),
-                crate::pattern::preview(&self.buffer),
-                crate::pattern::preview(expected)
-            ));
-        }
-        Ok(())
+impl Item {
+    fn new(key: String) -> Self {
+        // FNV-1a: any spread will do, as long as it is the same every run.
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let tag = format!("{key}:").into_bytes();
+        Self { key, tag, shift: (hash % SHIFTS as u64) as usize }
     }
 }
 
-fn key(conn: u32, i: u32) -> String {
-    format!("load:{conn}:{i}")
+/// Every value of one size, without a copy per key: one run of random
+/// bytes that each key's value is a window of.
+struct Values {
+    size: usize,
+    random: Vec<u8>,
 }
 
-fn value(conn: u32, i: u32, size: usize) -> Vec<u8> {
-    // Printable bytes that differ per key: a reply with another key's
-    // value does not compare equal.
-    (0..size).map(|j| b'a' + ((conn as usize * 7 + i as usize * 13 + j) % 26) as u8).collect()
+impl Values {
+    fn new(size: usize) -> Self {
+        Self { size, random: pattern::stream(VALUE_STREAM, 0, size + SHIFTS) }
+    }
+
+    fn of<'a>(&'a self, item: &'a Item) -> Value<'a> {
+        let tag = &item.tag[..item.tag.len().min(self.size)];
+        Value { tag, rest: &self.random[item.shift..item.shift + self.size - tag.len()] }
+    }
 }
 
-fn set_request(key: &str, value: &[u8]) -> Vec<u8> {
-    let mut request = format!("set {key} 0 0 {}\r\n", value.len()).into_bytes();
-    request.extend_from_slice(value);
-    request.extend_from_slice(b"\r\n");
-    request
+/// The request a connection sends, over which keys, starting where.
+#[derive(Clone, Copy)]
+struct Work<'a> {
+    op: Op,
+    items: &'a [Item],
+    /// The index in `items` of the connection's first request.
+    first: usize,
+    values: &'a Values,
 }
 
-/// What one connection measured: latencies, its measured phase's start
-/// and end, and its failure if it had one.
+impl Work<'_> {
+    fn send(&self, connection: &mut Connection, i: u32) -> Result<(), Failure> {
+        let item = &self.items[(self.first + i as usize) % self.items.len()];
+        let value = self.values.of(item);
+        match self.op {
+            Op::Get => connection.get(&item.key, value),
+            Op::Set => connection.set(&item.key, value),
+        }
+    }
+}
+
+/// What one connection measured: latencies, errors, its measured phase's
+/// start and end, and its first failure if it had one.
 struct Share {
     latencies: Vec<Duration>,
+    errors: u32,
     phase: (Instant, Instant),
     failure: Option<String>,
 }
 
-/// A connection's keys and their values.
-fn keys_of(params: &MemcacheLoad, conn: u32) -> Vec<(String, Vec<u8>)> {
-    (0..params.keys).map(|i| (key(conn, i), value(conn, i, params.value_size))).collect()
+impl Share {
+    /// A connection that could not take part: all its requests failed.
+    fn failed(requests: u32, failure: String) -> Self {
+        let now = Instant::now();
+        Self { latencies: Vec::new(), errors: requests, phase: (now, now), failure: Some(failure) }
+    }
+}
+
+/// One connection's share of a measured phase that starts at `start`:
+/// `requests` requests, request `i` sent at `send_at(i)` if that is given.
+/// Gives the connection back unless it broke, for the caller to close when
+/// every connection is done (a tenant whose connection closed early would
+/// be torn down while others are still measured).
+fn measure(
+    work: Work,
+    conn: u32,
+    mut connection: Connection,
+    requests: u32,
+    start: Instant,
+    send_at: impl Fn(u32) -> Option<Duration>,
+) -> (Share, Option<Connection>) {
+    let mut share = Share { latencies: Vec::with_capacity(requests as usize), errors: 0, phase: (start, start), failure: None };
+    for i in 0..requests {
+        if let Some(at) = send_at(i) {
+            thread::sleep((start + at).saturating_duration_since(Instant::now()));
+        }
+        let started = Instant::now();
+        match work.send(&mut connection, i) {
+            Ok(()) => share.latencies.push(started.elapsed()),
+            Err(failure) => {
+                share.errors += 1;
+                share.failure.get_or_insert_with(|| format!("connection {conn}, request {i}: {}", failure.message()));
+                if let Failure::Broken(_) = failure {
+                    share.errors += requests - i - 1;
+                    share.phase.1 = Instant::now();
+                    return (share, None);
+                }
+            }
+        }
+    }
+    share.phase.1 = Instant::now();
+    (share, Some(connection))
+}
+
+/// Every connection's share of a measured phase, added up.
+#[derive(Default)]
+struct Totals {
+    latencies: Vec<Duration>,
+    errors: u32,
+    failure: Option<String>,
+    /// The measured phases of all connections, from the first start to
+    /// the last end.
+    span: Option<(Instant, Instant)>,
+}
+
+impl Totals {
+    fn add(&mut self, mut share: Share) {
+        self.latencies.append(&mut share.latencies);
+        self.errors += share.errors;
+        self.failure = self.failure.take().or(share.failure);
+        let (start, end) = share.phase;
+        self.span = Some(self.span.map_or((start, end), |(s, e)| (s.min(start), e.max(end))));
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.span.map_or(Duration::ZERO, |(start, end)| end - start)
+    }
+}
+
+/// Starts a client thread within `scope`.
+fn spawn<'scope, T: Send + 'scope>(
+    scope: &'scope thread::Scope<'scope, '_>,
+    task: impl FnOnce() -> T + Send + 'scope,
+) -> Result<thread::ScopedJoinHandle<'scope, T>, Error> {
+    thread::Builder::new().stack_size(THREAD_STACK).spawn_scoped(scope, task).map_err(|e| Error::io("start a client thread", e))
+}
+
+/// A connection's keys in a run of per-connection keys.
+fn keys_of(params: &MemcacheLoad, conn: u32) -> Vec<Item> {
+    (0..params.keys).map(|i| Item::new(format!("load:{conn}:{i}"))).collect()
 }
 
 /// Opens connection `conn` and, for a get run, stores its keys (the first
 /// store is its first reply). Returns the connection and the time from
 /// connect to its first reply.
-fn open(params: &MemcacheLoad, conn: u32) -> Result<(Connection, Duration), String> {
+fn open(params: &MemcacheLoad, conn: u32, items: &[Item], values: &Values) -> Result<(Connection, Duration), String> {
     let started = Instant::now();
-    let mut connection = Connection::open(params).map_err(|e| format!("connection {conn}: {e}"))?;
+    let mut connection = Connection::open(params.target.addr(), params.timeout).map_err(|e| format!("connection {conn}: {e}"))?;
     let mut first_reply = None;
-    let keys = keys_of(params, conn);
-    let stored = if params.op == Op::Get { &keys[..] } else { &keys[..1] };
-    for (k, v) in stored {
-        connection.exchange(&set_request(k, v), b"STORED\r\n").map_err(|e| format!("connection {conn}, storing {k}: {e}"))?;
+    let stored = if params.op == Op::Get { items } else { &items[..1] };
+    for item in stored {
+        connection
+            .set(&item.key, values.of(item))
+            .map_err(|e| format!("connection {conn}, storing {}: {}", item.key, e.message()))?;
         first_reply.get_or_insert_with(|| started.elapsed());
     }
     Ok((connection, first_reply.unwrap_or_default()))
@@ -233,169 +349,160 @@ fn send_at(params: &MemcacheLoad, conn: u32, i: u32) -> Option<Duration> {
     Some(Duration::from_secs_f64(slot / rate))
 }
 
-/// One connection's share of the measured phase, which starts at `start`;
-/// gives the connection back, for the caller to close when every
-/// connection is done (a tenant whose connection closed early would be
-/// torn down while others are still measured).
-fn measure(params: MemcacheLoad, conn: u32, mut connection: Connection, requests: u32, start: Instant) -> (Share, Connection) {
-    let mut share = Share { latencies: Vec::with_capacity(requests as usize), phase: (start, start), failure: None };
-    let keys = keys_of(&params, conn);
-    for i in 0..requests {
-        if let Some(at) = send_at(&params, conn, i) {
-            thread::sleep((start + at).saturating_duration_since(Instant::now()));
-        }
-        let (k, v) = &keys[(i % params.keys) as usize];
-        let (request, expected) = match params.op {
-            Op::Set => (set_request(k, v), b"STORED\r\n".to_vec()),
-            Op::Get => {
-                let mut reply = format!("VALUE {k} 0 {}\r\n", v.len()).into_bytes();
-                reply.extend_from_slice(v);
-                reply.extend_from_slice(b"\r\nEND\r\n");
-                (format!("get {k}\r\n").into_bytes(), reply)
-            }
-        };
-        let started = Instant::now();
-        if let Err(e) = connection.exchange(&request, &expected) {
-            share.failure = Some(format!("connection {conn}, request {i}: {e}"));
-            break;
-        }
-        share.latencies.push(started.elapsed());
-    }
-    share.phase.1 = Instant::now();
-    (share, connection)
-}
-
-/// One connection opened by its own thread, then measured.
-fn drive(params: MemcacheLoad, conn: u32, requests: u32) -> (Share, Option<Connection>) {
-    match open(&params, conn) {
-        Ok((connection, _)) => {
-            let (share, connection) = measure(params, conn, connection, requests, Instant::now());
-            (share, Some(connection))
-        }
-        Err(e) => {
-            let now = Instant::now();
-            (Share { latencies: Vec::new(), phase: (now, now), failure: Some(e) }, None)
-        }
-    }
-}
-
 /// Runs the load: `requests` spread over `connections` threads.
 pub fn run(params: MemcacheLoad) -> Result<MemcacheLoadReport, Error> {
     check_timeout(params.timeout)?;
     if !(1..=MAX_REQUESTS).contains(&params.requests)
         || !(1..=MAX_CONNECTIONS).contains(&params.connections)
         || params.value_size > MAX_VALUE
-        || params.keys == 0
+        || !(1..=MAX_KEYS).contains(&params.keys)
         || params.rate.is_some_and(|r| !(r.is_finite() && r > 0.0))
     {
         return Err(Error::Limit(format!(
-            "--requests 1..={MAX_REQUESTS}, --connections 1..={MAX_CONNECTIONS}, --value-size 0..={MAX_VALUE}, --keys at least 1, --rate above 0"
+            "--requests 1..={MAX_REQUESTS}, --connections 1..={MAX_CONNECTIONS}, --value-size 0..={MAX_VALUE}, --keys 1..={MAX_KEYS}, --rate above 0"
         )));
     }
     let per_connection = params.requests / params.connections;
-    let share_of = move |conn: u32| per_connection + u32::from(conn < params.requests % params.connections);
+    let share_of = |conn: u32| per_connection + u32::from(conn < params.requests % params.connections);
+    let values = Values::new(params.value_size);
+    let items: Vec<Vec<Item>> = (0..params.connections).map(|conn| keys_of(&params, conn)).collect();
+    let (items, values) = (&items, &values);
+    let work = |conn: u32| Work { op: params.op, items: &items[conn as usize], first: 0, values };
     let mut opens = Vec::new();
-    let threads: Vec<_> = if params.one_at_a_time {
-        let mut connections = Vec::with_capacity(params.connections as usize);
-        for conn in 0..params.connections {
-            match open(&params, conn) {
-                Ok((connection, first_reply)) => {
-                    connections.push(connection);
-                    opens.push(first_reply);
-                }
-                Err(e) => return Ok(MemcacheLoadReport { params, latencies: Vec::new(), opens, elapsed: Duration::ZERO, failure: Some(e) }),
-            }
-        }
-        // Every connection starts the measured phase at once.
-        let start = Instant::now();
-        connections
-            .into_iter()
-            .zip(0..)
-            .map(|(connection, conn)| {
-                thread::spawn(move || {
-                    let (share, connection) = measure(params, conn, connection, share_of(conn), start);
-                    (share, Some(connection))
-                })
-            })
-            .collect()
-    } else {
-        (0..params.connections).map(|conn| thread::spawn(move || drive(params, conn, share_of(conn)))).collect()
-    };
-    let mut latencies = Vec::with_capacity(params.requests as usize);
-    let mut failure = None;
-    let (mut first, mut last) = (None::<Instant>, None::<Instant>);
+    let mut totals = Totals::default();
     // Every connection stays open until all are done, then all close.
     let mut open_connections = Vec::with_capacity(params.connections as usize);
-    for thread in threads {
-        let Ok((mut share, connection)) = thread.join() else {
-            failure = failure.or(Some("a client thread panicked".to_string()));
-            continue;
-        };
-        open_connections.extend(connection);
-        latencies.append(&mut share.latencies);
-        failure = failure.or(share.failure);
-        first = Some(first.map_or(share.phase.0, |f| f.min(share.phase.0)));
-        last = Some(last.map_or(share.phase.1, |l| l.max(share.phase.1)));
-    }
+    thread::scope(|scope| -> Result<(), Error> {
+        let mut threads = Vec::with_capacity(params.connections as usize);
+        if params.one_at_a_time {
+            let mut connections = Vec::with_capacity(params.connections as usize);
+            for conn in 0..params.connections {
+                match open(&params, conn, &items[conn as usize], values) {
+                    Ok((connection, first_reply)) => {
+                        connections.push(connection);
+                        opens.push(first_reply);
+                    }
+                    Err(e) => {
+                        totals.add(Share::failed(params.requests, e));
+                        return Ok(());
+                    }
+                }
+            }
+            // Every connection starts the measured phase at once.
+            let start = Instant::now();
+            for (connection, conn) in connections.into_iter().zip(0..) {
+                let task = move || measure(work(conn), conn, connection, share_of(conn), start, |i| send_at(&params, conn, i));
+                threads.push(spawn(scope, task)?);
+            }
+        } else {
+            for conn in 0..params.connections {
+                let task = move || match open(&params, conn, &items[conn as usize], values) {
+                    Ok((connection, _)) => {
+                        measure(work(conn), conn, connection, share_of(conn), Instant::now(), |i| send_at(&params, conn, i))
+                    }
+                    Err(e) => (Share::failed(share_of(conn), e), None),
+                };
+                threads.push(spawn(scope, task)?);
+            }
+        }
+        for thread in threads {
+            match thread.join() {
+                Ok((share, connection)) => {
+                    totals.add(share);
+                    open_connections.extend(connection);
+                }
+                Err(_) => totals.failure = totals.failure.take().or(Some("a client thread panicked".to_string())),
+            }
+        }
+        Ok(())
+    })?;
     drop(open_connections);
-    // The measured phases of all connections, from the first start to the
-    // last end (the get run's stores before them are not counted).
-    let elapsed = match (first, last) {
-        (Some(first), Some(last)) => last - first,
-        _ => Duration::ZERO,
-    };
-    Ok(MemcacheLoadReport { params, latencies, opens, elapsed, failure })
+    let elapsed = totals.elapsed();
+    Ok(MemcacheLoadReport { params, latencies: totals.latencies, opens, elapsed, errors: totals.errors, failure: totals.failure })
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
-    use std::io::{BufRead, BufReader};
+    use std::io::{BufRead, BufReader, Read, Write};
     use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
 
+    use super::matrix::{self, Matrix};
     use super::*;
 
-    /// A memcached stand-in on loopback: answers set and get from a map;
-    /// with `corrupt`, every get's value comes back with its first byte
-    /// changed.
-    fn server(corrupt: bool) -> Loopback {
+    /// How the stand-in server misbehaves.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Fault {
+        None,
+        /// Every value a get returns has its middle byte changed.
+        Corrupt,
+        /// Every second set on a connection is refused as too large, after
+        /// its data has been read (as memcached does).
+        RefuseEverySecondSet,
+        /// A connection is closed after this many requests.
+        CloseAfter(usize),
+    }
+
+    /// A memcached stand-in on loopback: set, get and version, over one
+    /// store that every connection shares.
+    fn server(fault: Fault) -> Loopback {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
+        let store: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                thread::spawn(move || {
-                    let mut store: HashMap<String, Vec<u8>> = HashMap::new();
-                    let mut writer = stream.try_clone().unwrap();
-                    let mut reader = BufReader::new(stream);
-                    let mut line = String::new();
-                    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-                        let words: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
-                        line.clear();
-                        match words.first().map(String::as_str) {
-                            Some("set") => {
-                                let mut data = vec![0; words[4].parse::<usize>().unwrap() + 2];
-                                reader.read_exact(&mut data).unwrap();
-                                data.truncate(data.len() - 2);
-                                store.insert(words[1].clone(), data);
-                                writer.write_all(b"STORED\r\n").unwrap();
-                            }
-                            Some("get") => {
-                                let mut value = store.get(&words[1]).cloned().unwrap_or_default();
-                                if corrupt && !value.is_empty() {
-                                    value[0] ^= 1;
-                                }
-                                let mut reply = format!("VALUE {} 0 {}\r\n", words[1], value.len()).into_bytes();
-                                reply.extend_from_slice(&value);
-                                reply.extend_from_slice(b"\r\nEND\r\n");
-                                writer.write_all(&reply).unwrap();
-                            }
-                            _ => return,
-                        }
-                    }
-                });
+                let store = Arc::clone(&store);
+                thread::spawn(move || serve(stream, &store, fault));
             }
         });
         Loopback::new(addr).unwrap()
+    }
+
+    fn serve(stream: std::net::TcpStream, store: &Mutex<HashMap<String, Vec<u8>>>, fault: Fault) -> Option<()> {
+        let mut writer = stream.try_clone().ok()?;
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        let mut sets = 0;
+        for served in 0.. {
+            line.clear();
+            if reader.read_line(&mut line).ok()? == 0 || fault == Fault::CloseAfter(served) {
+                return None;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let reply = match words[..] {
+                ["set", key, _, _, len] => {
+                    let mut data = vec![0; len.parse::<usize>().ok()? + 2];
+                    reader.read_exact(&mut data).ok()?;
+                    data.truncate(data.len() - 2);
+                    sets += 1;
+                    if fault == Fault::RefuseEverySecondSet && sets % 2 == 0 {
+                        b"SERVER_ERROR object too large for cache\r\n".to_vec()
+                    } else {
+                        store.lock().unwrap().insert(key.to_owned(), data);
+                        b"STORED\r\n".to_vec()
+                    }
+                }
+                ["get", key] => {
+                    let mut reply = Vec::new();
+                    if let Some(mut value) = store.lock().unwrap().get(key).cloned() {
+                        if fault == Fault::Corrupt && !value.is_empty() {
+                            let middle = value.len() / 2;
+                            value[middle] ^= 1;
+                        }
+                        reply.extend_from_slice(format!("VALUE {key} 0 {}\r\n", value.len()).as_bytes());
+                        reply.extend_from_slice(&value);
+                        reply.extend_from_slice(b"\r\n");
+                    }
+                    reply.extend_from_slice(b"END\r\n");
+                    reply
+                }
+                ["version"] => b"VERSION 1.6.21-fake\r\n".to_vec(),
+                _ => return None,
+            };
+            writer.write_all(&reply).ok()?;
+        }
+        None
     }
 
     fn params(target: Loopback, op: Op) -> MemcacheLoad {
@@ -414,26 +521,60 @@ mod tests {
 
     #[test]
     fn every_request_is_measured_and_its_reply_checked() {
-        let target = server(false);
+        let target = server(Fault::None);
         for op in [Op::Set, Op::Get] {
             let report = run(params(target, op)).unwrap();
             assert!(report.success(), "{report}");
-            assert_eq!(report.latencies.len(), 101, "50 + 51 requests over 2 connections");
+            assert_eq!((report.latencies.len(), report.errors), (101, 0), "50 + 51 requests over 2 connections");
             assert!(report.rate() > 0.0);
             assert!(report.to_string().starts_with(&format!("memcache-load: {op} 101 requests, 2 connections, 300-byte values: ")));
         }
     }
 
     #[test]
-    fn a_wrong_value_fails_the_run() {
-        let report = run(params(server(true), Op::Get)).unwrap();
+    fn values_up_to_a_mebibyte_stream_through_and_are_checked_whole() {
+        let target = server(Fault::None);
+        let large = MemcacheLoad { requests: 6, keys: 2, value_size: MAX_VALUE, ..params(target, Op::Get) };
+        let report = run(large).unwrap();
+        assert!(report.success(), "{report}");
+        let report = run(MemcacheLoad { value_size: MAX_VALUE, ..params(server(Fault::Corrupt), Op::Get) }).unwrap();
+        assert_eq!(report.errors, 101);
+        assert!(report.to_string().contains(&format!("byte {} of the {MAX_VALUE}-byte value differs", MAX_VALUE / 2)), "{report}");
+    }
+
+    #[test]
+    fn a_wrong_value_is_an_error_and_the_connection_goes_on() {
+        let report = run(params(server(Fault::Corrupt), Op::Get)).unwrap();
         assert!(!report.success());
-        assert!(report.to_string().contains("FAILED: connection "), "{report}");
+        // Every get came back whole with one wrong byte: each is an error,
+        // and none broke its connection.
+        assert_eq!((report.latencies.len(), report.errors), (0, 101));
+        assert!(report.to_string().contains("; FAILED: 101 errors, the first: connection "), "{report}");
+        assert!(report.to_string().contains("byte 150 of the 300-byte value differs"), "{report}");
+    }
+
+    #[test]
+    fn a_refused_set_is_an_error_that_leaves_the_connection_in_step() {
+        let one = MemcacheLoad { connections: 1, requests: 100, ..params(server(Fault::RefuseEverySecondSet), Op::Set) };
+        let report = run(one).unwrap();
+        // The store before the measured phase was set 1; sets 2, 4, ... are
+        // refused, so every second measured one.
+        assert_eq!((report.latencies.len(), report.errors), (50, 50), "{report}");
+        assert!(report.to_string().contains("SERVER_ERROR object too large for cache"), "{report}");
+    }
+
+    #[test]
+    fn a_closed_connection_fails_the_requests_it_can_no_longer_send() {
+        let one = MemcacheLoad { connections: 1, requests: 20, ..params(server(Fault::CloseAfter(8)), Op::Set) };
+        let report = run(one).unwrap();
+        // One store before the measured phase, 7 measured, then the close.
+        assert_eq!((report.latencies.len(), report.errors), (7, 13), "{report}");
+        assert!(report.to_string().contains("connection 0, request 7: the server closed the connection"), "{report}");
     }
 
     #[test]
     fn paced_connections_opened_one_at_a_time_share_the_rate() {
-        let target = server(false);
+        let target = server(Fault::None);
         let paced = MemcacheLoad { requests: 60, connections: 20, keys: 2, rate: Some(600.0), one_at_a_time: true, ..params(target, Op::Get) };
         let report = run(paced).unwrap();
         assert!(report.success(), "{report}");
@@ -462,10 +603,20 @@ mod tests {
     }
 
     #[test]
-    fn values_differ_per_key() {
-        assert_ne!(value(0, 1, 32), value(0, 2, 32));
-        assert_ne!(value(0, 1, 32), value(1, 1, 32));
-        assert_eq!(value(3, 4, 100).len(), 100);
+    fn values_differ_per_key_and_start_with_its_name() {
+        let values = Values::new(64);
+        let bytes = |key: &str| {
+            let item = Item::new(key.to_owned());
+            let value = values.of(&item);
+            [value.tag, value.rest].concat()
+        };
+        assert_eq!(bytes("load:0:1").len(), 64);
+        assert!(bytes("load:0:1").starts_with(b"load:0:1:"));
+        assert_eq!(bytes("load:0:1"), bytes("load:0:1"));
+        assert_ne!(bytes("load:0:1")[9..], bytes("load:0:2")[9..], "not only the names differ");
+        // Values shorter than their key's name are a prefix of it.
+        assert_eq!(Values::new(3).of(&Item::new("load:0:1".into())).tag, b"loa");
+        assert_eq!(Values::new(0).of(&Item::new("k".into())).len(), 0);
     }
 
     #[test]
@@ -477,11 +628,112 @@ mod tests {
             MemcacheLoad { connections: MAX_CONNECTIONS + 1, ..ok },
             MemcacheLoad { value_size: MAX_VALUE + 1, ..ok },
             MemcacheLoad { keys: 0, ..ok },
+            MemcacheLoad { keys: MAX_KEYS + 1, ..ok },
             MemcacheLoad { timeout: Duration::ZERO, ..ok },
             MemcacheLoad { rate: Some(0.0), ..ok },
             MemcacheLoad { rate: Some(f64::NAN), ..ok },
         ] {
             assert!(matches!(run(bad), Err(Error::Limit(_))), "{bad:?}");
         }
+    }
+
+    fn small_matrix(target: Loopback) -> Matrix {
+        Matrix {
+            target,
+            sizes: vec![100, 20_000],
+            connection_counts: vec![1, 3],
+            requests: 12,
+            pool_keys: 5,
+            pool_bytes: 16 << 20,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn the_matrix_measures_every_op_size_and_count_over_held_connections() {
+        let mut lines = Vec::new();
+        let cells = matrix::run(&small_matrix(server(Fault::None)), |cell| lines.push(cell.to_string())).unwrap();
+        let shape: Vec<(Op, usize, u32)> = cells.iter().map(|c| (c.op, c.value_size, c.connections)).collect();
+        assert_eq!(
+            shape,
+            [
+                (Op::Get, 100, 1),
+                (Op::Set, 100, 1),
+                (Op::Get, 100, 3),
+                (Op::Set, 100, 3),
+                (Op::Get, 20_000, 1),
+                (Op::Set, 20_000, 1),
+                (Op::Get, 20_000, 3),
+                (Op::Set, 20_000, 3)
+            ]
+        );
+        for cell in &cells {
+            assert!(cell.success(), "{cell}");
+            assert_eq!(cell.latencies.len(), 12);
+        }
+        assert_eq!(lines.len(), 8, "each cell reported as it completes");
+        assert!(lines[0].starts_with("get,100,1,12,0,"), "{}", lines[0]);
+        assert!(lines[0].ends_with(','), "no failure, an empty last column: {}", lines[0]);
+        assert_eq!(lines[0].split(',').count(), matrix::CSV_HEADER.split(',').count());
+    }
+
+    #[test]
+    fn a_cell_sends_at_least_one_request_per_connection() {
+        let m = Matrix { connection_counts: vec![20], sizes: vec![10], ..small_matrix(server(Fault::None)) };
+        let cells = matrix::run(&m, |_| {}).unwrap();
+        assert!(cells.iter().all(|c| c.requests == 20 && c.latencies.len() == 20 && c.success()), "{cells:?}");
+    }
+
+    #[test]
+    fn matrix_errors_are_counted_per_cell_and_quoted() {
+        let m = Matrix { sizes: vec![100], connection_counts: vec![2], ..small_matrix(server(Fault::Corrupt)) };
+        let cells = matrix::run(&m, |_| {}).unwrap();
+        let (get, set) = (&cells[0], &cells[1]);
+        assert_eq!((get.errors, get.latencies.len()), (12, 0));
+        assert!(set.success(), "{set}");
+        let line = get.to_string();
+        assert!(line.starts_with("get,100,2,12,12,0.0,0,0,\"connection "), "{line}");
+        assert!(line.ends_with("byte 50 of the 100-byte value differs\""), "{line}");
+    }
+
+    #[test]
+    fn pools_fit_their_byte_budget() {
+        let m = Matrix { pool_keys: 1024, pool_bytes: 16 << 20, ..small_matrix("127.0.0.1:9".parse().unwrap()) };
+        assert_eq!([100, 10_240, 512_000, 32 << 20].map(|size| m.pool_len(size)), [1024, 1024, 32, 1]);
+        assert_eq!(m.pool_len(0), 1024);
+        assert_eq!((m.cell_requests(1), m.cell_requests(1024)), (12, 1024));
+    }
+
+    #[test]
+    fn an_unreachable_server_fails_every_cell_without_waiting_on_each_connection() {
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = Loopback::new(closed.local_addr().unwrap()).unwrap();
+        drop(closed);
+        let m = Matrix { sizes: vec![10], connection_counts: vec![4], ..small_matrix(target) };
+        let cells = matrix::run(&m, |_| {}).unwrap();
+        assert!(cells.iter().all(|c| c.errors == 12 && c.failure.as_deref().is_some_and(|f| f.contains("connect"))), "{cells:?}");
+    }
+
+    /// The default matrix (`net-client memcache-load --matrix`) against a
+    /// real memcached, e.g. `memcached -p 15311 -m 64 -c 1054 -I 1m` (-c
+    /// counts memcached's own connections too: 1,054 serves 1,024); needs
+    /// `ulimit -n` above 1,024:
+    /// `EDGEOS_MEMCACHED=127.0.0.1:15311 cargo test -p edgeos-net-client -- --ignored`
+    #[test]
+    #[ignore = "needs a memcached -m 64 -c 1054 -I 1m at $EDGEOS_MEMCACHED"]
+    fn the_default_matrix_against_a_real_memcached() {
+        let addr = std::env::var("EDGEOS_MEMCACHED").unwrap_or_else(|_| "127.0.0.1:15311".into());
+        let m = Matrix {
+            target: Loopback::new(addr.parse().unwrap()).unwrap(),
+            sizes: vec![100, 10 * 1024, 500 * 1024],
+            connection_counts: vec![1, 64, 1024],
+            requests: 2048,
+            pool_keys: 1024,
+            pool_bytes: 16 << 20,
+            timeout: Duration::from_secs(30),
+        };
+        let cells = matrix::run(&m, |cell| eprintln!("{cell}")).unwrap();
+        assert_eq!(cells.len(), 18);
+        assert!(cells.iter().all(matrix::Cell::success), "{cells:#?}");
     }
 }

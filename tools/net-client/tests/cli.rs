@@ -796,3 +796,32 @@ fn middlebox_without_qemu_says_so() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains(&format!("cannot reach QEMU's socket netdev at {inject} (is QEMU running")), "{r:?}");
 }
+
+#[test]
+fn memcache_load_runs_one_op_or_the_matrix() {
+    let to = closed_port_tcp().to_string();
+    for args in [
+        &["memcache-load", "--to", &to][..],
+        &["memcache-load", "--to", &to, "--op", "get", "--matrix"],
+        &["memcache-load", "--to", &to, "--op", "get", "--sizes", "100"],
+        &["memcache-load", "--to", &to, "--matrix", "--connections", "4"],
+        &["memcache-load", "--to", &to, "--matrix", "--sizes", "1048577"],
+    ] {
+        let r = net_client(args);
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+    }
+}
+
+#[test]
+fn memcache_load_matrix_prints_a_csv_line_per_cell_and_fails_on_errors() {
+    let to = closed_port_tcp().to_string();
+    let r = net_client(&[
+        "memcache-load", "--to", &to, "--matrix", "--sizes", "10,20", "--connection-counts", "1,2", "--requests", "5",
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], "op,value_bytes,connections,requests,errors,req_per_s,p50_us,p99_us,first_error", "{r:?}");
+    assert_eq!(lines.len(), 1 + 8, "{r:?}");
+    assert!(lines[1].starts_with("get,10,1,5,5,0.0,0,0,\"connection 0: connect: "), "{r:?}");
+    assert!(lines[8].starts_with("set,20,2,5,5,"), "{r:?}");
+}

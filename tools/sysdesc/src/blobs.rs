@@ -189,6 +189,10 @@ pub fn mux_config(loaded: &Loaded, dynamic: Option<&ManagerPlan<'_>>) -> Result<
 pub fn tenant_config(loaded: &Loaded, plan: &SlotPlan<'_>) -> Result<TenantConfig, String> {
     let net = &loaded.config.network;
     let s = service(plan)?;
+    let template = plan.template;
+    if template.has_store() && template.max_connections() == 0 {
+        return Err(format!("{}: a store is served over at least one connection (max_connections)", plan.name()));
+    }
     Ok(TenantConfig {
         ip: net.address.address.octets(),
         prefix_len: net.address.prefix,
@@ -204,6 +208,9 @@ pub fn tenant_config(loaded: &Loaded, plan: &SlotPlan<'_>) -> Result<TenantConfi
             Some(text) => u32::try_from(text.len()).map_err(|_| format!("{}'s Click configuration is too long", plan.name()))?,
             None => 0,
         },
+        max_connections: u32::try_from(template.max_connections())
+            .map_err(|_| format!("{}'s max_connections does not fit the blob's 32 bits", plan.name()))?,
+        store_size: template.store_size(),
     })
 }
 

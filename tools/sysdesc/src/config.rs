@@ -16,7 +16,7 @@ use std::path::Path;
 pub use spans::SpanIndex;
 pub use types::{
     Config, DriverConfig, Ipv4Cidr, MacAddr, MuxConfig, Network, Overflow, Protocol, Rings, Service,
-    Spawn, Template,
+    Spawn, Template, MAX_STORE_MB, memcached_memory_size,
 };
 
 use crate::boards::{self, Board, UnknownBoard};

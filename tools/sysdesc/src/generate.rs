@@ -153,6 +153,23 @@ pub fn config_region_size(page: u64) -> u64 {
 /// See [`config_region_size`].
 const CONFIG_REGION_SIZE: u64 = 0x4000;
 
+/// The comment of `pd`'s private region: for a memcached template, what
+/// fills it, as the program lays it out.
+fn private_memory_comment(pd: &str, t: &Template) -> String {
+    if !t.has_store() {
+        return format!("{pd}'s private memory.");
+    }
+    let store = match t.store_size() {
+        mib if mib % (1 << 20) == 0 => format!("{} MiB", mib >> 20),
+        other => bytes(other),
+    };
+    let connections = match t.max_connections() {
+        1 => "1 TCP connection".to_string(),
+        n => format!("{n} TCP connections"),
+    };
+    format!("{pd}'s private memory: the connection area for {connections} (memcached's -c), then the {store} store (-m).")
+}
+
 /// What a child PD of the mux is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -604,9 +621,10 @@ fn add_child(
     } else {
         pd.maps.push(map(&image, IMAGE_VADDR, Perms::R, true, "tmpl_image_vaddr", span));
     }
-    if t.memory_size > 0 {
+    let memory_size = t.private_memory_size();
+    if memory_size > 0 {
         let mem = plan.region("mem");
-        sys.memory_regions.push(region(&mem, t.memory_size, None, None, span, format!("{name}'s private memory.")));
+        sys.memory_regions.push(region(&mem, memory_size, None, None, span, private_memory_comment(&name, t)));
         pd.maps.push(sized(map(&mem, MEMORY_VADDR, Perms::RW, true, "fwp_mem_vaddr", span), "fwp_mem_size"));
     }
     mux.children.push(ChildPd { id: plan.child_id, setvar_id: None, pd });

@@ -153,6 +153,13 @@ fn cross_check(path: &Path) -> (MuxConfig, Vec<TenantConfig>, Option<ManagerConf
         assert_eq!(tc.prefix_len, c.network.address.prefix);
         assert_eq!(tc.gateway, c.network.gateway.octets());
         assert_eq!(SlotService { protocols: tc.protocols, port: tc.port, last_port: tc.last_port }, layout.service);
+        // A memcached template's store and connections, which its private
+        // region holds (as does each slot's, the same size).
+        assert_eq!(u64::from(tc.item_size_max), tc_config.item_size_max);
+        assert_eq!((u64::from(tc.max_connections), tc.store_size), (tc_config.max_connections(), tc_config.store_size()));
+        if tc_config.private_memory_size() > 0 {
+            assert_eq!(size(sys, &format!("{name}_mem")), tc_config.private_memory_size(), "{name}'s private region");
+        }
         tenants.push(tc);
     }
     let manager = dynamic(&g, c, &mc, statics);
@@ -248,6 +255,12 @@ fn system_toml_blobs_parse_back_and_match_the_maps() {
     assert_eq!(tenants.iter().map(|t| t.probes).collect::<Vec<_>>(), [false, false, true, false, false, false], "only the probe template obeys probes");
     assert_eq!(mux.templates.iter().map(|t| t.middlebox).collect::<Vec<_>>(), [false, false, false, false, false, true], "only the Click template forwards");
     assert_eq!(tenants[5].click_len as usize, std::fs::read(repo_root().join("click/firewall-nat.click")).unwrap().len());
+    // The memcached tenants: -m 64 -c 1024 -I 1m, and -m 16 -c 64 -I 256k.
+    let memcached = |t: &TenantConfig| (t.store_size, t.max_connections, t.item_size_max);
+    assert_eq!(
+        tenants.iter().map(memcached).collect::<Vec<_>>(),
+        [(0, 0, 0), (0, 0, 0), (0, 0, 0), (64 << 20, 1024, 0x10_0000), (16 << 20, 64, 0x4_0000), (0, 0, 0)]
+    );
     assert_eq!(mux.stats_port, 7777);
     // The timer: its interrupt, and the channel the mux calls it on, whose
     // id the blob carries.
@@ -266,11 +279,12 @@ fn system_toml_blobs_parse_back_and_match_the_maps() {
 
     // 6 slot PDs and 1,018 dynamic FWPs. Microkit numbers the PDs
     // net_driver, mux, fwp_00..fwp_05 (one per template: the prototypes),
-    // tmpl_*, timer.
+    // tmpl_*, timer. Tenant A's memcached (fwp_03, PD 5) has no dynamic
+    // FWP, so the manager prototypes no clone on it.
     let manager = manager.expect("system.toml has dynamic FWPs");
     assert_eq!((statics, mux.slots.len()), (6, 1024));
     assert_eq!(manager.mux_pd, 1);
-    assert_eq!(manager.templates.iter().map(|t| t.prototype_pd).collect::<Vec<_>>(), [2, 3, 4, 5, 6, 7]);
+    assert_eq!(manager.templates.iter().map(|t| t.prototype_pd).collect::<Vec<_>>(), [2, 3, 4, 6, 7]);
     // The manager signals on the first id after the timer's, dynamic FWPs
     // share the next ones (15..=61), round robin; their windows follow the
     // children's, 4 MiB apart.
@@ -422,6 +436,16 @@ fn check_finds_blobs_that_disagree_with_the_maps() {
     has(
         &messages(&sys, &opts, Severity::Error),
         "slot 0's tx buffer region at 0x60200000: the blob says 0x10000 bytes, region 'fwp_00_tx_buf' has 0x20000",
+    );
+
+    // A memcached template's private region a page short of its
+    // connection area and store.
+    let mut sys = g.system.clone();
+    let region = sys.memory_regions.iter_mut().find(|r| r.name == "tmpl_memcached_mem").expect("region");
+    region.size -= 0x1000;
+    has(
+        &messages(&sys, &opts, Severity::Error),
+        "'tmpl_memcached_config.bin' for 'tmpl_memcached': a store of 0x4000000 bytes after the connection area for 1024 connections needs",
     );
 
     // A template configured for another port than the mux routes to it.

@@ -200,7 +200,81 @@ fn two_services_in_a_template() {
 fn item_size_beyond_the_store() {
     check_error(
         "config_item_size_beyond_memory.toml",
-        "an item limit is at least 1024 bytes (memcached's smallest) and fits the store, the private memory (0x1000 bytes): `templates[1].item_size_max` = 0x2000",
+        "an item limit fits the store, the private memory (0x1000 bytes): `templates[1].item_size_max` = 0x2000",
+        true,
+    );
+}
+
+#[test]
+fn store_and_memory_size() {
+    check_error(
+        "config_store_and_memory_size.toml",
+        "a memcached template's private region is its store (store_mb) and its connections (max_connections): keep store_mb and remove memory_size, which sizes the region of a template without a store: `templates[1].memory_size` = 0x10000",
+        true,
+    );
+}
+
+#[test]
+fn store_in_both_units() {
+    check_error(
+        "config_store_in_both_units.toml",
+        "a store is given once, in MiB or in KiB: keep store_mb (4) or store_kb, and remove the other: `templates[1].store_kb` = 64",
+        true,
+    );
+}
+
+#[test]
+fn store_mb_out_of_range() {
+    check_error(
+        "config_store_mb_out_of_range.toml",
+        "a store is 1 to 4095 MiB (memcached's -m; items are addressed by 32-bit offsets): `templates[1].store_mb` = 4096",
+        true,
+    );
+}
+
+#[test]
+fn max_connections_without_store() {
+    check_error(
+        "config_max_connections_without_store.toml",
+        "max_connections (memcached's -c) is a memcached template's: it needs a store (store_mb): `templates[1].max_connections` = 64",
+        true,
+    );
+}
+
+#[test]
+fn max_connections_out_of_range() {
+    let limit = edgeos_memcache_server::MAX_CONNECTIONS;
+    let e = check_error(
+        "config_max_connections_out_of_range.toml",
+        &format!("a memcached template serves 1 to {limit} TCP connections at once (edgeos_memcache_server::MAX_CONNECTIONS): `templates[1].max_connections` = 0"),
+        true,
+    );
+    assert_eq!(e.len(), 1, "the blobs' own refusal is not repeated: {e:?}");
+}
+
+#[test]
+fn item_size_over_1mib() {
+    check_error(
+        "config_item_size_over_1mib.toml",
+        "an item limit is 0 (the program's own, 1 MiB) or 0x400 to 0x100000 bytes (1 KiB, memcached's smallest -I, to 1 MiB, its default and this program's largest): `templates[1].item_size_max` = 0x200000",
+        true,
+    );
+}
+
+#[test]
+fn item_size_beyond_a_store_in_kib() {
+    check_error(
+        "config_item_size_beyond_store.toml",
+        "an item limit fits the store (store_kb, 0x10000 bytes): `templates[1].item_size_max` = 0x20000",
+        true,
+    );
+}
+
+#[test]
+fn default_item_size_beyond_a_store_in_kib() {
+    check_error(
+        "config_default_item_size_beyond_store.toml",
+        "the program's own item limit (1 MiB) does not fit the store (store_kb, 0x10000 bytes): give an item_size_max of 0x400 to 0x10000: `templates[1].item_size_max` = 0",
         true,
     );
 }

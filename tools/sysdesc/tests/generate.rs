@@ -4,7 +4,7 @@
 mod common;
 
 use common::temp_dir;
-use edgeos_sysdesc::commands::load_and_check;
+use edgeos_sysdesc::commands::{load_and_check, load_generate_check};
 use edgeos_sysdesc::generate::manager;
 use edgeos_sysdesc::model::{Map, ProtectionDomain};
 use edgeos_sysdesc::Diagnostics;
@@ -209,4 +209,44 @@ fn a_slot_stack_outside_the_limits_is_reported() {
     let (_, diags) = load_and_check(&path, &[]);
     let errors: Vec<String> = diags.items().iter().map(|d| d.to_string()).collect();
     assert!(errors.iter().any(|e| e.contains("fwp_00") && e.contains("stack_size")), "{errors:#?}");
+}
+
+#[test]
+fn a_memcached_templates_private_region_is_its_connection_area_and_store_page_rounded() {
+    let dir = temp_dir("memcached-region");
+    let path = dir.join("system.toml");
+    // t0: a 2 MiB store served over 3 connections; t1: a region of its own size.
+    let mut text = config(&[1, 1], &[]);
+    text = text.replacen("slots = 1\n", "slots = 1\nstore_mb = 2\nmax_connections = 3\n", 1);
+    text = text.replacen("dynamic = 0\nrx_buffers_size", "dynamic = 0\nmemory_size = 0x3000\nrx_buffers_size", 1);
+    std::fs::write(&path, text).expect("write");
+    let (generated, diags) = load_generate_check(&path, &[]);
+    assert!(!diags.has_errors(), "{:#?}", diags.items());
+    let generated = generated.expect("model");
+    let sys = &generated.system;
+    let area = edgeos_memcache_server::connection_memory(3) as u64;
+    let expected = ((2 << 20) + area).next_multiple_of(0x1000);
+    for (pd, mr, size) in [
+        ("fwp_00", "fwp_00_mem", expected),
+        ("tmpl_t0", "tmpl_t0_mem", expected),
+        ("fwp_01", "fwp_01_mem", 0x3000),
+        ("tmpl_t1", "tmpl_t1_mem", 0x3000),
+    ] {
+        assert_eq!(sys.memory_region(mr).map(|r| r.size), Some(size), "{mr}");
+        let pd = sys.pd(pd).expect("pd");
+        let m = map(pd, mr).expect("the private region is mapped");
+        assert_eq!(
+            (m.vaddr, m.setvar_vaddr.as_deref(), m.setvar_size.as_deref()),
+            (edgeos_sysdesc::generate::MEMORY_VADDR, Some("fwp_mem_vaddr"), Some("fwp_mem_size"))
+        );
+    }
+    // The template PD's blob says how the program lays the region out.
+    let tenant = |file: &str| {
+        let blob = generated.blobs.iter().find(|b| b.file == file).expect("blob");
+        edgeos_config::TenantConfig::parse(&blob.bytes).expect("parses")
+    };
+    let t0 = tenant("tmpl_t0_config.bin");
+    assert_eq!((t0.max_connections, t0.store_size, t0.item_size_max), (3, 2 << 20, 0));
+    let t1 = tenant("tmpl_t1_config.bin");
+    assert_eq!((t1.max_connections, t1.store_size), (0, 0));
 }

@@ -77,6 +77,10 @@ const KEYS: &[&str] = &[
     "dynamic",
     "ctrl_size",
     "memory_size",
+    "store_mb",
+    "store_kb",
+    "max_connections",
+    "item_size_max",
     "buffer_size",
     "net_dma_size",
     "queue_size",
@@ -107,13 +111,15 @@ fn toml_ish() -> impl Strategy<Value = String> {
 fn mutated_config() -> impl Strategy<Value = String> {
     (
         (number(), number(), number(), number(), number(), number(), number(), number()),
-        (number(), number(), number(), number()),
+        (number(), number(), number(), number(), number(), number()),
     )
-        .prop_map(|((a, b, c, d, e, f, g, h), (i, j, k, l))| {
+        .prop_map(|((a, b, c, d, e, f, g, h), (i, j, k, l, m, n))| {
             format!(
                 "[driver]\npriority = {a}\nbudget = {b}\nperiod = {c}\nstack_size = {d}\n\n[mux]\npriority = 200\nbudget = 3\nperiod = 10\nstats_port = {k}\n\n\
                  [rings]\nqueue_size = {e}\n\n[[templates]]\nname = \"t\"\nprogram = \"t.elf\"\npriority = 1\nbudget = 1\nperiod = 10\nctrl_size = {f}\nmemory_size = {g}\n\
-                 rx_buffers_size = {i}\ntx_buffers_size = {j}\nservices = [{{ protocol = \"udp\", port = 7 }}]\nslots = {h}\ndynamic = {l}\n"
+                 rx_buffers_size = {i}\ntx_buffers_size = {j}\nservices = [{{ protocol = \"udp\", port = 7 }}]\nslots = {h}\ndynamic = {l}\n\
+                 \n[[templates]]\nname = \"m\"\nprogram = \"m.elf\"\npriority = 1\nbudget = 1\nperiod = 10\nstore_mb = {m}\nmax_connections = {n}\n\
+                 services = [{{ protocol = \"tcp\", port = 11211 }}]\n"
             )
         })
 }

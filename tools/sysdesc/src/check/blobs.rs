@@ -12,7 +12,8 @@
 //!   blob's length);
 //! - a tenant blob (`edgeos_config::TenantConfig`) must parse, and its
 //!   service, address and MAC must be the ones the mux's blob has for the
-//!   template whose template PD maps it;
+//!   template whose template PD maps it; a memcached template's store and
+//!   connection area must fit the private region that PD maps;
 //! - a manager blob (`edgeos_config::ManagerConfig`) must parse and agree
 //!   with the system and the mux's blob (its rules are in `blobs/manager.rs`).
 //!
@@ -29,6 +30,7 @@ use std::path::PathBuf;
 use edgeos_config::{ManagerConfig, MuxConfig, SlotLayout, SlotService, TemplateLayout, TenantConfig, REGION_COUNT};
 
 use super::CheckOptions;
+use crate::config::memcached_memory_size;
 use crate::diagnostic::{Diagnostics, Severity, Span};
 use crate::elf;
 use crate::model::{PdName, ProtectionDomain, System};
@@ -557,6 +559,37 @@ fn tenant(
                 diags,
             );
         }
+        if c.store_size > 0 {
+            store(system, r.pd, c, |detail| mismatch(detail, diags));
+        }
+    }
+}
+
+/// A memcached template's connections and store against the private
+/// region its PD maps (the one `fwp_mem_size` sizes), which must hold the
+/// connection area and the store after it.
+fn store(system: &System, pd: &ProtectionDomain, c: &TenantConfig, mut mismatch: impl FnMut(String)) {
+    let limit = edgeos_memcache_server::MAX_CONNECTIONS;
+    if c.max_connections as usize > limit {
+        mismatch(format!("{} connections at once; the program serves at most {limit}", c.max_connections));
+        return;
+    }
+    let private = pd
+        .maps
+        .iter()
+        .find(|m| m.setvar_size.as_deref() == Some("fwp_mem_size"))
+        .and_then(|m| system.memory_region(&m.mr));
+    let needed = memcached_memory_size(c.store_size, u64::from(c.max_connections));
+    match private {
+        None => mismatch(format!(
+            "a store of {:#x} bytes needs a private region ('fwp_mem_size'), and '{}' maps none",
+            c.store_size, pd.name
+        )),
+        Some(mr) if mr.size < needed => mismatch(format!(
+            "a store of {:#x} bytes after the connection area for {} connections needs {needed:#x} bytes, region '{}' has {:#x}",
+            c.store_size, c.max_connections, mr.name, mr.size
+        )),
+        Some(_) => {}
     }
 }
 

@@ -231,12 +231,28 @@ pub struct Template {
     /// Size of each slot's control region (slot rw, mux r).
     #[serde(default = "default_ctrl_size")]
     pub ctrl_size: u64,
-    /// Size of each slot's private memory region (a memcached template's
-    /// store); 0 for none.
+    /// Size of each slot's private memory region, for a template without a
+    /// store (a memcached template's region is sized from `store_mb` and
+    /// `max_connections`); 0 for none.
     #[serde(default)]
     pub memory_size: u64,
+    /// A memcached template's store in MiB (memcached's `-m`); 0 for none.
+    /// A template with a store is a memcached template: its private region
+    /// is the store plus the connection area ([`Self::private_memory_size`]).
+    #[serde(default)]
+    pub store_mb: u64,
+    /// The store in KiB instead, for a store `-m` cannot express (under a
+    /// MiB: a small FWP per connection, say); 0 for none. A template gives
+    /// at most one of `store_mb` and `store_kb`.
+    #[serde(default)]
+    pub store_kb: u64,
+    /// A memcached template's TCP connections served at once (memcached's
+    /// `-c`): the connection area before the store holds this many.
+    /// [`DEFAULT_MAX_CONNECTIONS`] when the template has a store.
+    #[serde(default)]
+    pub max_connections: Option<u64>,
     /// A memcached template's item size limit (memcached's `-I`): the
-    /// largest key plus value it stores; 0 for the program's own.
+    /// largest key plus value it stores; 0 for the program's own (1 MiB).
     #[serde(default)]
     pub item_size_max: u64,
     /// Size of each slot's rx buffer region (`fwp_NN_rx_buf`): frames the
@@ -300,6 +316,32 @@ pub struct Template {
     pub dynamic: u64,
 }
 
+/// memcached's `-c` default: TCP connections a store is served over when
+/// the template does not say.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 1024;
+
+/// The largest store (memcached's `-m`): the store addresses items with
+/// 32-bit offsets.
+pub const MAX_STORE_MB: u64 = 4095;
+
+/// A memcached template's private region is rounded up to this: the
+/// smallest page of every board.
+const PRIVATE_MEMORY_PAGE: u64 = 0x1000;
+
+/// The private region a memcached FWP lays out: the connection area for
+/// `max_connections` (`edgeos_memcache_server::connection_memory`, the
+/// program's own figure), then the store, page-rounded. Saturates on
+/// values validation refuses: beyond `MAX_CONNECTIONS` the limit's area
+/// stands in, so nothing overflows before the refusal is reported.
+pub fn memcached_memory_size(store_size: u64, max_connections: u64) -> u64 {
+    let connections = usize::try_from(max_connections)
+        .unwrap_or(usize::MAX)
+        .min(edgeos_memcache_server::MAX_CONNECTIONS);
+    let area = edgeos_memcache_server::connection_memory(connections) as u64;
+    let size = store_size.saturating_add(area);
+    size.checked_next_multiple_of(PRIVATE_MEMORY_PAGE).unwrap_or(size)
+}
+
 fn default_ctrl_size() -> u64 {
     0x1000
 }
@@ -322,6 +364,38 @@ impl Template {
     /// dynamic FWPs.
     pub fn fwps(&self) -> u64 {
         self.slots.saturating_add(self.dynamic)
+    }
+
+    /// Bytes of a memcached template's store (`store_mb` or `store_kb`); 0
+    /// for a template without one.
+    pub fn store_size(&self) -> u64 {
+        (self.store_mb.saturating_mul(1 << 20)).saturating_add(self.store_kb.saturating_mul(1 << 10))
+    }
+
+    /// Whether the template is a memcached template: it has a store.
+    pub fn has_store(&self) -> bool {
+        self.store_size() > 0
+    }
+
+    /// The TCP connections a memcached template serves at once: its
+    /// `max_connections` or memcached's default; 0 without a store.
+    pub fn max_connections(&self) -> u64 {
+        if self.has_store() {
+            self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS)
+        } else {
+            0
+        }
+    }
+
+    /// Size of each slot's (and the template PD's) private region: a
+    /// memcached template's [`memcached_memory_size`], `memory_size` for
+    /// any other.
+    pub fn private_memory_size(&self) -> u64 {
+        if self.has_store() {
+            memcached_memory_size(self.store_size(), self.max_connections())
+        } else {
+            self.memory_size
+        }
     }
 
     /// `max_active`, or all of the template's FWPs.
@@ -498,6 +572,40 @@ impl fmt::Display for MacAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A template with `fields` besides the required ones.
+    fn template(fields: &str) -> Template {
+        let text = format!("name = \"t\"\nprogram = \"t.elf\"\npriority = 1\nbudget = 1\nperiod = 10\n{fields}");
+        toml::from_str(&text).expect("a template")
+    }
+
+    #[test]
+    fn a_memcached_region_is_the_connection_area_then_the_store_page_rounded() {
+        let area = |n| edgeos_memcache_server::connection_memory(n) as u64;
+        let page_rounded = |n: u64| n.next_multiple_of(0x1000);
+        let a = template("store_mb = 64\nmax_connections = 1024");
+        assert_eq!((a.store_size(), a.max_connections()), (64 << 20, 1024));
+        assert_eq!(a.private_memory_size(), page_rounded((64 << 20) + area(1024)));
+        let b = template("store_mb = 16\nmax_connections = 64");
+        assert_eq!(b.private_memory_size(), page_rounded((16 << 20) + area(64)));
+        // memcached's -c default, and a store in KiB.
+        assert_eq!(template("store_mb = 1").max_connections(), DEFAULT_MAX_CONNECTIONS);
+        let small = template("store_kb = 64\nmax_connections = 1");
+        assert_eq!(small.private_memory_size(), page_rounded(0x1_0000 + area(1)));
+        // Any other template: memory_size as given, no connections.
+        let echo = template("memory_size = 0x3000");
+        assert_eq!((echo.private_memory_size(), echo.max_connections(), echo.store_size()), (0x3000, 0, 0));
+        assert_eq!(template("").private_memory_size(), 0);
+    }
+
+    #[test]
+    fn a_region_of_values_validation_refuses_saturates_instead_of_overflowing() {
+        let huge = template(&format!("store_mb = {}\nmax_connections = {}", u64::MAX, u64::MAX));
+        assert_eq!(huge.private_memory_size(), u64::MAX);
+        let too_many = template("store_mb = 1\nmax_connections = 0xffffffffff");
+        let limit = edgeos_memcache_server::MAX_CONNECTIONS as u64;
+        assert_eq!(too_many.private_memory_size(), memcached_memory_size(1 << 20, limit));
+    }
 
     #[test]
     fn cidr_and_mac() {

@@ -7,8 +7,15 @@
 
 use std::collections::BTreeMap;
 
-use super::{Config, ConfigIssue, Overflow, Protocol, Service, SpanIndex, Spawn, MAX_SLOTS};
+use super::{Config, ConfigIssue, Overflow, Protocol, Service, SpanIndex, Spawn, Template, MAX_SLOTS, MAX_STORE_MB};
 use crate::diagnostic::Diagnostics;
+
+/// memcached's smallest item limit (`-I`).
+const MIN_ITEM_SIZE_MAX: u64 = 1024;
+
+/// memcached's default item limit (`-I 1m`): the program's own, and the
+/// largest a template may ask for.
+const MAX_ITEM_SIZE_MAX: u64 = 1 << 20;
 
 /// Largest untagged Ethernet frame without its FCS: a frame buffer must hold one.
 const MIN_BUFFER_SIZE: u64 = 1514;
@@ -212,16 +219,7 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
                 );
             }
         }
-        if t.item_size_max != 0 && (t.item_size_max < 1024 || t.item_size_max > t.memory_size) {
-            v.impossible(
-                &at("item_size_max"),
-                format!("{:#x}", t.item_size_max),
-                format!(
-                    "an item limit is at least 1024 bytes (memcached's smallest) and fits the store, the private memory ({:#x} bytes)",
-                    t.memory_size
-                ),
-            );
-        }
+        memcached(t, v, &at);
         if t.idle_timeout_ms > u64::from(u32::MAX) {
             v.impossible(&at("idle_timeout_ms"), t.idle_timeout_ms, "at most 2^32 - 1 ms");
         }
@@ -329,6 +327,86 @@ fn templates(config: &Config, v: &mut Validator<'_>) {
             ),
         );
         v.usable = false;
+    }
+}
+
+/// A memcached template's store, connections and item limit (memcached's
+/// `-m`, `-c` and `-I`), and the private region they size.
+fn memcached(t: &Template, v: &mut Validator<'_>, at: &dyn Fn(&str) -> String) {
+    let store_field = if t.store_kb > 0 { "store_kb" } else { "store_mb" };
+    if t.store_mb > 0 && t.store_kb > 0 {
+        v.impossible(
+            &at("store_kb"),
+            t.store_kb,
+            format!("a store is given once, in MiB or in KiB: keep store_mb ({}) or store_kb, and remove the other", t.store_mb),
+        );
+    }
+    if t.store_mb > MAX_STORE_MB {
+        v.impossible(
+            &at("store_mb"),
+            t.store_mb,
+            format!("a store is 1 to {MAX_STORE_MB} MiB (memcached's -m; items are addressed by 32-bit offsets)"),
+        );
+    }
+    if t.store_kb > MAX_STORE_MB * 1024 {
+        v.impossible(
+            &at("store_kb"),
+            t.store_kb,
+            format!("a store is 1 to {} KiB ({MAX_STORE_MB} MiB; items are addressed by 32-bit offsets)", MAX_STORE_MB * 1024),
+        );
+    }
+    if t.has_store() && t.memory_size > 0 {
+        v.impossible(
+            &at("memory_size"),
+            format!("{:#x}", t.memory_size),
+            format!(
+                "a memcached template's private region is its store ({store_field}) and its connections (max_connections): keep {store_field} and remove memory_size, which sizes the region of a template without a store"
+            ),
+        );
+    }
+    match t.max_connections {
+        Some(n) if !t.has_store() => v.impossible(
+            &at("max_connections"),
+            n,
+            "max_connections (memcached's -c) is a memcached template's: it needs a store (store_mb)",
+        ),
+        Some(n) if n == 0 || n > edgeos_memcache_server::MAX_CONNECTIONS as u64 => v.impossible(
+            &at("max_connections"),
+            n,
+            format!(
+                "a memcached template serves 1 to {} TCP connections at once (edgeos_memcache_server::MAX_CONNECTIONS)",
+                edgeos_memcache_server::MAX_CONNECTIONS
+            ),
+        ),
+        _ => {}
+    }
+    let (store, store_is) = if t.has_store() {
+        (t.store_size(), format!("the store ({store_field}, {:#x} bytes)", t.store_size()))
+    } else {
+        (t.memory_size, format!("the store, the private memory ({:#x} bytes)", t.memory_size))
+    };
+    if t.item_size_max != 0 && !(MIN_ITEM_SIZE_MAX..=MAX_ITEM_SIZE_MAX).contains(&t.item_size_max) {
+        v.impossible(
+            &at("item_size_max"),
+            format!("{:#x}", t.item_size_max),
+            format!(
+                "an item limit is 0 (the program's own, 1 MiB) or {MIN_ITEM_SIZE_MAX:#x} to {MAX_ITEM_SIZE_MAX:#x} bytes (1 KiB, memcached's smallest -I, to 1 MiB, its default and this program's largest)"
+            ),
+        );
+    } else if t.item_size_max > store {
+        v.impossible(
+            &at("item_size_max"),
+            format!("{:#x}", t.item_size_max),
+            format!("an item limit fits {store_is}"),
+        );
+    } else if t.item_size_max == 0 && t.has_store() && store < MAX_ITEM_SIZE_MAX {
+        v.impossible(
+            &at("item_size_max"),
+            0,
+            format!(
+                "the program's own item limit (1 MiB) does not fit {store_is}: give an item_size_max of {MIN_ITEM_SIZE_MAX:#x} to {store:#x}"
+            ),
+        );
     }
 }
 
