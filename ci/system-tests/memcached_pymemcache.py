@@ -4,7 +4,8 @@ an unmodified client library, over TCP.
 
     memcached_pymemcache.py commands HOST PORT
         every storage, retrieval, arithmetic and admin call pymemcache has,
-        noreply included, values of every size up to the item limit, and
+        noreply included, values of every size up to the item limit
+    memcached_pymemcache.py eviction HOST PORT
         LRU eviction once the tenant's fixed store is full
     memcached_pymemcache.py isolation HOST PORT_A PORT_B
         two tenants: keys never cross, flushing one leaves the other
@@ -18,6 +19,7 @@ import sys
 from pymemcache.client.base import Client
 
 ITEM_SIZE_MAX = 1024 * 1024  # tenant A's item_size_max in system.toml, key included
+ITEM_SIZE_MAX_B = 256 * 1024  # tenant B's
 CONNECTIONS = 8  # connections used at once here (memcached_limits.py holds the tenant's 1,024)
 
 
@@ -82,23 +84,6 @@ def commands(c, host, port):
     for name in [b"curr_items", b"cmd_get", b"cmd_set", b"get_hits", b"get_misses", b"limit_maxbytes"]:
         if name not in stats:
             raise AssertionError(f"stats lack {name!r}: {stats}")
-    # A full store evicts the least recently used items, and only those:
-    # write twice what it holds, reading "hot" between writes. It is full
-    # when its bytes or its index (1,024 items, ITEMS in
-    # edgeos-memcache-server) are, whichever comes first.
-    limit = stats[b"limit_maxbytes"]
-    c.set("hot", b"h" * 100)
-    count = 2 * min(limit // 1000, 1024)
-    for i in range(count):
-        c.set(f"fill{i}", bytes([i % 256]) * 1000)
-        if i % 16 == 0:
-            expect("the recently read item", c.get("hot"), b"h" * 100)
-    stats = c.stats()
-    if stats[b"evictions"] == 0:
-        raise AssertionError(f"{count} items of 1000 bytes in {limit} bytes and 1,024 index slots evicted nothing")
-    expect("the oldest item, evicted", c.get("fill0"), None)
-    expect("the newest item", c.get(f"fill{count - 1}"), bytes([(count - 1) % 256]) * 1000)
-    expect("the item read all along", c.get("hot"), b"h" * 100)
     # All the connections the tenant serves, open at once (this one among
     # them): each stores through its own, and each reads every key.
     others = [client(host, port) for _ in range(CONNECTIONS - 1)]
@@ -110,9 +95,31 @@ def commands(c, host, port):
                {f"conn{j}": str(j).encode() for j in range(CONNECTIONS)})
     for k in others:
         k.close()
-    print(f"pymemcache: every call answered over {CONNECTIONS} connections at once; "
-          f"{stats[b'evictions']} evictions in a store of {limit} bytes")
+    print(f"pymemcache: every call answered over {CONNECTIONS} connections at once")
 
+
+
+def eviction(c):
+    """A full store evicts the least recently used items, and only those:
+    write twice what it holds, reading "hot" between writes. Items of a
+    256th of the store fill it by bytes before its index (a slot per KiB)
+    is full, in 512 sets whatever the store's size."""
+    limit = c.stats()[b"limit_maxbytes"]
+    size = min(limit // 256, ITEM_SIZE_MAX_B - 64)
+    c.set("hot", b"h" * 100)
+    count = 2 * limit // size
+    for i in range(count):
+        c.set(f"fill{i}", bytes([i % 256]) * size)
+        if i % 16 == 0:
+            expect("the recently read item", c.get("hot"), b"h" * 100)
+    stats = c.stats()
+    if stats[b"evictions"] == 0:
+        raise AssertionError(f"{count} items of {size} bytes in {limit} bytes evicted nothing")
+    expect("the oldest item, evicted", c.get("fill0"), None)
+    expect("the newest item", c.get(f"fill{count - 1}"), bytes([(count - 1) % 256]) * size)
+    expect("the item read all along", c.get("hot"), b"h" * 100)
+    print(f"pymemcache: {stats[b'evictions']} evictions of {count} items of {size} bytes in a store of {limit} bytes; "
+          "the item read all along stayed")
 
 def isolation(a, b):
     for c in (a, b):
@@ -133,6 +140,8 @@ def main():
     mode, host = sys.argv[1], sys.argv[2]
     if mode == "commands":
         commands(client(host, sys.argv[3]), host, sys.argv[3])
+    elif mode == "eviction":
+        eviction(client(host, sys.argv[3]))
     elif mode == "isolation":
         isolation(client(host, sys.argv[3]), client(host, sys.argv[4]))
     elif mode == "set":

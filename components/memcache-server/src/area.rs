@@ -74,6 +74,30 @@ pub const fn connection_memory(connections: usize) -> usize {
         + states * (SOCKET_RX_BUFFER + SOCKET_TX_BUFFER)
 }
 
+/// Store bytes per index slot: the store holds at most one item per KiB
+/// of it (a 64 MiB store, 65,536 items), however small the items are. A
+/// cache of smaller items evicts for its index before its bytes run out.
+pub const STORE_BYTES_PER_ITEM: usize = 1024;
+/// Fewest index slots, for the smallest stores.
+pub const MIN_ITEMS: usize = 64;
+/// Bytes the index sets aside per slot: the slot and its bucket head, at
+/// or above their sizes (the same in every build, as the area's parts).
+pub const INDEX_SLOT_BYTES: usize = 96 + 4;
+
+const _: () = assert!(size_of::<edgeos_memcache::IndexSlot>() + 4 <= INDEX_SLOT_BYTES);
+
+/// Items the index of a `store_size`-byte store holds.
+pub const fn index_items(store_size: usize) -> usize {
+    let items = store_size / STORE_BYTES_PER_ITEM;
+    if items < MIN_ITEMS { MIN_ITEMS } else { items }
+}
+
+/// Bytes of the index of a `store_size`-byte store: what the private
+/// region holds between the connection area and the store.
+pub const fn index_memory(store_size: usize) -> usize {
+    index_items(store_size) * INDEX_SLOT_BYTES + ALIGN
+}
+
 /// The connection area, laid out: what [`Memcached::open`](crate::Memcached::open)
 /// serves from. Built by the FWP from its private region each time it
 /// starts serving, every slot empty.

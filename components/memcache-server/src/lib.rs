@@ -23,10 +23,12 @@ mod area;
 mod connection;
 
 pub use area::{
-    connection_cost, connection_memory, AreaTooSmall, ConnectionArea, DATAGRAMS, MAX_CONNECTIONS, SOCKET_RX_BUFFER,
-    SOCKET_TX_BUFFER,
+    connection_cost, connection_memory, index_items, index_memory, AreaTooSmall, ConnectionArea, DATAGRAMS,
+    INDEX_SLOT_BYTES, MAX_CONNECTIONS, SOCKET_RX_BUFFER, SOCKET_TX_BUFFER, STORE_BYTES_PER_ITEM,
 };
 pub use connection::Connection;
+/// The store's index memory, which the FWP lends [`Memcached::new`].
+pub use edgeos_memcache::{Index, IndexSlot};
 /// The parts of a [`ConnectionArea`] that are smoltcp's.
 pub use smoltcp::{iface::SocketStorage, socket::udp::PacketMetadata};
 
@@ -47,8 +49,6 @@ pub const ITEM_SIZE_MAX: usize = 1024 * 1024;
 pub const DEFAULT_CONNECTIONS: usize = 1024;
 /// Bytes of the reply scratch: what one pass may write to a socket.
 pub const OUTPUT: usize = SOCKET_TX_BUFFER;
-/// Index slots of the store (items it can hold at most).
-pub const ITEMS: usize = 1024;
 /// What memcached writes to a connection past its limit (`-c`), before
 /// closing it.
 pub const TOO_MANY_CONNECTIONS: &[u8] = b"ERROR Too many open connections\r\n";
@@ -104,7 +104,7 @@ struct Open<'a> {
 /// memcached on one TCP and UDP port of the system's address.
 pub struct Memcached<'a> {
     iface: Interface,
-    store: Store<'a, ITEMS>,
+    store: Store<'a>,
     port: u16,
     tcp: bool,
     udp: bool,
@@ -121,9 +121,16 @@ pub struct Memcached<'a> {
 }
 
 impl<'a> Memcached<'a> {
-    /// The template's state: the interface and an empty store in `arena`
-    /// with `config`'s item size limit. It serves once [`open`](Self::open)ed.
-    pub fn new<D: Device>(config: &TenantConfig, dev: &mut D, arena: &'a mut [u8], now: Instant) -> Result<Self, StoreConfigError> {
+    /// The template's state: the interface and an empty store in `arena`,
+    /// found through `index`, with `config`'s item size limit. It serves
+    /// once [`open`](Self::open)ed.
+    pub fn new<D: Device>(
+        config: &TenantConfig,
+        dev: &mut D,
+        arena: &'a mut [u8],
+        index: Index<'a>,
+        now: Instant,
+    ) -> Result<Self, StoreConfigError> {
         let item_size_max = match config.item_size_max {
             0 => ITEM_SIZE_MAX,
             asked if asked as usize > ITEM_SIZE_MAX => return Err(StoreConfigError::ItemSizeTooLarge { asked }),
@@ -144,7 +151,7 @@ impl<'a> Memcached<'a> {
         };
         Ok(Self {
             iface,
-            store: Store::new(arena, item_size_max),
+            store: Store::new(arena, index, item_size_max),
             port: config.port,
             tcp: config.protocols.contains(Protocol::Tcp),
             udp: config.protocols.contains(Protocol::Udp),
@@ -163,12 +170,15 @@ impl<'a> Memcached<'a> {
         self.max_connections
     }
 
-    /// Starts serving from `area`: binds UDP and listens for the first
-    /// connection. An FWP calls it once, when it starts serving.
+    /// Starts serving from `area`: clears the store's index (its memory
+    /// is no checkpoint's: it holds what an earlier FWP left), binds UDP and
+    /// listens for the first connection. An FWP calls it once, when it
+    /// starts serving, on the empty store the checkpoint restored.
     pub fn open(&mut self, area: ConnectionArea<'a>) -> Result<(), AreaTooSmall> {
         if !area.holds(self.max_connections) {
             return Err(AreaTooSmall { connections: self.max_connections });
         }
+        self.store.clear_index();
         let ConnectionArea { sockets, connections, udp_meta, bytes } = area;
         let mut sockets = SocketSet::new(sockets);
         let (udp_bytes, spare) = bytes.split_at_mut(2 * DATAGRAMS * udp::MAX_DATAGRAM);
@@ -189,7 +199,7 @@ impl<'a> Memcached<'a> {
     }
 
     /// The store (its statistics, for tests and the stats line).
-    pub fn store(&self) -> &Store<'a, ITEMS> {
+    pub fn store(&self) -> &Store<'a> {
         &self.store
     }
 

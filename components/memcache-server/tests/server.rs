@@ -3,6 +3,7 @@
 //! UDP with memcached's frame header, and a connection closed by `quit`.
 
 use edgeos_config::{Protocols, TenantConfig};
+use edgeos_memcache::{Index, OwnedIndex};
 use edgeos_memcache_server::{
     connection_memory, AreaTooSmall, Connection, ConnectionArea, Memcached, StoreConfigError, DATAGRAMS, ITEM_SIZE_MAX,
     SOCKET_RX_BUFFER, SOCKET_TX_BUFFER, TOO_MANY_CONNECTIONS,
@@ -103,9 +104,14 @@ fn area(connections: usize) -> ConnectionArea<'static> {
 
 /// A server built as a template builds it, then opened as an FWP opens it.
 fn serving(config: &TenantConfig, port: &mut Port, arena: &'static mut [u8]) -> Memcached<'static> {
-    let mut server = Memcached::new(config, port, arena, Instant::ZERO).unwrap();
+    let mut server = Memcached::new(config, port, arena, index(), Instant::ZERO).unwrap();
     server.open(area(server.max_connections())).unwrap();
     server
+}
+
+/// A store's index for a test server: 1,024 items.
+fn index() -> Index<'static> {
+    Box::leak(Box::new(OwnedIndex::<1024>::new())).index()
 }
 
 /// A store's arena for a test server.
@@ -200,12 +206,12 @@ fn the_item_limit_and_store_size_come_from_the_configuration() {
         (0, 4096, StoreConfigError::ArenaTooSmall { arena: 4096, item_size_max: ITEM_SIZE_MAX }),
     ] {
         let (mut port, _) = wire();
-        let refused = Memcached::new(&TenantConfig { item_size_max: asked, ..config(Protocols::TCP) }, &mut port, arena(arena_bytes), Instant::ZERO);
+        let refused = Memcached::new(&TenantConfig { item_size_max: asked, ..config(Protocols::TCP) }, &mut port, arena(arena_bytes), index(), Instant::ZERO);
         assert_eq!(refused.err(), Some(error));
     }
     // A connection area smaller than the limit asks for is refused whole.
     let (mut port, _) = wire();
-    let mut server = Memcached::new(&config(Protocols::TCP), &mut port, arena(64 * 1024), Instant::ZERO).unwrap();
+    let mut server = Memcached::new(&config(Protocols::TCP), &mut port, arena(64 * 1024), index(), Instant::ZERO).unwrap();
     assert_eq!(server.open(area(CONNECTIONS - 1)), Err(AreaTooSmall { connections: CONNECTIONS }));
     assert!(connection_memory(CONNECTIONS) > connection_memory(CONNECTIONS - 1));
 }

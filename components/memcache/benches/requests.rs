@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use edgeos_memcache::protocol::OUT_MIN;
-use edgeos_memcache::{Conn, Store};
+use edgeos_memcache::{Conn, OwnedIndex, Store};
 
 const ITEMS: usize = 1024;
 const NOW: u64 = 1_800_000_000;
@@ -21,7 +21,9 @@ fn set_request(key: usize) -> Vec<u8> {
 
 fn requests(c: &mut Criterion) {
     let mut arena = vec![0u8; 256 * 1024];
-    let mut store = Store::<ITEMS>::new(&mut arena, 8 * 1024);
+    let mut index = OwnedIndex::<ITEMS>::new();
+
+    let mut store = Store::new(&mut arena, index.index(), 8 * 1024);
     let mut conn = Conn::new();
     let mut out = vec![0u8; OUT_MIN];
     for key in 0..1000 {

@@ -2,7 +2,7 @@
 //! replay (`tests/fuzz_corpus.rs`).
 
 use crate::protocol::Conn;
-use crate::store::{Key, Store};
+use crate::store::{Key, OwnedIndex, Store};
 
 /// A key no fuzz input is expected to produce: long, and random-looking
 /// so neither mutation nor comparison tracing (the store compares keys
@@ -30,7 +30,9 @@ pub const FUZZ_ITEM_MAX: usize = 4096;
 ///   the zeroed counters no longer show), never altered.
 pub fn check_tcp(input: &[u8]) {
     let mut arena = [0u8; FUZZ_ARENA];
-    let mut store = Store::<FUZZ_ITEMS>::new(&mut arena, FUZZ_ITEM_MAX);
+    let mut index = OwnedIndex::<FUZZ_ITEMS>::new();
+
+    let mut store = Store::new(&mut arena, index.index(), FUZZ_ITEM_MAX);
     let sentinel = Key::new(SENTINEL_KEY).expect("sentinel key is valid");
     let now = 1_700_000_000;
     store

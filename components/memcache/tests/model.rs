@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use edgeos_memcache::protocol::{Conn, OUT_MIN};
 use edgeos_memcache::store::MAX_RELATIVE;
-use edgeos_memcache::Store;
+use edgeos_memcache::{OwnedIndex, Store};
 use proptest::prelude::*;
 
 const START: u64 = 1_700_000_000;
@@ -378,7 +378,9 @@ proptest! {
     #[test]
     fn replies_match_the_model(ops in prop::collection::vec(op(), 1..60)) {
         let mut arena = vec![0u8; 1 << 20];
-        let mut store = Store::<256>::new(&mut arena, 1 << 16);
+        let mut index = OwnedIndex::<256>::new();
+
+        let mut store = Store::new(&mut arena, index.index(), 1 << 16);
         let mut model = Model { now: START, ..Model::default() };
         let mut conn = Conn::new();
         let mut out = vec![0u8; OUT_MIN];

@@ -6,10 +6,13 @@
 //! and exits when it ended. The lifecycle is the echo template's (see
 //! `tenant_echo` and `docs/fwp.md`).
 //!
-//! The private region (`store_mb` plus the connection area, system.toml)
-//! is split here: the store's arena at its end, given to the template's
-//! state once; the connection area before it, laid out by every FWP when
-//! it starts serving (`connection_area`), because no checkpoint holds it.
+//! The private region (system.toml's `store_mb`, plus the connection area
+//! and the store's index that `sysdesc` adds) is split here, in that
+//! order: connection area, index, arena. The index and the arena are given
+//! to the template's state once (the checkpoint holds the store's empty
+//! state; a spawned FWP clears the index's buckets); the connection area
+//! is laid out by every FWP when it starts serving (`connection_area`),
+//! because no checkpoint holds it.
 #![no_std]
 #![no_main]
 
@@ -18,7 +21,7 @@ use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use edgeos_fwp_rt::{self as rt, Parked};
-use edgeos_memcache_server::{Connection, ConnectionArea, Memcached, PacketMetadata, SocketStorage};
+use edgeos_memcache_server::{Connection, ConnectionArea, Index, IndexSlot, Memcached, PacketMetadata, SocketStorage};
 use edgeos_pd_ring::{now, now_ns};
 use sel4_microkit::{debug_println, protection_domain, var};
 
@@ -43,11 +46,11 @@ fn init() -> Parked {
     // A slot: it runs only what the mux restores into it.
     let Some(config) = rt::template_config_or_park() else { return Parked };
     let mut dev = rt::ring_device();
-    let Some((area, arena)) = take_private_memory(config.store_size as usize) else {
+    let Some((area, index, arena)) = take_private_memory(config.store_size as usize) else {
         debug_println!("tmpl: ERROR: memcached on port {} has no store: give its template a store_mb", config.port);
         return Parked;
     };
-    let memcached = match Memcached::new(&config, &mut dev, arena, now()) {
+    let memcached = match Memcached::new(&config, &mut dev, arena, index, now()) {
         Ok(memcached) => memcached,
         Err(e) => {
             // Never reported ready: the mux spawns nothing of this template.
@@ -74,21 +77,31 @@ fn init() -> Parked {
 
 /// This PD's private memory region (mapped at the same address in the
 /// template PD and its slots), split once: the connection area (address,
-/// size) before the store, and the store's arena, its last `store_size`
-/// bytes. `None` without a region or a store in it, or on a second call.
-fn take_private_memory(store_size: usize) -> Option<((usize, usize), &'static mut [u8])> {
+/// size) at its start, then the store's index (laid out empty here), then
+/// the store's arena, its last `store_size` bytes. `None` without a region
+/// that holds them, or on a second call.
+fn take_private_memory(store_size: usize) -> Option<((usize, usize), Index<'static>, &'static mut [u8])> {
     static TAKEN: AtomicBool = AtomicBool::new(false);
     let vaddr = *var!(fwp_mem_vaddr: usize = 0);
     let size = *var!(fwp_mem_size: usize = 0);
-    if vaddr == 0 || store_size == 0 || store_size > size || TAKEN.swap(true, Ordering::Relaxed) {
+    let index_bytes = edgeos_memcache_server::index_memory(store_size);
+    let before_store = size.checked_sub(store_size)?;
+    let area = before_store.checked_sub(index_bytes)?;
+    if vaddr == 0 || store_size == 0 || TAKEN.swap(true, Ordering::Relaxed) {
         return None;
     }
-    let area = size - store_size;
+    let items = edgeos_memcache_server::index_items(store_size);
+    let (mut cursor, index_end) = (vaddr + area, vaddr + before_store);
     // SAFETY: system.xml maps `size` bytes here, read-write, in this PD
-    // alone; TAKEN makes this the only reference to the store's part, and
-    // the area's part is only ever reached through `connection_area`.
-    let arena = unsafe { core::slice::from_raw_parts_mut((vaddr + area) as *mut u8, store_size) };
-    Some(((vaddr, area), arena))
+    // alone; TAKEN makes these the only references to the index's and the
+    // store's parts, and the area's part is only reached through
+    // `connection_area`. A slot the index never handed out is never read
+    // (a restored store takes its slots afresh), so what an earlier FWP
+    // of this slot left there is never looked at.
+    let slots = unsafe { carve(&mut cursor, index_end, items, || IndexSlot::EMPTY) }?;
+    let buckets = unsafe { carve(&mut cursor, index_end, items, || 0u32) }?;
+    let arena = unsafe { core::slice::from_raw_parts_mut((vaddr + before_store) as *mut u8, store_size) };
+    Some(((vaddr, area), Index::new(slots, buckets)?, arena))
 }
 
 /// Lays out the connection area at `(address, size)` for `connections`:

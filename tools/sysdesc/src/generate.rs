@@ -624,7 +624,8 @@ fn add_child(
     let memory_size = t.private_memory_size();
     if memory_size > 0 {
         let mem = plan.region("mem");
-        sys.memory_regions.push(region(&mem, memory_size, None, None, span, private_memory_comment(&name, t)));
+        let page_size = t.private_memory_page_size();
+        sys.memory_regions.push(region(&mem, memory_size, page_size, None, span, private_memory_comment(&name, t)));
         pd.maps.push(sized(map(&mem, MEMORY_VADDR, Perms::RW, true, "fwp_mem_vaddr", span), "fwp_mem_size"));
     }
     mux.children.push(ChildPd { id: plan.child_id, setvar_id: None, pd });

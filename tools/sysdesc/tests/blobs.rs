@@ -439,13 +439,13 @@ fn check_finds_blobs_that_disagree_with_the_maps() {
     );
 
     // A memcached template's private region a page short of its
-    // connection area and store.
+    // connection area, index and store (tenant B's: in 4 KiB pages).
     let mut sys = g.system.clone();
-    let region = sys.memory_regions.iter_mut().find(|r| r.name == "tmpl_memcached_mem").expect("region");
+    let region = sys.memory_regions.iter_mut().find(|r| r.name == "tmpl_memcached_b_mem").expect("region");
     region.size -= 0x1000;
     has(
         &messages(&sys, &opts, Severity::Error),
-        "'tmpl_memcached_config.bin' for 'tmpl_memcached': a store of 0x4000000 bytes after the connection area for 1024 connections needs",
+        "'tmpl_memcached_b_config.bin' for 'tmpl_memcached_b': a store of 0x1000000 bytes after the connection area for 64 connections and its index needs",
     );
 
     // A template configured for another port than the mux routes to it.

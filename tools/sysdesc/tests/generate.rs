@@ -212,7 +212,7 @@ fn a_slot_stack_outside_the_limits_is_reported() {
 }
 
 #[test]
-fn a_memcached_templates_private_region_is_its_connection_area_and_store_page_rounded() {
+fn a_memcached_templates_private_region_is_its_connection_area_index_and_store_in_large_pages() {
     let dir = temp_dir("memcached-region");
     let path = dir.join("system.toml");
     // t0: a 2 MiB store served over 3 connections; t1: a region of its own size.
@@ -225,7 +225,11 @@ fn a_memcached_templates_private_region_is_its_connection_area_and_store_page_ro
     let generated = generated.expect("model");
     let sys = &generated.system;
     let area = edgeos_memcache_server::connection_memory(3) as u64;
-    let expected = ((2 << 20) + area).next_multiple_of(0x1000);
+    let index = edgeos_memcache_server::index_memory(2 << 20) as u64;
+    // No dynamic FWP clones t0's slot: 2 MiB pages, the size rounded up to them.
+    let expected = ((2 << 20) + area + index).next_multiple_of(0x20_0000);
+    assert_eq!(sys.memory_region("fwp_00_mem").and_then(|r| r.page_size), Some(0x20_0000));
+    assert_eq!(sys.memory_region("fwp_01_mem").and_then(|r| r.page_size), None, "a 12 KiB region");
     for (pd, mr, size) in [
         ("fwp_00", "fwp_00_mem", expected),
         ("tmpl_t0", "tmpl_t0_mem", expected),

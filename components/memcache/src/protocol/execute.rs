@@ -46,8 +46,8 @@ fn value_len(key: &[u8], item: &Item<'_>, cas: bool) -> usize {
 }
 
 /// The most bytes `request`'s reply can take, given the store as it is.
-pub(super) fn reply_bound<const N: usize>(
-    store: &Store<'_, N>,
+pub(super) fn reply_bound(
+    store: &Store<'_>,
     request: &Request<'_>,
     now: u64,
 ) -> usize {
@@ -75,8 +75,8 @@ pub(super) fn reply_bound<const N: usize>(
 }
 
 /// Runs `request`; `w` has room for [`reply_bound`] bytes.
-pub(super) fn execute<const N: usize>(
-    store: &mut Store<'_, N>,
+pub(super) fn execute(
+    store: &mut Store<'_>,
     request: &Request<'_>,
     now: u64,
     w: &mut Writer<'_>,
@@ -96,8 +96,8 @@ pub(super) fn reply(w: &mut Writer<'_>, line: &str, noreply: bool) -> Result<(),
     w.line(line.as_bytes())
 }
 
-fn run<const N: usize>(
-    store: &mut Store<'_, N>,
+fn run(
+    store: &mut Store<'_>,
     request: &Request<'_>,
     now: u64,
     w: &mut Writer<'_>,
@@ -213,8 +213,8 @@ fn run<const N: usize>(
     }
 }
 
-fn get<const N: usize>(
-    store: &mut Store<'_, N>,
+fn get(
+    store: &mut Store<'_>,
     line: &[u8],
     touch: Option<i64>,
     cas: bool,
@@ -249,7 +249,7 @@ fn get<const N: usize>(
     w.line(b"END")
 }
 
-fn stats<const N: usize>(store: &Store<'_, N>, now: u64, w: &mut Writer<'_>) -> Result<(), Full> {
+fn stats(store: &Store<'_>, now: u64, w: &mut Writer<'_>) -> Result<(), Full> {
     let s = store.stats();
     let mut stat = |name: &str, v: u64| -> Result<(), Full> {
         w.put(b"STAT ")?;

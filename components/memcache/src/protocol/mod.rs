@@ -90,7 +90,7 @@ impl Conn {
 
     /// Gives back what the store holds for an unfinished stream (the
     /// connection ended): a reservation is cancelled, a reading released.
-    pub fn abandon<const N: usize>(&mut self, store: &mut Store<'_, N>) {
+    pub fn abandon(&mut self, store: &mut Store<'_>) {
         match core::mem::replace(&mut self.state, State::Ready) {
             State::Receiving(r) => store.cancel(r.reservation),
             State::Sending(s) => s.release(store),
@@ -108,9 +108,9 @@ impl Conn {
     /// request. `out` should be at least [`OUT_MIN`] bytes; when it fills
     /// up, processing stops and resumes on the next call once the caller
     /// has sent the replies.
-    pub fn process<const N: usize>(
+    pub fn process(
         &mut self,
-        store: &mut Store<'_, N>,
+        store: &mut Store<'_>,
         input: &[u8],
         now: u64,
         out: &mut [u8],
@@ -168,9 +168,9 @@ impl Conn {
 
     /// Parses and runs, or starts streaming, the request at
     /// `input[at..]`; `None` when it has to wait (more input, or room).
-    fn next_request<const N: usize>(
+    fn next_request(
         &mut self,
-        store: &mut Store<'_, N>,
+        store: &mut Store<'_>,
         input: &[u8],
         at: usize,
         now: u64,

@@ -15,8 +15,8 @@ const VALUE_LINE_MAX: usize = 6 + crate::store::KEY_MAX + 1 + NUM_MAX + 1 + NUM_
 /// Starts a storage command whose block is still arriving: reserves the
 /// store's room for it, or refuses it as memcached does (the reply, and
 /// the block skipped). The line (`line_len` bytes) is taken either way.
-pub(super) fn receive<const N: usize>(
-    store: &mut Store<'_, N>,
+pub(super) fn receive(
+    store: &mut Store<'_>,
     request: &Request<'_>,
     line_len: usize,
     now: u64,
@@ -62,7 +62,7 @@ pub(super) struct Receiving {
 
 impl Receiving {
     /// Writes what `input` has of the value; how many bytes it took.
-    pub(super) fn take<const N: usize>(&mut self, store: &mut Store<'_, N>, input: &[u8]) -> usize {
+    pub(super) fn take(&mut self, store: &mut Store<'_>, input: &[u8]) -> usize {
         let n = (self.reservation.len() - self.got).min(input.len());
         store.write_value(&self.reservation, self.got, &input[..n]);
         self.got += n;
@@ -79,7 +79,7 @@ impl Receiving {
     /// Runs the command (or refuses a block that does not end in `\r\n`)
     /// and replies; the 2 bytes it took after the value. Call once
     /// [`ready`](Self::ready).
-    pub(super) fn finish<const N: usize>(self, store: &mut Store<'_, N>, after: &[u8], now: u64, w: &mut Writer<'_>) -> usize {
+    pub(super) fn finish(self, store: &mut Store<'_>, after: &[u8], now: u64, w: &mut Writer<'_>) -> usize {
         let line = if &after[..2] == b"\r\n" {
             match store.commit(self.reservation, self.op, self.flags, self.exptime, now) {
                 Ok(Stored::Stored) => "STORED",
@@ -127,7 +127,7 @@ impl Sending {
     }
 
     /// Ends the reading in progress, if any.
-    pub(super) fn release<const N: usize>(self, store: &mut Store<'_, N>) {
+    pub(super) fn release(self, store: &mut Store<'_>) {
         if let Some((reading, _)) = self.value {
             store.release(reading);
         }
@@ -135,7 +135,7 @@ impl Sending {
 
     /// Writes as much of the reply as `w` has room for; true once it is
     /// whole (`END` written). `input` starts with the request's line.
-    pub(super) fn send<const N: usize>(&mut self, store: &mut Store<'_, N>, input: &[u8], now: u64, w: &mut Writer<'_>) -> bool {
+    pub(super) fn send(&mut self, store: &mut Store<'_>, input: &[u8], now: u64, w: &mut Writer<'_>) -> bool {
         if input.len() < self.line_len {
             // The caller must keep the line; without it, wait.
             return false;

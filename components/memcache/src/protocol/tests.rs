@@ -3,30 +3,32 @@
 
 use super::*;
 use std::vec::Vec;
-use crate::store::{Key, StoreOp};
+use crate::store::{Key, OwnedIndex, StoreOp};
 
 const NOW: u64 = 1_700_000_000;
 
 struct Server {
     arena: Vec<u8>,
+    index: std::boxed::Box<OwnedIndex<32>>,
 }
 
 impl Server {
     fn new(arena: usize) -> Self {
         Server {
             arena: std::vec![0; arena],
+            index: std::boxed::Box::new(OwnedIndex::new()),
         }
     }
 
-    fn store(&mut self, item_max: usize) -> Store<'_, 32> {
-        Store::new(&mut self.arena, item_max)
+    fn store(&mut self, item_max: usize) -> Store<'_> {
+        Store::new(&mut self.arena, self.index.index(), item_max)
     }
 }
 
 /// Feeds `input` in pieces of `step` bytes like a TCP receiver would,
 /// collecting every reply; returns the replies and whether it closed.
-fn feed<const N: usize>(
-    store: &mut Store<'_, N>,
+fn feed(
+    store: &mut Store<'_>,
     input: &[u8],
     step: usize,
     now: u64,
@@ -35,11 +37,11 @@ fn feed<const N: usize>(
 }
 
 /// [`feed`] on a connection the caller keeps.
-fn feed_conn<const N: usize>(conn: &mut Conn, store: &mut Store<'_, N>, input: &[u8], step: usize) -> (Vec<u8>, bool) {
+fn feed_conn(conn: &mut Conn, store: &mut Store<'_>, input: &[u8], step: usize) -> (Vec<u8>, bool) {
     feed_conn_at(conn, store, input, step, NOW)
 }
 
-fn feed_conn_at<const N: usize>(conn: &mut Conn, store: &mut Store<'_, N>, input: &[u8], step: usize, now: u64) -> (Vec<u8>, bool) {
+fn feed_conn_at(conn: &mut Conn, store: &mut Store<'_>, input: &[u8], step: usize, now: u64) -> (Vec<u8>, bool) {
     let mut buf = Vec::new();
     let mut replies = Vec::new();
     let mut out = [0u8; OUT_MIN];

@@ -14,6 +14,8 @@
 
 use super::{Conn, Writer};
 use crate::store::Store;
+#[cfg(test)]
+use crate::store::OwnedIndex;
 
 /// Bytes of the frame header.
 pub const HEADER_LEN: usize = 8;
@@ -176,8 +178,8 @@ pub enum UdpError {
 /// of the datagram is dropped, as are requests whose replies no longer
 /// fit `scratch` after earlier ones (a lone `get` too big for `scratch`
 /// gets `SERVER_ERROR out of memory writing get response`).
-pub fn serve<const N: usize>(
-    store: &mut Store<'_, N>,
+pub fn serve(
+    store: &mut Store<'_>,
     datagram: &[u8],
     now: u64,
     scratch: &mut [u8],
@@ -229,7 +231,7 @@ mod tests {
         d
     }
 
-    fn serve_all(store: &mut Store<'_, 64>, datagram: &[u8]) -> Vec<Vec<u8>> {
+    fn serve_all(store: &mut Store<'_>, datagram: &[u8]) -> Vec<Vec<u8>> {
         let mut scratch = [0u8; 16 * 1024];
         let mut out = Vec::new();
         let n = serve(store, datagram, 100, &mut scratch, |d| out.push(d.to_vec())).unwrap();
@@ -254,7 +256,9 @@ mod tests {
     #[test]
     fn a_short_reply_is_one_datagram() {
         let mut arena = [0u8; 8192];
-        let mut store = Store::<64>::new(&mut arena, 4096);
+        let mut index = OwnedIndex::<64>::new();
+
+        let mut store = Store::new(&mut arena, index.index(), 4096);
         let out = serve_all(
             &mut store,
             &request(0x1234, 1, b"set k 5 0 2\r\nhi\r\nget k\r\n"),
@@ -268,7 +272,9 @@ mod tests {
     #[test]
     fn a_long_reply_is_split_and_numbered() {
         let mut arena = [0u8; 8192];
-        let mut store = Store::<64>::new(&mut arena, 4096);
+        let mut index = OwnedIndex::<64>::new();
+
+        let mut store = Store::new(&mut arena, index.index(), 4096);
         let value = [b'x'; 3000];
         let mut set = Vec::from(&b"set big 0 0 3000\r\n"[..]);
         set.extend_from_slice(&value);
@@ -298,7 +304,9 @@ mod tests {
     #[test]
     fn multi_datagram_requests_are_refused_and_short_ones_dropped() {
         let mut arena = [0u8; 1024];
-        let mut store = Store::<64>::new(&mut arena, 1024);
+        let mut index = OwnedIndex::<64>::new();
+
+        let mut store = Store::new(&mut arena, index.index(), 1024);
         let out = serve_all(&mut store, &request(9, 2, b"get k\r\n"));
         assert_eq!(out, [b"\x00\x09\x00\x00\x00\x01\x00\x00SERVER_ERROR multi-packet request not supported\r\n".to_vec()]);
         let mut scratch = [0u8; 64];

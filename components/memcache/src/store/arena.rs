@@ -28,9 +28,9 @@ pub(super) const NIL: u32 = u32::MAX;
 
 /// A doubly linked list position.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Link {
-    pub prev: u32,
-    pub next: u32,
+pub(crate) struct Link {
+    pub(crate) prev: u32,
+    pub(crate) next: u32,
 }
 
 /// The two ends of a doubly linked list.
@@ -50,28 +50,29 @@ impl Ends {
 /// One index entry: where an item's bytes are and what memcached keeps
 /// alongside them.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Slot {
-    pub off: u32,
-    pub vlen: u32,
-    pub klen: u8,
+pub struct Slot {
+    pub(crate) off: u32,
+    pub(crate) vlen: u32,
+    pub(crate) klen: u8,
     /// The run is on the placement list (its slot is allocated).
-    pub used: bool,
+    pub(crate) used: bool,
     /// The item is in the index: bucket chain and LRU list.
-    pub linked: bool,
+    pub(crate) linked: bool,
     /// Readings and reservations holding the run.
-    pub pins: u16,
-    pub flags: u32,
-    pub hash: u32,
-    pub expiry: Expiry,
+    pub(crate) pins: u16,
+    pub(crate) flags: u32,
+    pub(crate) hash: u32,
+    pub(crate) expiry: Expiry,
     /// When the item was last stored, for delayed `flush_all`.
-    pub set_at: u64,
-    pub cas: u64,
-    pub hnext: u32,
-    pub lru: Link,
-    pub addr: Link,
+    pub(crate) set_at: u64,
+    pub(crate) cas: u64,
+    pub(crate) hnext: u32,
+    pub(crate) lru: Link,
+    pub(crate) addr: Link,
 }
 
 impl Slot {
+    /// An entry holding nothing.
     pub const EMPTY: Slot = Slot {
         off: 0,
         vlen: 0,
@@ -96,7 +97,7 @@ impl Slot {
     };
 
     /// Arena bytes the item occupies.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.klen as usize + self.vlen as usize
     }
 }
@@ -115,7 +116,7 @@ pub(super) fn hash(key: &[u8]) -> u32 {
     })
 }
 
-impl<const N: usize> Store<'_, N> {
+impl Store<'_> {
     fn link_of(&mut self, i: u32, list: List) -> &mut Link {
         let slot = &mut self.slots[i as usize];
         match list {
@@ -180,7 +181,7 @@ impl<const N: usize> Store<'_, N> {
     /// The slot holding `key`, valid or not.
     pub(super) fn find(&self, key: &[u8]) -> Option<u32> {
         let h = hash(key);
-        let mut i = self.buckets[h as usize % N];
+        let mut i = self.buckets[h as usize % self.buckets.len()];
         while i != NIL {
             let s = &self.slots[i as usize];
             if s.hash == h && self.key_of(i) == key {
@@ -195,7 +196,7 @@ impl<const N: usize> Store<'_, N> {
     /// unless pinned, else when the last pin goes.
     pub(super) fn unlink(&mut self, i: u32) {
         let s = self.slots[i as usize];
-        let bucket = s.hash as usize % N;
+        let bucket = s.hash as usize % self.buckets.len();
         if self.buckets[bucket] == i {
             self.buckets[bucket] = s.hnext;
         } else {
@@ -308,7 +309,7 @@ impl<const N: usize> Store<'_, N> {
         if len > self.arena.len() {
             return None;
         }
-        while self.free == NIL || self.arena.len() - self.live < len {
+        while (self.free == NIL && self.fresh as usize == self.slots.len()) || self.arena.len() - self.live < len {
             if !self.evict_one(pin, now) {
                 return None;
             }
@@ -321,8 +322,16 @@ impl<const N: usize> Store<'_, N> {
             self.compact();
             (self.top, self.addr.tail)
         };
-        let i = self.free;
-        self.free = self.slots[i as usize].hnext;
+        let i = match self.free {
+            NIL => {
+                self.fresh += 1;
+                self.fresh - 1
+            }
+            i => {
+                self.free = self.slots[i as usize].hnext;
+                i
+            }
+        };
         self.slots[i as usize] = Slot {
             off: off as u32,
             klen: 0,
@@ -354,7 +363,7 @@ impl<const N: usize> Store<'_, N> {
     /// LRU list.
     pub(super) fn link(&mut self, i: u32, key: &[u8]) {
         let h = hash(key);
-        let bucket = h as usize % N;
+        let bucket = h as usize % self.buckets.len();
         let slot = &mut self.slots[i as usize];
         slot.hash = h;
         slot.linked = true;

@@ -6,13 +6,12 @@
 //! The caller lends the arena (`&'a mut [u8]`); each item takes exactly
 //! `key.len() + value.len()` bytes of it, with no per-item padding or
 //! header in the arena (`store/arena.rs` describes the compaction that
-//! keeps it so). The index is `N` slots of [`SLOT_BYTES`] bytes plus a 4-byte
-//! bucket head per slot, held inside the `Store` value: a store of `N`
-//! items costs `N * (SLOT_BYTES + 4)` = `N * 84` bytes beside its arena
-//! (the slot's fields are fixed-width, so this holds on every target).
-//! Size `N` to the expected item count: a 1 MiB arena of ~100-byte items
-//! wants `N` ≈ 10 000, i.e. ~820 KiB of index; a `Store` that size
-//! belongs in the PD's data section (a `static`), not on its stack.
+//! keeps it so). The index is lent too ([`Index`]): `n` slots of
+//! [`SLOT_BYTES`] bytes plus a 4-byte bucket head per slot, so a store of
+//! at most `n` items costs `n * (SLOT_BYTES + 4)` = `n * 84` bytes beside
+//! its arena (the slot's fields are fixed-width, so this holds on every
+//! target). Size `n` to the expected item count: a 1 MiB arena of
+//! ~100-byte items wants `n` ≈ 10 000, i.e. ~820 KiB of index.
 //!
 //! The alternative, fixed-size slab chunks, would make the arena overhead
 //! the rounding of each item up to its chunk class (memcached's slab
@@ -36,7 +35,11 @@ pub use key::{Key, KEY_MAX};
 pub use stats::Stats;
 pub use time::{Expiry, MAX_RELATIVE};
 
-use arena::{Ends, Slot, NIL};
+/// One entry of a store's index, for the memory an [`Index`] is lent.
+pub use arena::Slot as IndexSlot;
+use arena::Slot;
+
+use arena::{Ends, NIL};
 
 /// memcached's default `item_size_max` (`-I 1m`).
 pub const DEFAULT_ITEM_SIZE_MAX: usize = 1024 * 1024;
@@ -146,14 +149,60 @@ pub enum DeltaError {
     OutOfMemory,
 }
 
-/// A bounded memcached store of at most `N` items in a lent arena.
-pub struct Store<'a, const N: usize> {
-    arena: &'a mut [u8],
-    slots: [Slot; N],
-    /// Bucket heads of the hash index; chains run through `Slot::hnext`.
+/// The memory of a store's index: as many bucket heads as slots, one slot
+/// per item the store can hold.
+pub struct Index<'a> {
+    slots: &'a mut [IndexSlot],
+    buckets: &'a mut [u32],
+}
+
+impl<'a> Index<'a> {
+    /// An index over `slots` and as many of `buckets`; `None` unless both
+    /// hold at least one and fewer than 2^32 - 1 entries.
+    pub fn new(slots: &'a mut [IndexSlot], buckets: &'a mut [u32]) -> Option<Self> {
+        let n = slots.len();
+        let buckets = buckets.get_mut(..n)?;
+        (n > 0 && n < u32::MAX as usize).then_some(Index { slots, buckets })
+    }
+}
+
+/// An index in its own memory, for a store of at most `N` items held in
+/// one value (tests, benchmarks).
+pub struct OwnedIndex<const N: usize> {
+    slots: [IndexSlot; N],
     buckets: [u32; N],
-    /// Free slots, chained through `Slot::hnext`.
+}
+
+impl<const N: usize> OwnedIndex<N> {
+    /// Empty.
+    pub const fn new() -> Self {
+        OwnedIndex { slots: [IndexSlot::EMPTY; N], buckets: [0; N] }
+    }
+
+    /// The index to lend a store.
+    pub fn index(&mut self) -> Index<'_> {
+        Index::new(&mut self.slots, &mut self.buckets).expect("N is a valid index size")
+    }
+}
+
+impl<const N: usize> Default for OwnedIndex<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A bounded memcached store in a lent arena, of at most as many items as
+/// its lent [`Index`] has slots.
+pub struct Store<'a> {
+    arena: &'a mut [u8],
+    slots: &'a mut [IndexSlot],
+    /// Bucket heads of the hash index; chains run through `Slot::hnext`.
+    buckets: &'a mut [u32],
+    /// Free slots, chained through `Slot::hnext`, that were used before.
     free: u32,
+    /// Slots from here on were never used: taken in order once `free` is
+    /// empty, so a fresh index needs only its buckets cleared.
+    fresh: u32,
     lru: Ends,
     addr: Ends,
     /// End of the highest arena run; new runs go here.
@@ -181,27 +230,19 @@ pub struct Store<'a, const N: usize> {
     stats: Stats,
 }
 
-impl<'a, const N: usize> Store<'a, N> {
-    /// An empty store over `arena`, refusing items (key plus value) over
-    /// `item_size_max` bytes. Offsets are 32-bit, so an arena beyond 4 GiB
-    /// is used only up to that size.
-    pub fn new(arena: &'a mut [u8], item_size_max: usize) -> Self {
-        const {
-            assert!(
-                N > 0 && N < u32::MAX as usize,
-                "N must fit a u32 slot index"
-            )
-        };
+impl<'a> Store<'a> {
+    /// An empty store over `arena` and `index`, refusing items (key plus
+    /// value) over `item_size_max` bytes. Offsets are 32-bit, so an arena
+    /// beyond 4 GiB is used only up to that size.
+    pub fn new(arena: &'a mut [u8], index: Index<'a>, item_size_max: usize) -> Self {
         let len = arena.len().min(u32::MAX as usize);
-        let mut slots = [Slot::EMPTY; N];
-        for (i, s) in slots.iter_mut().enumerate() {
-            s.hnext = if i + 1 < N { i as u32 + 1 } else { NIL };
-        }
-        Store {
+        let Index { slots, buckets } = index;
+        let mut store = Store {
             arena: &mut arena[..len],
             slots,
-            buckets: [NIL; N],
-            free: 0,
+            buckets,
+            free: NIL,
+            fresh: 0,
             lru: Ends::EMPTY,
             addr: Ends::EMPTY,
             top: 0,
@@ -215,7 +256,27 @@ impl<'a, const N: usize> Store<'a, N> {
             flushed_through: None,
             started: None,
             stats: Stats::default(),
-        }
+        };
+        store.clear_index();
+        store
+    }
+
+    /// Items the index holds at most.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Makes the lent index memory agree with an empty store again: what a
+    /// store restored from a checkpoint of its empty self does first, when
+    /// its index memory was not part of the checkpoint (and so holds
+    /// whatever an earlier user left). Only the bucket heads are written.
+    ///
+    /// # Panics
+    /// If the store holds anything: this is for an empty store only.
+    pub fn clear_index(&mut self) {
+        assert!(self.count == 0 && self.live == 0, "clear_index on a store that holds items");
+        self.buckets.fill(NIL);
+        (self.free, self.fresh) = (NIL, 0);
     }
 
     /// The largest item (key plus value) the store accepts.
@@ -671,7 +732,7 @@ impl<'a, const N: usize> Store<'a, N> {
             }
             runs += 1;
             bytes += s.len();
-            if runs > N {
+            if runs > self.slots.len() {
                 return Err("placement list cycles");
             }
             prev = i;
@@ -684,7 +745,7 @@ impl<'a, const N: usize> Store<'a, N> {
             return Err("counts are wrong");
         }
         let (mut m, mut i) = (0usize, self.lru.head);
-        while i != NIL && m <= N {
+        while i != NIL && m <= self.slots.len() {
             m += 1;
             i = self.slots[i as usize].lru.next;
         }

@@ -8,8 +8,8 @@ fn key(k: &str) -> Key<'_> {
     Key::new(k.as_bytes()).unwrap()
 }
 
-fn set<const N: usize>(
-    s: &mut Store<'_, N>,
+fn set(
+    s: &mut Store<'_>,
     k: &str,
     v: &[u8],
     exptime: i64,
@@ -18,14 +18,16 @@ fn set<const N: usize>(
     s.store(StoreOp::Set, key(k), 0, exptime, v, now)
 }
 
-fn value<const N: usize>(s: &mut Store<'_, N>, k: &str, now: u64) -> Option<std::vec::Vec<u8>> {
+fn value(s: &mut Store<'_>, k: &str, now: u64) -> Option<std::vec::Vec<u8>> {
     s.get(key(k), now).map(|i| i.value.to_vec())
 }
 
 #[test]
 fn set_get_delete() {
     let mut arena = [0u8; 1024];
-    let mut s = Store::<8>::new(&mut arena, 1024);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 1024);
     assert_eq!(set(&mut s, "a", b"1", 0, NOW), Ok(Stored::Stored));
     let item = s.get(key("a"), NOW).unwrap();
     assert_eq!((item.value, item.flags, item.cas), (&b"1"[..], 0, 1));
@@ -49,7 +51,9 @@ fn set_get_delete() {
 #[test]
 fn lru_evicts_the_least_recently_used_when_the_arena_is_full() {
     let mut arena = [0u8; 30];
-    let mut s = Store::<8>::new(&mut arena, 30);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 30);
     for k in ["a", "b", "c"] {
         set(&mut s, k, &[b'x'; 9], 0, NOW).unwrap(); // 10 bytes each
     }
@@ -65,7 +69,9 @@ fn lru_evicts_the_least_recently_used_when_the_arena_is_full() {
 #[test]
 fn lru_evicts_when_the_index_is_full() {
     let mut arena = [0u8; 1024];
-    let mut s = Store::<2>::new(&mut arena, 1024);
+    let mut index = OwnedIndex::<2>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 1024);
     set(&mut s, "a", b"1", 0, NOW).unwrap();
     set(&mut s, "b", b"2", 0, NOW).unwrap();
     set(&mut s, "c", b"3", 0, NOW).unwrap();
@@ -78,7 +84,9 @@ fn lru_evicts_when_the_index_is_full() {
 #[test]
 fn holes_are_compacted_before_anything_is_evicted() {
     let mut arena = [0u8; 40];
-    let mut s = Store::<8>::new(&mut arena, 40);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 40);
     for k in ["a", "b", "c", "d"] {
         set(&mut s, k, &[k.as_bytes()[0]; 9], 0, NOW).unwrap();
     }
@@ -95,12 +103,16 @@ fn holes_are_compacted_before_anything_is_evicted() {
 #[test]
 fn too_large_items_are_refused_and_a_refused_set_drops_the_old_value() {
     let mut arena = [0u8; 64];
-    let mut s = Store::<8>::new(&mut arena, 32);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 32);
     set(&mut s, "k", b"old", 0, NOW).unwrap();
     assert_eq!(set(&mut s, "k", &[0; 32], 0, NOW), Err(TooLarge));
     assert_eq!(value(&mut s, "k", NOW), None);
     let mut arena = [0u8; 16];
-    let mut s = Store::<8>::new(&mut arena, 1 << 20);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 1 << 20);
     assert_eq!(s.item_size_max(), 16);
     assert_eq!(set(&mut s, "k", &[0; 16], 0, NOW), Err(TooLarge));
     assert_eq!(set(&mut s, "k", &[0; 15], 0, NOW), Ok(Stored::Stored));
@@ -109,7 +121,9 @@ fn too_large_items_are_refused_and_a_refused_set_drops_the_old_value() {
 #[test]
 fn expiry_relative_absolute_and_negative() {
     let mut arena = [0u8; 256];
-    let mut s = Store::<8>::new(&mut arena, 256);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 256);
     set(&mut s, "rel", b"1", 10, NOW).unwrap();
     set(&mut s, "abs", b"1", (NOW + 20) as i64, NOW).unwrap();
     set(&mut s, "neg", b"1", -1, NOW).unwrap();
@@ -131,7 +145,9 @@ fn expiry_relative_absolute_and_negative() {
 #[test]
 fn touch_and_gat_move_the_expiry() {
     let mut arena = [0u8; 256];
-    let mut s = Store::<8>::new(&mut arena, 256);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 256);
     set(&mut s, "k", b"v", 10, NOW).unwrap();
     assert!(s.touch(key("k"), 100, NOW + 5));
     assert!(value(&mut s, "k", NOW + 50).is_some());
@@ -146,7 +162,9 @@ fn touch_and_gat_move_the_expiry() {
 #[test]
 fn flush_all_now_and_later() {
     let mut arena = [0u8; 256];
-    let mut s = Store::<8>::new(&mut arena, 256);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 256);
     set(&mut s, "a", b"1", 0, NOW).unwrap();
     s.flush_all(0, NOW);
     assert_eq!(value(&mut s, "a", NOW), None);
@@ -163,7 +181,9 @@ fn flush_all_now_and_later() {
 #[test]
 fn cas_semantics() {
     let mut arena = [0u8; 256];
-    let mut s = Store::<8>::new(&mut arena, 256);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 256);
     assert_eq!(
         s.store(StoreOp::Cas(1), key("k"), 0, 0, b"x", NOW),
         Ok(Stored::NotFound)
@@ -192,7 +212,9 @@ fn cas_semantics() {
 #[test]
 fn add_replace_append_prepend() {
     let mut arena = [0u8; 256];
-    let mut s = Store::<8>::new(&mut arena, 256);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 256);
     assert_eq!(
         s.store(StoreOp::Replace, key("k"), 0, 0, b"x", NOW),
         Ok(Stored::NotStored)
@@ -230,7 +252,9 @@ fn add_replace_append_prepend() {
 #[test]
 fn append_that_cannot_fit_beside_the_old_value_is_not_stored() {
     let mut arena = [0u8; 20];
-    let mut s = Store::<8>::new(&mut arena, 20);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 20);
     set(&mut s, "k", &[b'a'; 9], 0, NOW).unwrap();
     assert_eq!(
         s.store(StoreOp::Append, key("k"), 0, 0, &[b'b'; 5], NOW),
@@ -243,7 +267,9 @@ fn append_that_cannot_fit_beside_the_old_value_is_not_stored() {
 #[test]
 fn incr_decr() {
     let mut arena = [0u8; 256];
-    let mut s = Store::<8>::new(&mut arena, 256);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 256);
     assert_eq!(
         s.incr_decr(key("n"), 1, true, NOW),
         Err(DeltaError::NotFound)
@@ -273,7 +299,9 @@ fn incr_decr() {
 #[test]
 fn churn_keeps_the_index_and_arena_consistent() {
     let mut arena = [0u8; 200];
-    let mut s = Store::<6>::new(&mut arena, 100);
+    let mut index = OwnedIndex::<6>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 100);
     let mut x: u32 = 1;
     for round in 0..5000u64 {
         x ^= x << 13;
@@ -303,7 +331,9 @@ fn the_index_overhead_is_what_the_docs_say() {
 #[test]
 fn a_later_delayed_flush_does_not_bring_flushed_items_back() {
     let mut arena = [0u8; 256];
-    let mut s = Store::<8>::new(&mut arena, 256);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 256);
     set(&mut s, "a", b"1", 0, NOW).unwrap();
     s.flush_all(5, NOW);
     assert!(s.peek(key("a"), NOW + 4).is_none());
@@ -314,7 +344,9 @@ fn a_later_delayed_flush_does_not_bring_flushed_items_back() {
 #[test]
 fn append_past_the_item_size_limit_is_not_stored() {
     let mut arena = [0u8; 256];
-    let mut s = Store::<8>::new(&mut arena, 10);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 10);
     set(&mut s, "k", b"12345678", 0, NOW).unwrap();
     assert_eq!(
         s.store(StoreOp::Append, key("k"), 0, 0, b"90", NOW),
@@ -330,7 +362,9 @@ fn append_past_the_item_size_limit_is_not_stored() {
 #[test]
 fn a_value_received_piecewise_is_stored_on_commit_and_not_before() {
     let mut arena = [0u8; 256];
-    let mut s: Store<'_, 8> = Store::new(&mut arena, 256);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 256);
     let k = key("big");
     let r = s.reserve(StoreOp::Set, k, 10, NOW).unwrap();
     assert_eq!(s.peek(k, NOW), None, "not visible while it arrives");
@@ -345,7 +379,9 @@ fn a_value_received_piecewise_is_stored_on_commit_and_not_before() {
 #[test]
 fn a_cancelled_reservation_frees_its_bytes() {
     let mut arena = [0u8; 64];
-    let mut s: Store<'_, 8> = Store::new(&mut arena, 64);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 64);
     let r = s.reserve(StoreOp::Set, key("k"), 60, NOW).unwrap();
     assert_eq!(s.reserve(StoreOp::Set, key("j"), 60, NOW), Err(ReserveError::OutOfMemory));
     s.cancel(r);
@@ -358,7 +394,9 @@ fn a_cancelled_reservation_frees_its_bytes() {
 #[test]
 fn a_value_being_read_survives_replacement_delete_and_eviction() {
     let mut arena = [0u8; 64];
-    let mut s: Store<'_, 8> = Store::new(&mut arena, 64);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 64);
     s.store(StoreOp::Set, key("a"), 0, 0, &[b'x'; 30], NOW).unwrap();
     let reading = s.get_reading(key("a"), None, NOW).unwrap();
     assert_eq!(reading.len, 30);
@@ -381,7 +419,9 @@ fn a_value_being_read_survives_replacement_delete_and_eviction() {
 #[test]
 fn a_read_follows_its_run_through_compaction() {
     let mut arena = [0u8; 100];
-    let mut s: Store<'_, 8> = Store::new(&mut arena, 100);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 100);
     s.store(StoreOp::Set, key("a"), 0, 0, &[b'a'; 29], NOW).unwrap();
     s.store(StoreOp::Set, key("b"), 0, 0, &[b'b'; 29], NOW).unwrap();
     s.store(StoreOp::Set, key("c"), 0, 0, &[b'c'; 29], NOW).unwrap();
@@ -403,7 +443,9 @@ fn a_read_follows_its_run_through_compaction() {
 #[test]
 fn a_hole_left_by_an_eviction_takes_the_next_item_without_compaction() {
     let mut arena = [0u8; 90];
-    let mut s: Store<'_, 8> = Store::new(&mut arena, 90);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 90);
     for k in ["a", "b", "c"] {
         s.store(StoreOp::Set, key(k), 0, 0, &[b'v'; 29], NOW).unwrap();
     }
@@ -417,7 +459,9 @@ fn a_hole_left_by_an_eviction_takes_the_next_item_without_compaction() {
 #[test]
 fn incr_does_not_change_a_value_being_read() {
     let mut arena = [0u8; 64];
-    let mut s: Store<'_, 8> = Store::new(&mut arena, 64);
+    let mut index = OwnedIndex::<8>::new();
+
+    let mut s = Store::new(&mut arena, index.index(), 64);
     s.store(StoreOp::Set, key("n"), 0, 0, b"99", NOW).unwrap();
     let reading = s.get_reading(key("n"), None, NOW).unwrap();
     assert_eq!(s.incr_decr(key("n"), 1, false, NOW), Ok(98));
@@ -427,4 +471,27 @@ fn incr_does_not_change_a_value_being_read() {
     s.release(reading);
     s.verify().unwrap();
     assert_eq!(value(&mut s, "n", NOW).as_deref(), Some(&b"98"[..]));
+}
+
+#[test]
+fn a_store_over_index_memory_an_earlier_store_used_starts_empty_and_consistent() {
+    let mut arena = [0u8; 256];
+    let mut index = OwnedIndex::<4>::new();
+    {
+        let mut s = Store::new(&mut arena, index.index(), 256);
+        for k in ["a", "b", "c", "d", "e"] {
+            set(&mut s, k, k.as_bytes(), 0, NOW);
+        }
+        assert_eq!(s.stats().curr_items, 4, "four slots: the fifth evicted one");
+    }
+    // The same index memory, as a restored FWP finds it: the new store
+    // clears its buckets and takes its slots afresh.
+    let mut s = Store::new(&mut arena, index.index(), 256);
+    assert_eq!((value(&mut s, "a", NOW), value(&mut s, "e", NOW)), (None, None));
+    for k in ["v", "w", "x", "y", "z"] {
+        set(&mut s, k, b"1", 0, NOW);
+        s.verify().unwrap();
+    }
+    assert_eq!(s.stats().evictions, 1);
+    assert_eq!(s.capacity(), 4);
 }

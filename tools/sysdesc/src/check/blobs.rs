@@ -586,7 +586,7 @@ fn store(system: &System, pd: &ProtectionDomain, c: &TenantConfig, mut mismatch:
             c.store_size, pd.name
         )),
         Some(mr) if mr.size < needed => mismatch(format!(
-            "a store of {:#x} bytes after the connection area for {} connections needs {needed:#x} bytes, region '{}' has {:#x}",
+            "a store of {:#x} bytes after the connection area for {} connections and its index needs {needed:#x} bytes, region '{}' has {:#x}",
             c.store_size, c.max_connections, mr.name, mr.size
         )),
         Some(_) => {}

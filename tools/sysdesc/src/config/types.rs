@@ -324,13 +324,18 @@ pub const DEFAULT_MAX_CONNECTIONS: u64 = 1024;
 /// 32-bit offsets.
 pub const MAX_STORE_MB: u64 = 4095;
 
+/// A large page, which the private region's address (0x7000_0000) is
+/// aligned to.
+const LARGE_PAGE: u64 = 0x20_0000;
+
 /// A memcached template's private region is rounded up to this: the
 /// smallest page of every board.
 const PRIVATE_MEMORY_PAGE: u64 = 0x1000;
 
 /// The private region a memcached FWP lays out: the connection area for
 /// `max_connections` (`edgeos_memcache_server::connection_memory`, the
-/// program's own figure), then the store, page-rounded. Saturates on
+/// program's own figure), the store's index (`index_memory`: a slot per
+/// KiB of store), then the store, page-rounded. Saturates on
 /// values validation refuses: beyond `MAX_CONNECTIONS` the limit's area
 /// stands in, so nothing overflows before the refusal is reported.
 pub fn memcached_memory_size(store_size: u64, max_connections: u64) -> u64 {
@@ -338,7 +343,8 @@ pub fn memcached_memory_size(store_size: u64, max_connections: u64) -> u64 {
         .unwrap_or(usize::MAX)
         .min(edgeos_memcache_server::MAX_CONNECTIONS);
     let area = edgeos_memcache_server::connection_memory(connections) as u64;
-    let size = store_size.saturating_add(area);
+    let index = usize::try_from(store_size).map_or(u64::MAX, |s| edgeos_memcache_server::index_memory(s) as u64);
+    let size = store_size.saturating_add(area).saturating_add(index);
     size.checked_next_multiple_of(PRIVATE_MEMORY_PAGE).unwrap_or(size)
 }
 
@@ -389,13 +395,37 @@ impl Template {
 
     /// Size of each slot's (and the template PD's) private region: a
     /// memcached template's [`memcached_memory_size`], `memory_size` for
-    /// any other.
+    /// any other; rounded up to large pages when it has them
+    /// ([`private_memory_page_size`](Self::private_memory_page_size)).
     pub fn private_memory_size(&self) -> u64 {
-        if self.has_store() {
+        let size = if self.has_store() {
             memcached_memory_size(self.store_size(), self.max_connections())
         } else {
             self.memory_size
+        };
+        match self.large_private_pages(size) {
+            true => size.checked_next_multiple_of(LARGE_PAGE).unwrap_or(size),
+            false => size,
         }
+    }
+
+    /// The private region's page size: 2 MiB for a region of megabytes (a
+    /// memcached store) when no dynamic FWP clones the slot (the FWP
+    /// manager copies 4 KiB mappings only), so an 80 MiB store is 40
+    /// frames to create and map instead of 20,000 and the static system's
+    /// capabilities stay within the root task's CNode; `None` (4 KiB)
+    /// otherwise.
+    pub fn private_memory_page_size(&self) -> Option<u64> {
+        let size = if self.has_store() {
+            memcached_memory_size(self.store_size(), self.max_connections())
+        } else {
+            self.memory_size
+        };
+        self.large_private_pages(size).then_some(LARGE_PAGE)
+    }
+
+    fn large_private_pages(&self, size: u64) -> bool {
+        self.dynamic == 0 && size >= LARGE_PAGE
     }
 
     /// `max_active`, or all of the template's FWPs.
@@ -580,18 +610,26 @@ mod tests {
     }
 
     #[test]
-    fn a_memcached_region_is_the_connection_area_then_the_store_page_rounded() {
+    fn a_memcached_region_is_the_connection_area_index_and_store_page_rounded() {
         let area = |n| edgeos_memcache_server::connection_memory(n) as u64;
+        let index = |s: u64| edgeos_memcache_server::index_memory(s as usize) as u64;
         let page_rounded = |n: u64| n.next_multiple_of(0x1000);
-        let a = template("store_mb = 64\nmax_connections = 1024");
+        // Cloned by a dynamic FWP: 4 KiB pages.
+        let a = template("store_mb = 64\nmax_connections = 1024\ndynamic = 1");
         assert_eq!((a.store_size(), a.max_connections()), (64 << 20, 1024));
-        assert_eq!(a.private_memory_size(), page_rounded((64 << 20) + area(1024)));
-        let b = template("store_mb = 16\nmax_connections = 64");
-        assert_eq!(b.private_memory_size(), page_rounded((16 << 20) + area(64)));
-        // memcached's -c default, and a store in KiB.
+        assert_eq!(a.private_memory_size(), page_rounded((64 << 20) + area(1024) + index(64 << 20)));
+        assert_eq!(a.private_memory_page_size(), None);
+        let b = template("store_mb = 16\nmax_connections = 64\ndynamic = 1");
+        assert_eq!(b.private_memory_size(), page_rounded((16 << 20) + area(64) + index(16 << 20)));
+        // Not cloned: 2 MiB pages, the size rounded up to them.
+        let large = template("store_mb = 64\nmax_connections = 1024");
+        assert_eq!(large.private_memory_page_size(), Some(LARGE_PAGE));
+        assert_eq!(large.private_memory_size(), a.private_memory_size().next_multiple_of(LARGE_PAGE));
+        // memcached's -c default, and a store in KiB (under a large page).
         assert_eq!(template("store_mb = 1").max_connections(), DEFAULT_MAX_CONNECTIONS);
         let small = template("store_kb = 64\nmax_connections = 1");
-        assert_eq!(small.private_memory_size(), page_rounded(0x1_0000 + area(1)));
+        assert_eq!(small.private_memory_size(), page_rounded(0x1_0000 + area(1) + index(0x1_0000)));
+        assert_eq!(small.private_memory_page_size(), None);
         // Any other template: memory_size as given, no connections.
         let echo = template("memory_size = 0x3000");
         assert_eq!((echo.private_memory_size(), echo.max_connections(), echo.store_size()), (0x3000, 0, 0));
@@ -602,7 +640,7 @@ mod tests {
     fn a_region_of_values_validation_refuses_saturates_instead_of_overflowing() {
         let huge = template(&format!("store_mb = {}\nmax_connections = {}", u64::MAX, u64::MAX));
         assert_eq!(huge.private_memory_size(), u64::MAX);
-        let too_many = template("store_mb = 1\nmax_connections = 0xffffffffff");
+        let too_many = template("store_mb = 1\nmax_connections = 0xffffffffff\ndynamic = 1");
         let limit = edgeos_memcache_server::MAX_CONNECTIONS as u64;
         assert_eq!(too_many.private_memory_size(), memcached_memory_size(1 << 20, limit));
     }
