@@ -1,7 +1,7 @@
 //! TCP connections: the slots of the connection area, the socket that
 //! listens for the next connection, and one connection's serving pass.
 
-use edgeos_memcache::Conn;
+use edgeos_memcache::{Conn, ConnectionEvent};
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 
@@ -48,6 +48,9 @@ impl Memcached<'_> {
             c.active = true;
             c.turned_away = open.open >= self.max_connections;
             open.open += 1;
+            if !c.turned_away {
+                self.store.count_connection(ConnectionEvent::Opened);
+            }
             open.listener = None;
         }
         let reusable = (0..open.created).find(|&i| {
@@ -99,6 +102,9 @@ impl Memcached<'_> {
         }
         if !socket.is_open() {
             c.conn.abandon(store);
+            if !c.turned_away {
+                store.count_connection(ConnectionEvent::Closed);
+            }
             (c.active, c.turned_away, c.closing) = (false, false, false);
             open.open -= 1;
             self.closed += 1;
@@ -118,6 +124,7 @@ impl Memcached<'_> {
             if socket.can_send() && socket.send_slice(TOO_MANY_CONNECTIONS) == Ok(TOO_MANY_CONNECTIONS.len()) {
                 c.closing = true;
                 self.rejected += 1;
+                store.count_connection(ConnectionEvent::Rejected);
                 return true;
             }
             return false;

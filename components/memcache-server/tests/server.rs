@@ -278,6 +278,12 @@ fn every_connection_socket_serves_at_once_and_one_more_is_turned_away_as_memcach
         assert_eq!(received(&mut client, *h), b"STORED\r\n");
     }
     assert_eq!(server.store().stats().curr_items, CONNECTIONS as u64);
+    let stats = server.store().stats();
+    assert_eq!(
+        (stats.curr_connections, stats.total_connections, stats.rejected_connections),
+        (CONNECTIONS as u64, CONNECTIONS as u64, 1),
+        "memcached's counters: the one turned away is no connection served"
+    );
 
     // The turned-away client closes; once a served one has closed too, a
     // new connection is served, and one past the limit is turned away again.

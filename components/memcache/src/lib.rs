@@ -31,4 +31,4 @@ pub mod store;
 pub mod testing;
 
 pub use protocol::{Conn, Progress};
-pub use store::{Index, IndexSlot, Item, Key, OwnedIndex, Reading, Reservation, ReserveError, Store, StoreOp, Stored};
+pub use store::{ConnectionEvent, Index, IndexSlot, Item, Key, OwnedIndex, Reading, Reservation, ReserveError, Store, StoreOp, Stored};

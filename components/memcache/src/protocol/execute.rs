@@ -261,6 +261,9 @@ fn stats(store: &Store<'_>, now: u64, w: &mut Writer<'_>) -> Result<(), Full> {
     stat("uptime", store.uptime(now))?;
     stat("time", now)?;
     stat("pointer_size", usize::BITS as u64)?;
+    stat("curr_connections", s.curr_connections)?;
+    stat("total_connections", s.total_connections)?;
+    stat("rejected_connections", s.rejected_connections)?;
     stat("cmd_get", s.cmd_get)?;
     stat("cmd_set", s.cmd_set)?;
     stat("cmd_flush", s.cmd_flush)?;

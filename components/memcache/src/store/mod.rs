@@ -138,6 +138,19 @@ pub struct Reading {
     pub cas: u64,
 }
 
+/// A change in the connections a server serves the store over, for the
+/// counters `stats` reports (memcached's `curr_connections`,
+/// `total_connections`, `rejected_connections`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionEvent {
+    /// A connection is served.
+    Opened,
+    /// A served connection ended.
+    Closed,
+    /// A connection past the limit was turned away.
+    Rejected,
+}
+
 /// Why `incr`/`decr` failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeltaError {
@@ -309,6 +322,19 @@ impl<'a> Store<'a> {
     /// Seconds since the first request (memcached's `uptime`).
     pub fn uptime(&self, now: u64) -> u64 {
         self.started.map_or(0, |started| now.saturating_sub(started))
+    }
+
+    /// Counts a connection event for `stats`.
+    pub fn count_connection(&mut self, event: ConnectionEvent) {
+        let s = &mut self.stats;
+        match event {
+            ConnectionEvent::Opened => {
+                s.curr_connections += 1;
+                s.total_connections += 1;
+            }
+            ConnectionEvent::Closed => s.curr_connections = s.curr_connections.saturating_sub(1),
+            ConnectionEvent::Rejected => s.rejected_connections += 1,
+        }
     }
 
     /// `stats reset`.

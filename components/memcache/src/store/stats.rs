@@ -30,6 +30,11 @@ pub struct Stats {
     pub limit_maxbytes: u64,
     pub evictions: u64,
     pub reclaimed: u64,
+    /// Connections served now (a gauge the server keeps, through
+    /// [`Store::count_connection`](super::Store::count_connection)).
+    pub curr_connections: u64,
+    pub total_connections: u64,
+    pub rejected_connections: u64,
 }
 
 impl Stats {
@@ -40,6 +45,7 @@ impl Stats {
             curr_items: self.curr_items,
             bytes: self.bytes,
             limit_maxbytes: self.limit_maxbytes,
+            curr_connections: self.curr_connections,
             ..Stats::default()
         };
     }
