@@ -123,7 +123,6 @@ impl Memcached<'_> {
             // As memcached: the refusal whatever the client sent, then FIN.
             if socket.can_send() && socket.send_slice(TOO_MANY_CONNECTIONS) == Ok(TOO_MANY_CONNECTIONS.len()) {
                 c.closing = true;
-                self.rejected += 1;
                 store.count_connection(ConnectionEvent::Rejected);
                 return true;
             }

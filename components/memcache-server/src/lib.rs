@@ -111,8 +111,6 @@ pub struct Memcached<'a> {
     max_connections: usize,
     /// `None` until [`open`](Self::open): the checkpoint holds no socket.
     open: Option<Open<'a>>,
-    /// Connections turned away (memcached's `rejected_connections`).
-    rejected: u64,
     /// TCP connections that were open and have ended since the start.
     closed: u64,
     input: [u8; SOCKET_RX_BUFFER],
@@ -157,7 +155,6 @@ impl<'a> Memcached<'a> {
             udp: config.protocols.contains(Protocol::Udp),
             max_connections,
             open: None,
-            rejected: 0,
             closed: 0,
             input: [0; SOCKET_RX_BUFFER],
             output: [0; OUTPUT],
@@ -209,9 +206,10 @@ impl<'a> Memcached<'a> {
         self.closed
     }
 
-    /// Connections turned away because `max_connections` were open.
+    /// Connections turned away because `max_connections` were open: the
+    /// store's `rejected_connections`, which `stats reset` zeroes.
     pub fn connections_rejected(&self) -> u64 {
-        self.rejected
+        self.store.stats().rejected_connections
     }
 
     /// TCP connections open now, the one being turned away included.

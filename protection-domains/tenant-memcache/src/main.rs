@@ -60,8 +60,9 @@ fn init() -> Parked {
     };
     // Checked once here, so an FWP cannot meet it: the area must hold the
     // configured connections.
-    // SAFETY: nothing else uses the connection area during init.
-    if let Err(e) = unsafe { connection_area(area, memcached.max_connections()) } {
+    let needed = edgeos_memcache_server::connection_memory(memcached.max_connections());
+    if area.1 < needed {
+        let e = edgeos_memcache_server::AreaTooSmall { connections: memcached.max_connections() };
         debug_println!("tmpl: ERROR: memcached on port {}: {e}", config.port);
         return Parked;
     }
@@ -109,9 +110,9 @@ fn take_private_memory(store_size: usize) -> Option<((usize, usize), Index<'stat
 ///
 /// # Safety
 /// The area must be mapped read-write and used by nothing else while the
-/// returned references live: it is called once at init (to check) and
-/// once by each FWP as it starts serving, after which only its
-/// `Memcached` reaches the area.
+/// returned references live: each FWP calls it once, as it starts
+/// serving, after which only its `Memcached` reaches the area (which
+/// [`Memcached::open`] checks holds the connections).
 unsafe fn connection_area(
     (address, size): (usize, usize),
     connections: usize,
@@ -127,8 +128,7 @@ unsafe fn connection_area(
         .ok_or(too_small)?;
     // Bytes need no initial value: a socket buffer is written before read.
     let bytes = unsafe { core::slice::from_raw_parts_mut(cursor as *mut u8, end - cursor) };
-    let area = ConnectionArea { sockets, connections: slots, udp_meta, bytes };
-    if area.holds(connections) { Ok(area) } else { Err(too_small) }
+    Ok(ConnectionArea { sockets, connections: slots, udp_meta, bytes })
 }
 
 /// `n` values of `T` from `make`, at the next `T`-aligned address from
@@ -159,11 +159,10 @@ extern "C" fn fwp_serve(slot: usize, generation: usize) -> ! {
     let (template, started_at) = rt::start_serving(slot, generation, unsafe { &mut *addr_of_mut!(TEMPLATE) });
     // SAFETY: the area is this FWP's alone from here on; init checked it
     // holds the connections (the same region and configuration).
-    match unsafe { connection_area(template.area, template.memcached.max_connections()) } {
-        Ok(area) => {
-            let _ = template.memcached.open(area);
-        }
-        Err(e) => debug_println!("fwp: ERROR: memcached cannot serve: {e}"),
+    let opened = unsafe { connection_area(template.area, template.memcached.max_connections()) }
+        .and_then(|area| template.memcached.open(area));
+    if let Err(e) = opened {
+        debug_println!("fwp: ERROR: memcached cannot serve: {e}");
     }
     // SAFETY: only the serving loop touches HOPS.
     let hops = unsafe { &mut *addr_of_mut!(HOPS) };
