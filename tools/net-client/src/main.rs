@@ -148,6 +148,15 @@ enum Command {
         /// before has its first reply, and measure connect to first reply.
         #[arg(long, conflicts_with = "matrix")]
         one_at_a_time: bool,
+        /// Connection i goes to the port of --to plus i: one server per
+        /// connection (N memcached processes on N consecutive ports).
+        #[arg(long, conflicts_with = "matrix")]
+        port_span: bool,
+        /// Print a CSV header and the run's line
+        /// (op,value_bytes,connections,requests,errors,req_per_s,min_us,p50_us,p99_us,first_error)
+        /// on stdout, and the usual line on stderr.
+        #[arg(long, conflicts_with = "matrix")]
+        csv: bool,
         /// Get and set cells over every `--sizes` and `--connection-counts`:
         /// a CSV header, then one line per cell as it completes
         /// (op,value_bytes,connections,requests,errors,req_per_s,p50_us,p99_us,first_error).
@@ -201,6 +210,15 @@ enum Command {
         /// teardown latencies) instead of the counters.
         #[arg(long)]
         hops: bool,
+        /// Also append the summaries named by --csv-row to this benchmark
+        /// table (`make bench`'s CSV; the header comes first in a new file).
+        #[arg(long, value_name = "FILE", requires = "hops", requires = "csv_row")]
+        csv: Option<PathBuf>,
+        /// A row for --csv: HOP=BENCHMARK/CASE, e.g. driver=hops/net_driver
+        /// (a `*` ending HOP stands for a slot number: f*=hops/tenant).
+        /// Summaries the line lacks are named on stderr and give no row.
+        #[arg(long, value_name = "HOP=BENCHMARK/CASE", requires = "csv")]
+        csv_row: Vec<stats::HopRow>,
     },
     /// Query the stats again and compare counters with a saved line.
     StatsCheck {
@@ -434,6 +452,8 @@ fn run(command: Command) -> Result<bool, Error> {
             timeout_ms,
             rate,
             one_at_a_time,
+            port_span,
+            csv,
             matrix,
             sizes,
             connection_counts,
@@ -469,9 +489,15 @@ fn run(command: Command) -> Result<bool, Error> {
                 timeout: ms(timeout_ms),
                 rate,
                 one_at_a_time,
+                port_span,
             };
             let report = memcache_load::run(params)?;
-            println!("{report}");
+            if csv {
+                eprintln!("{report}");
+                println!("{}\n{}", memcache_load::CSV_HEADER, report.csv_row());
+            } else {
+                println!("{report}");
+            }
             Ok(report.success())
         }
         Command::ExpectSilence {
@@ -497,12 +523,26 @@ fn run(command: Command) -> Result<bool, Error> {
             timeout_ms,
             save,
             hops,
+            csv,
+            csv_row,
         } => {
             let request = if hops { stats::HOPS_QUERY } else { stats::QUERY };
-            let Some((text, _)) = answered(stats::query_with(to, request, ms(timeout_ms))?, "stats") else {
+            let Some((text, line)) = answered(stats::query_with(to, request, ms(timeout_ms))?, "stats") else {
                 return Ok(false);
             };
             println!("{text}");
+            if let Some(path) = csv {
+                let (rows, missing) = stats::hop_rows(&line, &csv_row);
+                stats::append_rows(&path, &rows)?;
+                // stderr: stdout stays the line alone.
+                let lacking: Vec<&str> = missing.iter().map(|row| row.hop.as_str()).collect();
+                eprintln!(
+                    "stats: {} rows appended to {}{}",
+                    rows.len(),
+                    path.display(),
+                    if lacking.is_empty() { String::new() } else { format!(" (no summary for: {})", lacking.join(", ")) }
+                );
+            }
             if let Some(path) = save {
                 std::fs::write(&path, format!("{text}\n")).map_err(|e| Error::Io {
                     what: format!("write {}", path.display()),

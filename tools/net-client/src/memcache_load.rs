@@ -29,6 +29,11 @@
 //! that is an FWP's spawn and its first reply. All stay open until the
 //! measured phase, which they start together, has ended.
 //!
+//! With `port_span`, connection `c` goes to the target's port + `c`: one
+//! server per connection, as N memcached processes on N consecutive
+//! ports are N tenants. (Against EdgeOS's per-connection template every
+//! connection goes to the one port, which spawns a tenant for each.)
+//!
 //! A request whose reply is not the expected one is an error. A whole
 //! reply that is merely wrong (a miss, a wrong byte, `SERVER_ERROR`)
 //! leaves its connection going; a timeout or a close ends the connection,
@@ -39,6 +44,7 @@ mod client;
 pub mod matrix;
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -105,6 +111,20 @@ pub struct MemcacheLoad {
     /// Open the connections one after another, each after the previous
     /// one's first reply, and measure connect to first reply.
     pub one_at_a_time: bool,
+    /// Connection `c` goes to the target's port + `c` instead of the port.
+    pub port_span: bool,
+}
+
+impl MemcacheLoad {
+    /// Where connection `conn` connects. (`run` has checked that the
+    /// last port of a span exists.)
+    fn target_of(&self, conn: u32) -> SocketAddr {
+        let mut addr = self.target.addr();
+        if self.port_span {
+            addr.set_port(addr.port() + conn as u16);
+        }
+        addr
+    }
 }
 
 /// The outcome of a run.
@@ -165,6 +185,36 @@ impl fmt::Display for MemcacheLoadReport {
             write!(f, "; FAILED: {} errors, the first: {failure}", self.errors)?;
         }
         Ok(())
+    }
+}
+
+/// The CSV header of [`MemcacheLoadReport::csv_row`] (`memcache-load
+/// --csv`): a run's figures for a script to file, the minimum included.
+pub const CSV_HEADER: &str = "op,value_bytes,connections,requests,errors,req_per_s,min_us,p50_us,p99_us,first_error";
+
+impl MemcacheLoadReport {
+    /// One line under [`CSV_HEADER`]: `get,100,8,4000,0,400.1,612,790,2410,`
+    /// (`requests` counts the good replies; the failure quoted, when there
+    /// is one).
+    pub fn csv_row(&self) -> String {
+        let us = |q| percentile(&self.latencies, q).map_or(0, |d| d.as_micros());
+        let p = &self.params;
+        let mut row = format!(
+            "{},{},{},{},{},{:.1},{},{},{},",
+            p.op,
+            p.value_size,
+            p.connections,
+            self.latencies.len(),
+            self.errors,
+            self.rate(),
+            us(0),
+            us(50),
+            us(99)
+        );
+        if let Some(failure) = &self.failure {
+            row.push_str(&format!("\"{}\"", failure.replace('"', "\"\"")));
+        }
+        row
     }
 }
 
@@ -329,7 +379,7 @@ fn keys_of(params: &MemcacheLoad, conn: u32) -> Vec<Item> {
 /// connect to its first reply.
 fn open(params: &MemcacheLoad, conn: u32, items: &[Item], values: &Values) -> Result<(Connection, Duration), String> {
     let started = Instant::now();
-    let mut connection = Connection::open(params.target.addr(), params.timeout).map_err(|e| format!("connection {conn}: {e}"))?;
+    let mut connection = Connection::open(params.target_of(conn), params.timeout).map_err(|e| format!("connection {conn}: {e}"))?;
     let mut first_reply = None;
     let stored = if params.op == Op::Get { items } else { &items[..1] };
     for item in stored {
@@ -361,6 +411,10 @@ pub fn run(params: MemcacheLoad) -> Result<MemcacheLoadReport, Error> {
         return Err(Error::Limit(format!(
             "--requests 1..={MAX_REQUESTS}, --connections 1..={MAX_CONNECTIONS}, --value-size 0..={MAX_VALUE}, --keys 1..={MAX_KEYS}, --rate above 0"
         )));
+    }
+    let last_port = u32::from(params.target.addr().port()) + params.connections - 1;
+    if params.port_span && last_port > u32::from(u16::MAX) {
+        return Err(Error::Limit(format!("--port-span: {} connections from port {} end past port 65535", params.connections, params.target.addr().port())));
     }
     let per_connection = params.requests / params.connections;
     let share_of = |conn: u32| per_connection + u32::from(conn < params.requests % params.connections);
@@ -444,19 +498,46 @@ mod tests {
         CloseAfter(usize),
     }
 
+    type Store = Arc<Mutex<HashMap<String, Vec<u8>>>>;
+
     /// A memcached stand-in on loopback: set, get and version, over one
     /// store that every connection shares.
     fn server(fault: Fault) -> Loopback {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let store: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
+        serve_on(listener, fault);
+        Loopback::new(addr).unwrap()
+    }
+
+    /// Serves `listener` as [`server`] does; gives its store, to see
+    /// which keys reached it.
+    fn serve_on(listener: TcpListener, fault: Fault) -> Store {
+        let store = Store::default();
+        let shared = Arc::clone(&store);
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let store = Arc::clone(&store);
+                let store = Arc::clone(&shared);
                 thread::spawn(move || serve(stream, &store, fault));
             }
         });
-        Loopback::new(addr).unwrap()
+        store
+    }
+
+    /// Listeners on `n` consecutive free ports, the first one the OS's
+    /// choice (tried again where a port after it is taken).
+    fn consecutive_listeners(n: u16) -> Vec<TcpListener> {
+        for _ in 0..100 {
+            let first = TcpListener::bind("127.0.0.1:0").unwrap();
+            let base = first.local_addr().unwrap().port();
+            if base > u16::MAX - n {
+                continue;
+            }
+            let rest: Option<Vec<TcpListener>> = (1..n).map(|i| TcpListener::bind(("127.0.0.1", base + i)).ok()).collect();
+            if let Some(rest) = rest {
+                return std::iter::once(first).chain(rest).collect();
+            }
+        }
+        panic!("no {n} consecutive free ports on 127.0.0.1");
     }
 
     fn serve(stream: std::net::TcpStream, store: &Mutex<HashMap<String, Vec<u8>>>, fault: Fault) -> Option<()> {
@@ -516,6 +597,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             rate: None,
             one_at_a_time: false,
+            port_span: false,
         }
     }
 
@@ -529,6 +611,39 @@ mod tests {
             assert!(report.rate() > 0.0);
             assert!(report.to_string().starts_with(&format!("memcache-load: {op} 101 requests, 2 connections, 300-byte values: ")));
         }
+    }
+
+    #[test]
+    fn a_port_span_sends_each_connection_to_its_own_server() {
+        let listeners = consecutive_listeners(3);
+        let first = Loopback::new(listeners[0].local_addr().unwrap()).unwrap();
+        let stores: Vec<Store> = listeners.into_iter().map(|l| serve_on(l, Fault::None)).collect();
+        for one_at_a_time in [false, true] {
+            let spread = MemcacheLoad { connections: 3, keys: 2, port_span: true, one_at_a_time, ..params(first, Op::Get) };
+            let report = run(spread).unwrap();
+            assert!(report.success(), "{report}");
+            assert_eq!(report.latencies.len(), 101);
+        }
+        // Server i holds connection i's keys and no other's.
+        for (i, store) in stores.iter().enumerate() {
+            let mut keys: Vec<String> = store.lock().unwrap().keys().cloned().collect();
+            keys.sort();
+            assert_eq!(keys, [format!("load:{i}:0"), format!("load:{i}:1")]);
+        }
+    }
+
+    #[test]
+    fn the_csv_row_has_the_headers_columns_and_quotes_the_failure() {
+        let report = run(params(server(Fault::None), Op::Get)).unwrap();
+        let row = report.csv_row();
+        assert!(row.starts_with("get,300,2,101,0,"), "{row}");
+        assert!(row.ends_with(','), "no failure, an empty last column: {row}");
+        assert_eq!(row.split(',').count(), CSV_HEADER.split(',').count());
+        let us: Vec<u128> = row.split(',').skip(6).take(3).map(|f| f.parse().unwrap()).collect();
+        assert!(us[0] <= us[1] && us[1] <= us[2], "min <= p50 <= p99: {row}");
+        let row = run(params(server(Fault::Corrupt), Op::Get)).unwrap().csv_row();
+        assert!(row.starts_with("get,300,2,0,101,0.0,0,0,0,\"connection "), "{row}");
+        assert!(row.ends_with("byte 150 of the 300-byte value differs\""), "{row}");
     }
 
     #[test]
@@ -632,6 +747,7 @@ mod tests {
             MemcacheLoad { timeout: Duration::ZERO, ..ok },
             MemcacheLoad { rate: Some(0.0), ..ok },
             MemcacheLoad { rate: Some(f64::NAN), ..ok },
+            MemcacheLoad { port_span: true, connections: 2, target: "127.0.0.1:65535".parse().unwrap(), ..ok },
         ] {
             assert!(matches!(run(bad), Err(Error::Limit(_))), "{bad:?}");
         }

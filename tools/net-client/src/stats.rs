@@ -296,6 +296,114 @@ pub fn query_with(target: Loopback, request: &[u8], timeout: Duration) -> Result
     }))
 }
 
+/// The header of the benchmark table (`make bench`'s CSV, read by
+/// `tools/bench-report`): long format, one row per measured series.
+pub const BENCH_CSV_HEADER: &str = "benchmark,system,case,tenants,metric,unit,samples,min,median,p99";
+
+/// Which time summary of a `hops` line becomes which row of the benchmark
+/// table: `HOP=BENCHMARK/CASE`, e.g. `driver=hops/net_driver` or
+/// `spawn_warm=startup/fwp-warm-spawn`. A `*` ending HOP stands for a slot
+/// number (`f*=hops/tenant` matches `f0`, `f12`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HopRow {
+    /// The summary's name in the line (`hop.<name>.median`), or a prefix
+    /// ending in `*`.
+    pub hop: String,
+    /// The table's `benchmark` column.
+    pub benchmark: String,
+    /// The table's `case` column.
+    pub case: String,
+}
+
+impl std::str::FromStr for HopRow {
+    type Err = String;
+
+    fn from_str(arg: &str) -> Result<HopRow, String> {
+        let (hop, to) = arg.split_once('=').ok_or_else(|| format!("{arg:?} is not HOP=BENCHMARK/CASE"))?;
+        let (benchmark, case) = to.split_once('/').ok_or_else(|| format!("{arg:?} is not HOP=BENCHMARK/CASE"))?;
+        for (what, field) in [("HOP", hop), ("BENCHMARK", benchmark), ("CASE", case)] {
+            // The table's fields are never quoted: none may hold a separator.
+            if field.is_empty() || field.contains([',', '"', '\n', '\r', '/', '=']) {
+                return Err(format!("{arg:?}: {what} {field:?} must be non-empty, without , \" / = or line breaks"));
+            }
+        }
+        if hop.find('*').is_some_and(|at| at + 1 != hop.len()) {
+            return Err(format!("{arg:?}: a * may only end HOP"));
+        }
+        Ok(HopRow { hop: hop.to_owned(), benchmark: benchmark.to_owned(), case: case.to_owned() })
+    }
+}
+
+/// The names of the time summaries a `hops` line holds (`hop.<name>.count`),
+/// in line order.
+pub fn hop_names(stats: &Stats) -> Vec<&str> {
+    stats
+        .counters()
+        .iter()
+        .filter_map(|(key, _)| key.strip_prefix("hop.")?.strip_suffix(".count"))
+        .collect()
+}
+
+/// The benchmark table's rows for `wanted` (EdgeOS, guest ns), in the
+/// order given, and the entries of `wanted` the line has no summary for.
+/// A `*` entry matching several slots names each row's case
+/// `<case>-<slot>` (`tenant-f0`); matching one, just `<case>`.
+pub fn hop_rows<'a>(stats: &Stats, wanted: &'a [HopRow]) -> (Vec<String>, Vec<&'a HopRow>) {
+    let names = hop_names(stats);
+    let (mut rows, mut missing) = (Vec::new(), Vec::new());
+    for want in wanted {
+        let matched: Vec<&str> = match want.hop.strip_suffix('*') {
+            Some(prefix) => names
+                .iter()
+                .copied()
+                .filter(|name| {
+                    name.strip_prefix(prefix)
+                        .is_some_and(|slot| !slot.is_empty() && slot.bytes().all(|b| b.is_ascii_digit()))
+                })
+                .collect(),
+            None => names.iter().copied().filter(|name| *name == want.hop).collect(),
+        };
+        let figures = |name: &str| {
+            let get = |key: &str| stats.get(&format!("hop.{name}.{key}"));
+            Some([get("count")?, get("min")?, get("median")?, get("p99")?])
+        };
+        let before = rows.len();
+        for name in &matched {
+            let Some([count, min, median, p99]) = figures(name) else { continue };
+            let case = if matched.len() > 1 { format!("{}-{name}", want.case) } else { want.case.clone() };
+            rows.push(format!("{},edgeos,{case},,latency,guest_ns,{count},{min},{median},{p99}", want.benchmark));
+        }
+        if rows.len() == before {
+            missing.push(want);
+        }
+    }
+    (rows, missing)
+}
+
+/// Appends `rows` to the benchmark table at `path`, writing
+/// [`BENCH_CSV_HEADER`] first when the file is new or empty.
+pub fn append_rows(path: &std::path::Path, rows: &[String]) -> Result<(), Error> {
+    use std::io::Write;
+    let what = || format!("append to {}", path.display());
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io(what(), e))?;
+    let empty = file.metadata().map_err(|e| Error::io(what(), e))?.len() == 0;
+    let mut text = String::new();
+    if empty {
+        text.push_str(BENCH_CSV_HEADER);
+        text.push('\n');
+    }
+    for row in rows {
+        text.push_str(row);
+        text.push('\n');
+    }
+    // One write: rows of one query land together.
+    file.write_all(text.as_bytes()).map_err(|e| Error::io(what(), e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,5 +557,71 @@ mod tests {
         assert!(!check("gone", 0).to_string().starts_with("FAIL") && check("gone", 0).holds());
         assert!(!compare(&after, &before, &[Check::RoseBy("renewed".into(), 1000)])[0].holds(), "a fall is no rise");
         assert_eq!(check("absent", 1).to_string(), "FAIL rose by 1 absent: missing from the saved line");
+    }
+
+    fn rows(wanted: &[&str]) -> Vec<HopRow> {
+        wanted.iter().map(|w| w.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn hop_rows_follow_the_mapping_and_name_what_is_missing() {
+        let line = "hop.driver.count=16384 hop.driver.min=2480 hop.driver.median=4976 hop.driver.p99=6416 \
+                    hop.mux.count=3 hop.mux.min=1 hop.mux.median=2 hop.mux.p99=3 \
+                    hop.f0.count=1024 hop.f0.min=4400 hop.f0.median=4423 hop.f0.p99=4426 f0.wakeups=7";
+        let stats = Stats::parse(line).unwrap();
+        assert_eq!(hop_names(&stats), ["driver", "mux", "f0"]);
+        let wanted = rows(&["driver=hops/net_driver", "f*=hops/tenant", "renew=fwp/renew", "mux=hops/mux"]);
+        let (got, missing) = hop_rows(&stats, &wanted);
+        assert_eq!(
+            got,
+            [
+                "hops,edgeos,net_driver,,latency,guest_ns,16384,2480,4976,6416",
+                "hops,edgeos,tenant,,latency,guest_ns,1024,4400,4423,4426",
+                "hops,edgeos,mux,,latency,guest_ns,3,1,2,3",
+            ]
+        );
+        assert_eq!(missing, [&wanted[2]]);
+    }
+
+    #[test]
+    fn a_slot_wildcard_matching_several_slots_names_each() {
+        let stats = Stats::parse(
+            "hop.f1.count=1 hop.f1.min=1 hop.f1.median=1 hop.f1.p99=1 \
+             hop.f12.count=2 hop.f12.min=2 hop.f12.median=2 hop.f12.p99=2 \
+             hop.fx.count=3 hop.fx.min=3 hop.fx.median=3 hop.fx.p99=3 hop.f.count=4",
+        )
+        .unwrap();
+        let wanted = rows(&["f*=hops/tenant"]);
+        let (got, missing) = hop_rows(&stats, &wanted);
+        assert_eq!(
+            got,
+            ["hops,edgeos,tenant-f1,,latency,guest_ns,1,1,1,1", "hops,edgeos,tenant-f12,,latency,guest_ns,2,2,2,2"]
+        );
+        assert!(missing.is_empty());
+        // A summary cut short by the line's length limit gives no row.
+        let cut = Stats::parse("hop.mux.count=1 hop.mux.min=1").unwrap();
+        assert_eq!(hop_rows(&cut, &rows(&["mux=hops/mux"])).0, Vec::<String>::new());
+    }
+
+    #[test]
+    fn hop_row_arguments_are_checked() {
+        assert_eq!(
+            "spawn_warm=startup/fwp-warm-spawn".parse::<HopRow>(),
+            Ok(HopRow { hop: "spawn_warm".into(), benchmark: "startup".into(), case: "fwp-warm-spawn".into() })
+        );
+        for bad in ["driver", "driver=hops", "=hops/x", "driver=/x", "driver=hops/", "d*x=hops/x", "d=hops/a,b", "d=hops/a/b"] {
+            assert!(bad.parse::<HopRow>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rows_are_appended_under_one_header() {
+        let path = std::env::temp_dir().join(format!("edgeos-bench-csv-{}.csv", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        append_rows(&path, &["a".into()]).unwrap();
+        append_rows(&path, &["b".into(), "c".into()]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(text, format!("{BENCH_CSV_HEADER}\na\nb\nc\n"));
     }
 }

@@ -806,6 +806,9 @@ fn memcache_load_runs_one_op_or_the_matrix() {
         &["memcache-load", "--to", &to, "--op", "get", "--sizes", "100"],
         &["memcache-load", "--to", &to, "--matrix", "--connections", "4"],
         &["memcache-load", "--to", &to, "--matrix", "--sizes", "1048577"],
+        &["memcache-load", "--to", &to, "--matrix", "--port-span"],
+        &["memcache-load", "--to", &to, "--matrix", "--csv"],
+        &["memcache-load", "--to", "127.0.0.1:65535", "--op", "get", "--connections", "2", "--port-span"],
     ] {
         let r = net_client(args);
         assert_eq!(r.code, 2, "{args:?}: {r:?}");
@@ -824,4 +827,55 @@ fn memcache_load_matrix_prints_a_csv_line_per_cell_and_fails_on_errors() {
     assert_eq!(lines.len(), 1 + 8, "{r:?}");
     assert!(lines[1].starts_with("get,10,1,5,5,0.0,0,0,\"connection 0: connect: "), "{r:?}");
     assert!(lines[8].starts_with("set,20,2,5,5,"), "{r:?}");
+}
+
+#[test]
+fn memcache_load_csv_prints_a_header_and_the_run_and_its_line_on_stderr() {
+    let to = closed_port_tcp().to_string();
+    let r = net_client(&["memcache-load", "--to", &to, "--op", "get", "--requests", "5", "--csv"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], "op,value_bytes,connections,requests,errors,req_per_s,min_us,p50_us,p99_us,first_error", "{r:?}");
+    assert_eq!(lines.len(), 2, "{r:?}");
+    assert!(lines[1].starts_with("get,100,1,0,5,0.0,0,0,0,\"connection 0: connect: "), "{r:?}");
+    assert!(r.stderr.starts_with("memcache-load: get 0 requests, 1 connections"), "{r:?}");
+}
+
+#[test]
+fn stats_hops_appends_benchmark_rows() {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(SERVER_LIFETIME)).unwrap();
+    let addr = socket.local_addr().unwrap().to_string();
+    let line = "hop.driver.count=3 hop.driver.min=1 hop.driver.median=2 hop.driver.p99=4 \
+                hop.f0.count=5 hop.f0.min=6 hop.f0.median=7 hop.f0.p99=8 f0.wakeups=9";
+    thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            if &buf[..n] == b"hops" {
+                let _ = socket.send_to(line.as_bytes(), from);
+            }
+        }
+    });
+    let csv = temp_file("bench.csv");
+    let csv_arg = csv.to_str().unwrap();
+    let rows = ["--csv-row", "driver=hops/net_driver", "--csv-row", "mux=hops/mux", "--csv-row", "f*=hops/tenant"];
+    for _ in 0..2 {
+        let mut args = vec!["stats", "--hops", "--to", &addr, "--csv", csv_arg];
+        args.extend(rows);
+        let r = net_client(&args);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(r.stdout, format!("{line}\n"), "the line alone on stdout");
+        assert!(r.stderr.contains("2 rows appended") && r.stderr.contains("(no summary for: mux)"), "{r:?}");
+    }
+    let rows = "hops,edgeos,net_driver,,latency,guest_ns,3,1,2,4\nhops,edgeos,tenant,,latency,guest_ns,5,6,7,8\n";
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap(),
+        format!("benchmark,system,case,tenants,metric,unit,samples,min,median,p99\n{rows}{rows}"),
+        "one header, then the rows of both queries"
+    );
+
+    let r = net_client(&["stats", "--to", &addr, "--csv", csv_arg, "--csv-row", "driver=hops/net_driver"]);
+    assert_eq!(r.code, 2, "--csv needs --hops: {r:?}");
+    let r = net_client(&["stats", "--hops", "--to", &addr, "--csv", csv_arg, "--csv-row", "driver"]);
+    assert_eq!(r.code, 2, "a row needs HOP=BENCHMARK/CASE: {r:?}");
 }
