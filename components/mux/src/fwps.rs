@@ -7,6 +7,7 @@ use edgeos_flow::{FiveTuple, Protocol, ServiceKey};
 use edgeos_fwp::{SlotError, SlotPool, SlotState, SpawnPlan, TeardownReason, TemplateId};
 use heapless::{Deque, Vec};
 
+use crate::first_reply::{FirstReplies, FirstReply};
 use crate::slot_set::SlotSet;
 
 /// Templates one multiplexer routes to (`edgeos_config::MAX_TEMPLATES`).
@@ -136,6 +137,7 @@ pub struct Fwps<const N: usize> {
     draining: SlotSet,
     /// Each sharing template's fallback FWP, while it serves.
     fallback: [Option<usize>; MAX_TEMPLATES],
+    pub(crate) first_replies: FirstReplies<N>,
     pub(crate) stats: FwpStats,
 }
 
@@ -155,6 +157,7 @@ impl<const N: usize> Fwps<N> {
             plans: Deque::new(),
             draining: SlotSet::EMPTY,
             fallback: [None; MAX_TEMPLATES],
+            first_replies: FirstReplies::new(),
             stats: FwpStats::default(),
         }
     }
@@ -209,6 +212,12 @@ impl<const N: usize> Fwps<N> {
         core::iter::from_fn(|| self.plans.pop_front()).collect()
     }
 
+    /// The oldest finished spawn-to-first-frame measurement, taken (the
+    /// glue keeps the samples; see [`crate::first_reply`]).
+    pub fn take_first_reply(&mut self) -> Option<FirstReply> {
+        self.first_replies.take()
+    }
+
     /// Slots torn down since the last call: the glue stops each, resets
     /// its memory and reports it with `scrubbed`.
     pub fn take_draining(&mut self) -> SlotSet {
@@ -249,6 +258,7 @@ impl<const N: usize> Fwps<N> {
     /// and marks it for scrubbing.
     pub(crate) fn teardown(&mut self, slot: usize, reason: TeardownReason) -> Result<u32, SlotError> {
         let generation = self.pool.teardown(slot, reason)?;
+        self.first_replies.forget(slot);
         match reason {
             TeardownReason::IdleTimeout => self.stats.idle_teardowns += 1,
             TeardownReason::Closed => self.stats.closed_teardowns += 1,

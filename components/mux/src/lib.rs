@@ -15,6 +15,7 @@
 mod channel_index;
 pub mod config;
 mod driver_link;
+pub mod first_reply;
 mod fwps;
 pub mod middlebox;
 mod multiplexer;
@@ -25,6 +26,7 @@ mod tenant_link;
 
 pub use channel_index::{ChannelIndex, CHANNELS};
 pub use driver_link::{ConnectError, DriverLink, LinkStats, SendError};
+pub use first_reply::FirstReply;
 pub use fwps::{FwpStats, Fwps, TemplateRoute, MAX_SERVICES, MAX_TEMPLATES};
 pub use multiplexer::{DriverPorts, Multiplexer, MuxStats, TenantPorts, Wake, DROPS_QUERY, FRAME_BUF, HOPS_QUERY};
 pub use neighbours::{Neighbours, TenantArp};

@@ -474,6 +474,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
         } else {
             self.fwps.stats.spawned_warm += 1;
         }
+        self.fwps.first_replies.spawned(plan.slot, t, self.now);
         self.fwps.push_plan(plan);
         self.admit(tenant, tuple, len, out);
         true
@@ -630,6 +631,9 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                     &mut self.middlebox,
                 );
                 self.tenants[slot].1.record_sent(forwarded.is_ok());
+                if forwarded.is_ok() {
+                    self.fwps.first_replies.sent(slot, self.now);
+                }
                 self.tenant_frames += 1;
                 match forwarded {
                     Ok(Forwarded::Wire) => self.send_tenant_frame(len, out),
@@ -656,6 +660,9 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                     // Refused frames are the tenant's loss, not misbehaviour:
                     // a stale flow's last segment can be refused after a close.
                     self.tenants[slot].1.record_sent(accepted.is_ok());
+                    if accepted.is_ok() {
+                        self.fwps.first_replies.sent(slot, self.now);
+                    }
                     self.tenant_frames += 1;
                     // An answer to what a middlebox passed on goes back through it.
                     let steered = accepted.ok().and_then(|sent| self.table.get_flow(&sent));

@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use edgeos_flow::{FlowTable, Protocol, ServiceKey};
 use edgeos_fwp::{SlotPool, SlotState, SpawnPlan, TeardownReason, TemplateConfig, TemplateId, TemplateReady};
-use edgeos_mux::{Fwps, TemplateRoute, MAX_TEMPLATES};
+use edgeos_mux::{FirstReply, Fwps, TemplateRoute, MAX_TEMPLATES};
 use edgeos_ring::{Buf, Producer};
 
 const UDP: TemplateId = TemplateId(0);
@@ -68,9 +68,12 @@ fn the_first_packet_spawns_a_warm_fwp_that_serves_and_idles_out() {
     // The FWP answers (its ARP request first) 7 µs after the frame arrived.
     mux.set_now(100 * MS + 7_000);
     mux.on_tenant(0); // the tenant's ARP request, answered by the mux
+    assert_eq!(mux.fwps_mut().take_first_reply(), None, "an ARP request the mux answers is no reply");
     tenant.serve();
     mux.on_tenant(0);
     assert_eq!(departed(&driver).len(), 1, "the echo left: the service entry grants it");
+    // Its first frame out, 7 µs after the packet that spawned it.
+    assert_eq!(mux.fwps_mut().take_first_reply(), Some(FirstReply { template: UDP, ns: 7_000 }));
     // The service entry routes the next datagram, from any client.
     arrive(&driver, &udp_to_us(b"again", 4001, 7));
     mux.on_driver();
@@ -78,6 +81,7 @@ fn the_first_packet_spawns_a_warm_fwp_that_serves_and_idles_out() {
     assert_eq!(tenant.serve(), vec![b"again".to_vec()]);
     mux.on_tenant(0); // its echo of "again", sent at once
     assert_eq!(departed(&driver).len(), 1);
+    assert_eq!(mux.fwps_mut().take_first_reply(), None, "only the first frame of a spawn");
     // A signal on its notification bit with nothing to send (another FWP's,
     // on a shared bit) is no traffic: it does not put the timeout off.
     mux.set_now(103 * MS);

@@ -314,15 +314,43 @@ impl<const N: usize> Children<N> {
     }
 }
 
-/// Zeroes `len` bytes at `vaddr`, a page at a time.
+/// Zeroes `len` bytes at `vaddr`: the scrub of a torn-down FWP's buffers
+/// (2 x 64 KiB for most templates), which runs on the mux's budget ahead of
+/// the FWPs it starts. Sixteen-byte stores of the zero register, eight per
+/// iteration: about 0.08 instructions per byte, where the copy from a zero
+/// page it replaces took 0.59 (77,000 instructions per teardown under
+/// `-icount`). `DC ZVA` would be faster still, but seL4 leaves
+/// SCTLR_EL1.DZE clear, so EL0 may not use it.
 fn zero(vaddr: u64, len: usize) {
-    const PAGE: usize = 4096;
-    let zeros = [0u8; PAGE];
-    let mut region = bytes(vaddr, len);
-    let mut at = 0;
-    while at < len {
-        let n = PAGE.min(len - at);
-        region.as_mut_ptr().index(at..at + n).copy_from_slice(&zeros[..n]);
-        at += n;
+    const BLOCK: usize = 128;
+    let blocks = if vaddr % 16 == 0 { len / BLOCK } else { 0 };
+    if blocks > 0 {
+        // SAFETY: [vaddr, vaddr + len) is one of a slot's buffer regions,
+        // mapped read-write into the mux (MuxConfig::parse checked its
+        // address), and the slot's FWP is stopped; the loop writes
+        // `blocks * BLOCK <= len` bytes from the 16-byte aligned `vaddr`.
+        unsafe {
+            core::arch::asm!(
+                "2:",
+                "stp xzr, xzr, [{at}, #0]",
+                "stp xzr, xzr, [{at}, #16]",
+                "stp xzr, xzr, [{at}, #32]",
+                "stp xzr, xzr, [{at}, #48]",
+                "stp xzr, xzr, [{at}, #64]",
+                "stp xzr, xzr, [{at}, #80]",
+                "stp xzr, xzr, [{at}, #96]",
+                "stp xzr, xzr, [{at}, #112]",
+                "add {at}, {at}, #128",
+                "subs {left}, {left}, #1",
+                "b.ne 2b",
+                at = inout(reg) vaddr => _,
+                left = inout(reg) blocks => _,
+                options(nostack),
+            );
+        }
+    }
+    let done = blocks * BLOCK;
+    if done < len {
+        bytes(vaddr + done as u64, len - done).as_mut_ptr().fill(0);
     }
 }

@@ -7,6 +7,7 @@ use edgeos_fwp::timing::{Latency, Refilled, Start};
 use edgeos_fwp_manager::timing::RenewalTimes;
 use edgeos_fwp::{SlotState, TeardownReason, TemplateId};
 use edgeos_pd_ring::{counter, now_ns, ticks_to_ns};
+use edgeos_mux::MAX_TEMPLATES;
 use edgeos_timer::WallClock;
 use heapless::Vec;
 use sel4_microkit::{debug_println, Channel, MessageInfo};
@@ -22,7 +23,13 @@ pub(crate) struct Timings {
     pub(crate) renewals: RenewalTimes<MAX_SLOTS>,
     /// The counter at the last start of this event, for `handoff`.
     last_start: Option<u64>,
+    /// Per template: from the packet that spawned an FWP to its first
+    /// frame out (`edgeos_mux::first_reply`).
+    pub(crate) first_reply: [Samples<FIRST_REPLY_SAMPLES>; MAX_TEMPLATES],
 }
+
+/// Spawn-to-first-reply samples kept per template.
+const FIRST_REPLY_SAMPLES: usize = 4 * 1024;
 
 /// Samples kept per lifecycle step.
 const LIFECYCLE_SAMPLES: usize = 16 * 1024;
@@ -48,8 +55,13 @@ const REFILL_ENTRY: usize = 6;
 const HANDOFF: usize = 7;
 const EVENT: usize = 8;
 
-static mut TIMINGS: Timings =
-    Timings { hops: Samples::new(), lifecycle: [const { Samples::new() }; LIFECYCLE.len()], renewals: RenewalTimes::new(), last_start: None };
+static mut TIMINGS: Timings = Timings {
+    hops: Samples::new(),
+    lifecycle: [const { Samples::new() }; LIFECYCLE.len()],
+    renewals: RenewalTimes::new(),
+    last_start: None,
+    first_reply: [const { Samples::new() }; MAX_TEMPLATES],
+};
 
 pub(crate) fn timings() -> &'static mut Timings {
     // SAFETY: the PD is single-threaded and only the handler touches TIMINGS.
@@ -184,6 +196,17 @@ impl MuxPd {
             }
             // Anything else is stale (a slot torn down since it signalled).
             _ => {}
+        }
+    }
+
+    /// Keeps the spawn-to-first-reply times the multiplexer finished in
+    /// this event (a first frame may leave on a tenant's signal or, after
+    /// waiting for a driver buffer, on the driver's).
+    pub(crate) fn record_first_replies(&mut self) {
+        while let Some(reply) = self.mux.fwps_mut().take_first_reply() {
+            if let Some(samples) = timings().first_reply.get_mut(usize::from(reply.template.0)) {
+                samples.record_batch(reply.ns, 1);
+            }
         }
     }
 

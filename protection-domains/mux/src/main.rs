@@ -184,6 +184,9 @@ impl Handler for MuxPd {
                 for (name, samples) in LIFECYCLE.iter().zip(&mut timings().lifecycle) {
                     line.put_hop(format_args!("{name}"), samples.summary());
                 }
+                for (t, samples) in timings().first_reply.iter_mut().enumerate() {
+                    line.put_hop(format_args!("first_reply_t{t}"), samples.summary());
+                }
                 // Only slots that served frames: the line has room for a
                 // few slots' figures, not for all of them.
                 for slot in 0..children.len() {
@@ -223,6 +226,7 @@ impl Handler for MuxPd {
             }
         }
         self.mux.expire_idle();
+        self.record_first_replies();
         self.apply();
         self.arm_timer();
         let handled = self.mux.frames_handled() - frames;
