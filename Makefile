@@ -101,7 +101,7 @@ QEMU_ARGS  = $(QEMU_MACHINE) $(QEMU_CLOCK_$(CLOCK))
 
 SDK = $(shell ci/find-sdk.sh)
 
-.PHONY: print-system-toml run qemu-command image pds root-task test host-test system-test system-check bench-hops bench-click bench-fwp bench-memcached bench-memcached-limits bench-memcached-tenants bench-linux fwp-memory soak clean
+.PHONY: print-system-toml run qemu-command image pds root-task test host-test system-test system-check bench-hops bench-click bench-fwp bench-memcached bench-memcached-limits bench-memcached-tenants bench-memcached-vs-linux bench-memcached-start bench-linux bench fwp-memory soak clean
 
 run: image
 	qemu-system-aarch64 $(QEMU_MACHINE) $(QEMU_CLOCK_$(RUN_CLOCK))
@@ -211,10 +211,31 @@ bench-memcached-limits:
 bench-memcached-tenants:
 	ci/bench-memcached-tenants.sh
 
+# A memcached FWP from the packet that spawns it to its first reply, in
+# guest ns (the EdgeOS side of bench-linux's memcached row).
+bench-memcached-start:
+	ci/bench-memcached-start.sh
+
 # Linux baseline on the same QEMU machine: fork/posix_spawn/vfork/namespaced
 # clone + execve + waitpid in guest ns (Debian's arm64 kernel, busybox).
 bench-linux:
 	ci/linux-guest.sh
+
+# memcached with 1, 8, 32, 800 and 1,000 tenants: EdgeOS's FWPs against as many
+# memcached processes in the Linux guest, one load generator, same load;
+# p50/p99 and throughput appended to a CSV (issue 12).
+bench-memcached-vs-linux:
+	ci/bench-memcached-vs-linux.sh
+
+# Issue 12's comparison in one command: bench-hops, bench-fwp, bench-linux
+# and bench-memcached-vs-linux into one table, then docs/bench/: the table
+# (results.csv), SVG plots and summary.md with the headline ratios
+# (tools/bench-report). BENCH_SIZE=min: each at its smallest, into
+# target/bench-min/ (`make test` runs that). Boots QEMU again and again:
+# hold /tmp/edgeos-qemu.lock when others share the machine
+# (`flock /tmp/edgeos-qemu.lock make bench`).
+bench:
+	ci/bench.sh
 
 # Bytes of frames per FWP slot, and how they grow with the slot count.
 fwp-memory:

@@ -18,7 +18,13 @@
 # sequential connections are warm spawns (the pool refills behind each);
 # ROUNDS rounds of 3 concurrent connections drain the pool, so the third
 # is cold. Also prints the host-side churn rate. Release config by default.
-# Always stops the QEMU it started.
+# Always stops the QEMU it started. WARM=50 ROUNDS=10 is a quick run.
+# With BENCH_CSV set, also appends the summaries as rows to that table
+# (`make bench`, tools/bench-report): benchmark startup for the spawns
+# (case fwp-warm-spawn, fwp-cold-spawn), fwp for the rest (case refill,
+# teardown, handoff, renew, created-entry, refill-entry); the renew
+# variant's cases end in -renew (fwp-warm-spawn-renew). A summary a variant
+# does not have (renew with reuse) gives no row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config="${CONFIG:-release}"
@@ -39,7 +45,18 @@ for variant in bench-fwp bench-fwp-renew; do
         # A benchmark, not a test: a failed round is reported, and the figures stand.
         echo "bench-fwp: $failed of $rounds rounds of 3 concurrent connections had a connection fail"
         "$client" stats --to 127.0.0.1:17777 | tr ' ' '\n' | grep -E '^(fwp\.|slots\.|flows=|mgr\.)' | sed 's/^/  /'
-        "$client" stats --hops --to 127.0.0.1:17777 | tr ' ' '\n' |
+        csv_args=()
+        if [ -n "${BENCH_CSV:-}" ]; then
+            suffix=""
+            [ "$variant" = bench-fwp-renew ] && suffix=-renew
+            csv_args=(--csv "$BENCH_CSV"
+                --csv-row "spawn_warm=startup/fwp-warm-spawn$suffix"
+                --csv-row "spawn_cold=startup/fwp-cold-spawn$suffix")
+            for hop in refill teardown handoff renew created_entry refill_entry; do
+                csv_args+=(--csv-row "$hop=fwp/${hop//_/-}$suffix")
+            done
+        fi
+        "$client" stats --hops --to 127.0.0.1:17777 "${csv_args[@]}" | tr ' ' '\n' |
             grep -E '^hop\.(spawn_warm|spawn_cold|refill|teardown|renew|created_entry|refill_entry|handoff)\.' | sed 's/^/  /'
     )
 done
