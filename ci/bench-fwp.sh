@@ -21,7 +21,8 @@
 # Always stops the QEMU it started. WARM=50 ROUNDS=10 is a quick run.
 # With BENCH_CSV set, also appends the summaries as rows to that table
 # (`make bench`, tools/bench-report): benchmark startup for the spawns
-# (case fwp-warm-spawn, fwp-cold-spawn), fwp for the rest (case refill,
+# (case fwp-warm-spawn, fwp-cold-spawn, and fwp-warm-spawn-sequential: the
+# warm spawns of the sequential connections alone), fwp for the rest (case refill,
 # teardown, handoff, renew, created-entry, refill-entry); the renew
 # variant's cases end in -renew (fwp-warm-spawn-renew). A summary a variant
 # does not have (renew with reuse) gives no row.
@@ -36,6 +37,13 @@ for variant in bench-fwp bench-fwp-renew; do
         . ci/boot-qemu.sh
         echo "== variant $variant"
         "$client" tcp-churn --to 127.0.0.1:15008 --count "$warm" --bytes 64
+        suffix=""
+        [ "$variant" = bench-fwp-renew ] && suffix=-renew
+        # The warm spawns so far are the sequential connections' alone: an
+        # FWP started while no other starts or serves.
+        sequential=(stats --hops --to 127.0.0.1:17777)
+        [ -n "${BENCH_CSV:-}" ] && sequential+=(--csv "$BENCH_CSV" --csv-row "spawn_warm=startup/fwp-warm-spawn-sequential$suffix")
+        "$client" "${sequential[@]}" | tr ' ' '\n' | grep -E '^hop\.spawn_warm\.' | sed 's/^/  sequential only: /'
         failed=0
         for round in $(seq 1 "$rounds"); do
             if ! "$client" tcp-echo --to 127.0.0.1:15008 --connections 3 --bytes 64 >/dev/null; then
@@ -47,8 +55,6 @@ for variant in bench-fwp bench-fwp-renew; do
         "$client" stats --to 127.0.0.1:17777 | tr ' ' '\n' | grep -E '^(fwp\.|slots\.|flows=|mgr\.)' | sed 's/^/  /'
         csv_args=()
         if [ -n "${BENCH_CSV:-}" ]; then
-            suffix=""
-            [ "$variant" = bench-fwp-renew ] && suffix=-renew
             csv_args=(--csv "$BENCH_CSV"
                 --csv-row "spawn_warm=startup/fwp-warm-spawn$suffix"
                 --csv-row "spawn_cold=startup/fwp-cold-spawn$suffix")

@@ -92,14 +92,14 @@ fn startup(md: &mut String, table: &Table, missing: &mut Vec<String>) {
     let ratios = ratios::startup(table);
     if ratios.is_empty() {
         let why = if !table.has(STARTUP, LINUX) {
-            "no Linux startup rows"
+            "no Linux startup rows".to_owned()
         } else if FWP_SPAWNS
             .iter()
             .all(|c| table.select(STARTUP, EDGEOS, LATENCY).all(|r| r.case != *c))
         {
-            "no EdgeOS FWP spawn rows (fwp-warm-spawn, fwp-cold-spawn)"
+            format!("no EdgeOS FWP spawn rows ({})", FWP_SPAWNS.join(", "))
         } else {
-            "no Linux method and FWP spawn with medians in the same unit"
+            "no Linux method and FWP spawn with medians in the same unit".to_owned()
         };
         let _ = writeln!(md, "Not computed: {why}.\n");
         missing.push(format!("startup ratios: {why}"));
