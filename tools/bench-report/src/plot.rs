@@ -46,6 +46,23 @@ pub struct PlotError {
 
 type Drawn = Result<(), Box<dyn Error>>;
 
+/// Draws the chart's legend, framed, at `position` and finishes the SVG.
+fn legend_and_present<'a, CT: CoordTranslate>(
+    root: &DrawingArea<SVGBackend<'a>, plotters::coord::Shift>,
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> Drawn {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 14))
+        .position(position)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
 const EDGEOS_COLOURS: [RGBColor; 3] = [RGBColor(31, 119, 180), RGBColor(23, 190, 207), RGBColor(148, 103, 189)];
 const LINUX_COLOURS: [RGBColor; 3] = [RGBColor(214, 39, 40), RGBColor(255, 127, 14), RGBColor(140, 86, 75)];
 const WIDTH: u32 = 1000;
@@ -235,15 +252,7 @@ where
                 .legend(|(x, y)| PathElement::new([(x + 8, y - 7), (x + 8, y + 7)], BLACK.stroke_width(2)));
             series.push(name);
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 14))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()?;
-        root.present()?;
-        Ok(())
+        legend_and_present(&root, &mut chart, SeriesLabelPosition::LowerRight)
     })();
     drawn.map_err(|e| PlotError {
         file: spec.file,
@@ -462,15 +471,7 @@ where
                 chart.draw_series(line.points.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
             }
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 14))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()?;
-        root.present()?;
-        Ok(())
+        legend_and_present(&root, &mut chart, SeriesLabelPosition::UpperLeft)
     })();
     drawn.map_err(|e| PlotError {
         file,
