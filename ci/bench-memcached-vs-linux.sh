@@ -120,16 +120,17 @@ linux_run() (
         sleep 1
     done
     tr -d '\r' <"$log" | grep -E '^linux-guest:' | sed "s/^/  ready after $(( SECONDS - started ))s: /"
+    local failed=0
+    grep -q 'linux-guest: FAILED' "$log" && failed=1
+    load linux "$n" "127.0.0.1:$linux_host_port" --port-span || failed=1
     # The kernel's out-of-memory killer says so on the console (quiet
-    # still shows errors): a memcached it ended fails the load.
-    if grep -q 'linux-guest: FAILED' "$log" || ! load linux "$n" "127.0.0.1:$linux_host_port" --port-span ||
-        grep -q 'Out of memory' "$log"; then
-        if grep -q 'Out of memory' "$log"; then
-            echo "bench-memcached-vs-linux: the Linux guest ran out of memory with $n memcached:" >&2
-            tr -d '\r' <"$log" | grep 'Out of memory' | head -5 >&2
-        fi
-        exit 1
+    # still shows errors): a memcached it ended fails the run.
+    if grep -q 'Out of memory' "$log"; then
+        echo "bench-memcached-vs-linux: the Linux guest ran out of memory with $n memcached:" >&2
+        tr -d '\r' <"$log" | grep 'Out of memory' | head -5 >&2
+        failed=1
     fi
+    exit "$failed"
 )
 
 linux_pass() {

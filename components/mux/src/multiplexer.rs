@@ -630,11 +630,7 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                     &answered_elsewhere,
                     &mut self.middlebox,
                 );
-                self.tenants[slot].1.record_sent(forwarded.is_ok());
-                if forwarded.is_ok() {
-                    self.fwps.first_replies.sent(slot, self.now);
-                }
-                self.tenant_frames += 1;
+                self.count_tenant_frame(slot, forwarded.is_ok());
                 match forwarded {
                     Ok(Forwarded::Wire) => self.send_tenant_frame(len, out),
                     Ok(Forwarded::Local(tuple)) => self.pass_on(&tuple, len, out),
@@ -651,19 +647,12 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
                     }
                 }
                 TenantArp::Unknown(_) => self.stats.arp_unknown += 1,
-                TenantArp::Refused => {
-                    self.tenants[slot].1.record_sent(false);
-                    self.tenant_frames += 1;
-                }
+                TenantArp::Refused => self.count_tenant_frame(slot, false),
                 TenantArp::NotArp => {
                     let accepted = validate_tx(frame, tenant, &self.me, &self.table);
                     // Refused frames are the tenant's loss, not misbehaviour:
                     // a stale flow's last segment can be refused after a close.
-                    self.tenants[slot].1.record_sent(accepted.is_ok());
-                    if accepted.is_ok() {
-                        self.fwps.first_replies.sent(slot, self.now);
-                    }
-                    self.tenant_frames += 1;
+                    self.count_tenant_frame(slot, accepted.is_ok());
                     // An answer to what a middlebox passed on goes back through it.
                     let steered = accepted.ok().and_then(|sent| self.table.get_flow(&sent));
                     match (accepted, steered) {
@@ -706,6 +695,16 @@ impl<C: Consumer, P: Producer, M: BufferMemory, const SLOTS: usize, const BUFS: 
             None if !self.spawn_for(tuple, len, out) => self.stats.no_flow += 1,
             None => {}
         }
+    }
+
+    /// Counts a frame slot `slot` sent: accepted (`sent`) or refused on its
+    /// way out. An accepted one may be the first since the slot's spawn.
+    fn count_tenant_frame(&mut self, slot: usize, sent: bool) {
+        self.tenants[slot].1.record_sent(sent);
+        if sent {
+            self.fwps.first_replies.sent(slot, self.now);
+        }
+        self.tenant_frames += 1;
     }
 
     /// Sends the first `len` bytes of the frame buffer, a tenant's frame

@@ -315,6 +315,16 @@ impl Table {
 mod tests {
     use super::*;
 
+    #[test]
+    fn every_writer_of_the_table_writes_this_header() {
+        assert_eq!(edgeos_net_client::stats::BENCH_CSV_HEADER, HEADER, "net-client stats --csv");
+        let script = include_str!("../../../ci/bench-csv.sh");
+        assert!(
+            script.lines().any(|line| line == format!("bench_csv_header={HEADER}")),
+            "ci/bench-csv.sh"
+        );
+    }
+
     const TABLE: &str = "benchmark,system,case,tenants,metric,unit,samples,min,median,p99
 hops,edgeos,net_driver,,latency,guest_ns,16384,2480,4976,6416
 memcached-tenants,linux,get-100B,8,throughput,req_per_s,4000,,1234.5,
